@@ -1,0 +1,96 @@
+# mcpd build. Plain make + pkg-config; see README.md for the two commands that matter.
+#   make            build build/mcpd
+#   make run        install missing deps, build, start the server in the foreground
+#   make test       everything: unit, sanitizer build, integration, conformance; ends "N passed, N failed"
+#   make SAN=1      sanitizer build (ASan + UBSan) into build-asan/
+#   make fuzz       libFuzzer targets (clang) into build-fuzz/
+#   make format | lint | clean
+
+PKGS      := libuv jansson openssl libcurl
+LLHTTP_DIR ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+CC        ?= cc
+ifeq ($(SAN),1)
+BUILD     ?= build-asan
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT       ?= -O1
+else
+BUILD     ?= build
+SANFLAGS  :=
+OPT       ?= -O2
+endif
+
+CSTD      := -std=c17 -D_GNU_SOURCE
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CPPFLAGS  += -Isrc -I$(LLHTTP_INC) $(shell pkg-config --cflags $(PKGS)) -DMCPD_VERSION=\"$(VERSION)\"
+CFLAGS    ?= $(OPT) -g
+CFLAGS    += $(CSTD) $(WARN) $(SANFLAGS) -fno-strict-aliasing
+LDFLAGS   += $(SANFLAGS)
+LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lm
+
+LIB_SRC   := $(filter-out src/main.c,$(wildcard src/*/*.c src/mcp/features/*.c))
+LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+WEB_ASSETS := $(wildcard src/web/assets/*)
+LLHTTP_OBJ := $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o $(BUILD)/obj/llhttp/llhttp.o
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all run test unit format lint clean fuzz deps bench
+all: $(BUILD)/mcpd
+
+$(BUILD)/mcpd: $(BUILD)/obj/main.o $(BUILD)/libmcpd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libmcpd.a: $(LIB_OBJ) $(LLHTTP_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -c -o $@ $<
+
+# llhttp ships as C sources in Debian's node-llhttp; it is third-party code, so it is compiled
+# without our warning set.
+$(BUILD)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -I$(LLHTTP_INC) $(OPT) -g $(SANFLAGS) -w -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libmcpd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $< $(BUILD)/libmcpd.a $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+unit: $(UNIT_BIN)
+
+deps:
+	@bash scripts/deps.sh
+
+run: deps all
+	@exec ./$(BUILD)/mcpd mcp --no-auth
+
+test: deps
+	@bash scripts/test.sh
+
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" build-fuzz/libmcpd.a
+	@mkdir -p build-fuzz/fuzz
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  echo "clang $$n"; clang $(CPPFLAGS) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz/$$n $$f build-fuzz/libmcpd.a $(LDLIBS) || exit 1; done
+
+bench:
+	@$(MAKE) -C bench
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	clang-tidy --quiet $$(git ls-files 'src/*.c') -- $(CPPFLAGS) $(CSTD)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
+	  --suppress=missingIncludeSystem -Isrc $$(git ls-files 'src/*.c')
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,56 @@
+/*
+ * config: every setting mcpd has, where it comes from and its limits. Sources, weakest first:
+ * built-in defaults, a .env file in the working directory, the environment (the peer's variable
+ * names: PORT, BASE_URI, AUTH_SERVER_URL, AUTH_SERVER_PORT, REDIS_URL, REDIS_PASSWORD, ...),
+ * then command-line flags. `mcpd --help` is generated from the same table, so it cannot drift.
+ * Knows nothing of what the settings do.
+ */
+#ifndef MCPD_CORE_CONFIG_H
+#define MCPD_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/http_server.h"
+
+enum config_role {
+    ROLE_NONE = 0, /* --help / --version */
+    ROLE_MCP,      /* mcpd mcp */
+    ROLE_AUTH,     /* mcpd auth */
+    ROLE_ALL,      /* mcpd all */
+};
+
+struct config {
+    enum config_role role;
+    char *host;            /* HOST / --host: bind address (default 127.0.0.1) */
+    int port;              /* PORT / --port: MCP listener (default 3232) */
+    int auth_port;         /* AUTH_SERVER_PORT / --auth-port (default 3001) */
+    char *base_uri;        /* BASE_URI / --base-uri (default http://localhost:{port}) */
+    char *auth_server_url; /* AUTH_SERVER_URL / --auth-server-url (default http://localhost:{auth_port}) */
+    char *redis_url;       /* REDIS_URL / --redis-url; NULL means the embedded memory store */
+    char *redis_password;  /* REDIS_PASSWORD */
+    bool no_auth;          /* AUTH_MODE=none / --no-auth */
+    char *features;        /* MCP_FEATURES / --features: comma list of feature packs */
+    char *allowed_origins; /* ALLOWED_ORIGINS / --allowed-origins: extra comma list */
+    char *log_level;       /* LOG_LEVEL / --log-level (default info) */
+    uint64_t session_ttl_ms;    /* SESSION_TTL_MS (default 300000, the peer's 5 minutes) */
+    size_t event_log_max;       /* EVENT_LOG_MAX: events kept per stream for replay (default 256) */
+    uint64_t sse_retry_ms;      /* SSE_RETRY_MS: retry hint in priming events (default 1000) */
+    uint64_t shutdown_grace_ms; /* SHUTDOWN_GRACE_MS (default 5000) */
+    uint64_t request_timeout_ms; /* server->client request timeout (default 60000) */
+    struct http_limits limits;  /* MAX_HEADER_BYTES, MAX_BODY_BYTES, MAX_CONNECTIONS,
+                                   HEADER_TIMEOUT_MS, REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_MS,
+                                   SSE_MAX_QUEUED_BYTES */
+    bool show_help;
+    bool show_version;
+};
+
+/* Fill c from defaults, ./.env (if present), the environment and argv (argv[1] may be the role:
+ * mcp, auth or all). On error returns -1 with a message in err. Free with config_free. */
+int config_load(struct config *c, int argc, char **argv, char *err, size_t err_size);
+void config_free(struct config *c);
+void config_usage(FILE *out, const char *prog);
+
+#endif

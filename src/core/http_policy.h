@@ -1,0 +1,51 @@
+/*
+ * http_policy: the browser-facing rules every mcpd listener applies: Host and Origin validation
+ * (DNS-rebinding protection), CORS for the routes that allow cross-origin use, and the security
+ * headers the peer documents. Pure functions over a request and a policy; no I/O, no MCP.
+ */
+#ifndef MCPD_CORE_HTTP_POLICY_H
+#define MCPD_CORE_HTTP_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/http_server.h"
+
+#define HTTP_POLICY_MAX_HOSTS 16
+
+struct http_policy {
+    /* Host header values accepted (host or host:port, lower-case). When the server binds a
+     * loopback address this holds localhost, 127.0.0.1 and [::1] (any port) plus the host of
+     * BASE_URI; an empty list accepts any Host (public binds behind a proxy). */
+    char *allowed_hosts[HTTP_POLICY_MAX_HOSTS];
+    size_t allowed_host_count;
+    bool any_port; /* accept the listed hosts with any port */
+    /* Origins accepted (scheme://host[:port]); an Origin whose host is an allowed host is
+     * accepted too. A request without Origin is always accepted (non-browser clients). */
+    char *allowed_origins[HTTP_POLICY_MAX_HOSTS];
+    size_t allowed_origin_count;
+};
+
+/* Build the policy for a listener bound to bind_host; base_uri (may be NULL) adds its host and
+ * origin; extra_origins is a comma-separated list (may be NULL). */
+int http_policy_init(struct http_policy *p, const char *bind_host, const char *base_uri,
+                     const char *extra_origins);
+void http_policy_free(struct http_policy *p);
+
+bool http_policy_host_allowed(const struct http_policy *p, const struct http_request *req);
+bool http_policy_origin_allowed(const struct http_policy *p, const struct http_request *req);
+
+/* Adds X-Content-Type-Options, X-Frame-Options, Strict-Transport-Security and
+ * Content-Security-Policy (the peer's values, reference-spec §5.0) as default headers. */
+void http_policy_add_security_headers(struct http_server *s);
+
+/* CORS on an actual response: reflect an allowed Origin, Vary: Origin, credentials, and expose
+ * Mcp-Session-Id and MCP-Protocol-Version. Does nothing without an Origin header. */
+void http_policy_cors(struct http_exchange *ex, const struct http_policy *p);
+/* Answer an OPTIONS preflight (204) allowing GET, POST, DELETE, OPTIONS and the MCP headers.
+ * Finishes the exchange. */
+int http_policy_preflight(struct http_exchange *ex, const struct http_policy *p);
+
+bool http_host_is_loopback(const char *host);
+
+#endif

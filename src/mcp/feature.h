@@ -1,0 +1,139 @@
+/*
+ * feature: the contract between the MCP dispatcher and feature packs (the tools, resources,
+ * prompts and completions a server offers). A pack is a table of static descriptions plus
+ * handler functions; the dispatcher owns listing, pagination, sessions, transports and JSON-RPC
+ * framing, so a handler only sees one call (struct mcp_call) and answers it. Adding a tool is one
+ * function and one table row. Handlers never touch libuv, HTTP or the store backend directly.
+ *
+ * A call is answered exactly once, with mcp_call_result or mcp_call_error, possibly later (after
+ * mcp_call_after timers or a server->client request). If the call is cancelled (client
+ * notifications/cancelled, session deleted, server shutdown) before it is answered, its pending
+ * timers and requests are dropped, its state is freed and no handler callback runs again.
+ */
+#ifndef MCPD_MCP_FEATURE_H
+#define MCPD_MCP_FEATURE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mcp_call;
+struct store;
+
+/* ---- answering ---- */
+
+/* Complete the call with a result object (reference stolen). */
+void mcp_call_result(struct mcp_call *c, json_t *result);
+/* Complete the call with a JSON-RPC error; data (stolen) may be NULL. */
+void mcp_call_error(struct mcp_call *c, int code, const char *message, json_t *data);
+/* Complete a tools/call with {"content":[{"type":"text","text":text}],"isError":true}. */
+void mcp_call_tool_error(struct mcp_call *c, const char *text);
+
+/* ---- request-scoped messages, written on the stream of the request that caused them ---- */
+
+/* notifications/progress for the request's _meta.progressToken; does nothing without a token.
+ * total < 0 and message NULL are omitted. */
+void mcp_call_progress(struct mcp_call *c, double progress, double total, const char *message);
+/* notifications/message at level ("debug" ... "emergency"), filtered by the session's
+ * logging/setLevel; logger may be NULL; data is stolen. */
+void mcp_call_log(struct mcp_call *c, const char *level, const char *logger, json_t *data);
+/* Any notification; params stolen (may be NULL). */
+void mcp_call_notify(struct mcp_call *c, const char *method, json_t *params);
+
+/* A server->client request (sampling/createMessage, elicitation/create, roots/list) sent on this
+ * call's stream. Exactly one of result/error is non-NULL (both borrowed). On timeout the error is
+ * {"code":-32001,"message":"Request timed out"}. */
+typedef void (*mcp_reply_fn)(struct mcp_call *c, const json_t *result, const json_t *error,
+                             void *arg);
+/* params stolen; timeout_ms 0 takes the configured default. Returns 0, or -1 (the callback will
+ * not run). */
+int mcp_call_request(struct mcp_call *c, const char *method, json_t *params, uint64_t timeout_ms,
+                     mcp_reply_fn fn, void *arg);
+
+/* ---- waiting and state ---- */
+
+typedef void (*mcp_timer_fn)(struct mcp_call *c, void *arg);
+/* Run fn after ms milliseconds. Returns 0 or -1. */
+int mcp_call_after(struct mcp_call *c, uint64_t ms, mcp_timer_fn fn, void *arg);
+/* Per-call state for multi-step handlers; free_fn runs when the call ends either way. */
+void mcp_call_set_state(struct mcp_call *c, void *state, void (*free_fn)(void *));
+void *mcp_call_state(const struct mcp_call *c);
+
+/* ---- what the handler may read ---- */
+
+const json_t *mcp_call_params(const struct mcp_call *c); /* borrowed; never NULL ({} if absent) */
+const char *mcp_call_method(const struct mcp_call *c);
+const char *mcp_call_session_id(const struct mcp_call *c);
+const char *mcp_call_user(const struct mcp_call *c); /* owner id ("anonymous" without auth) */
+const char *mcp_call_protocol_version(const struct mcp_call *c);
+/* The client's declared capabilities from initialize (borrowed, {} if none). */
+const json_t *mcp_call_client_capabilities(const struct mcp_call *c);
+/* True if the client declared capability path, e.g. "sampling", "elicitation",
+ * "elicitation.form", "roots". */
+bool mcp_call_client_supports(const struct mcp_call *c, const char *path);
+struct store *mcp_call_store(const struct mcp_call *c);
+
+/* ---- the pack tables ---- */
+
+/* args is params.arguments (borrowed), NULL when the request had none. */
+typedef void (*mcp_tool_fn)(struct mcp_call *c, const json_t *args);
+/* args is params.arguments (borrowed), NULL when absent. */
+typedef void (*mcp_prompt_fn)(struct mcp_call *c, const json_t *args);
+
+struct mcp_tool {
+    const char *name;
+    const char *title;         /* NULL: omitted */
+    const char *description;
+    const char *input_schema;  /* JSON text */
+    const char *output_schema; /* JSON text or NULL */
+    const char *annotations;   /* JSON text or NULL */
+    mcp_tool_fn call;
+};
+
+struct mcp_prompt {
+    const char *name;
+    const char *title; /* NULL: omitted */
+    const char *description;
+    const char *arguments; /* JSON array text, or NULL: omitted */
+    mcp_prompt_fn get;
+};
+
+struct mcp_feature_pack {
+    const char *name; /* "conformance", "reference" */
+    /* serverInfo for initialize (the first pack enabled wins) */
+    const char *server_name;
+    const char *server_version;
+    const char *instructions; /* NULL: omitted */
+    /* capabilities object (JSON text); the dispatcher merges the packs' objects key by key */
+    const char *capabilities;
+
+    const struct mcp_tool *tools;
+    size_t tool_count;
+
+    /* Resources are enumerated, so a pack can generate them (the reference has 100). entry
+     * returns a new reference to the resources/list entry for index i < count. */
+    size_t (*resource_count)(void);
+    json_t *(*resource_entry)(size_t i);
+    /* resources/read: answer the call and return true if uri belongs to this pack, else return
+     * false without touching the call. */
+    bool (*resource_read)(struct mcp_call *c, const char *uri);
+    /* resources/templates/list entries: a JSON array text, or NULL. */
+    const char *resource_templates;
+    /* resources/subscribe and unsubscribe: after the dispatcher has recorded the subscription,
+     * the pack may answer the call itself (return true) or let the dispatcher answer {}. May be
+     * NULL. */
+    bool (*resource_subscribe)(struct mcp_call *c, const char *uri, bool subscribe);
+
+    const struct mcp_prompt *prompts;
+    size_t prompt_count;
+
+    /* completion/complete: answer and return true if ref belongs to this pack. May be NULL. */
+    bool (*complete)(struct mcp_call *c, const json_t *ref, const json_t *argument,
+                     const json_t *context);
+};
+
+/* The packs compiled into mcpd; names are looked up by --features. */
+extern const struct mcp_feature_pack mcp_pack_conformance;
+
+#endif
