@@ -51,6 +51,11 @@ typedef void (*mcp_reply_fn)(struct mcp_call *c, const json_t *result, const jso
 int mcp_call_request(struct mcp_call *c, const char *method, json_t *params, uint64_t timeout_ms,
                      mcp_reply_fn fn, void *arg);
 
+/* End the HTTP response carrying this call's stream now, without ending the call (SSE polling,
+ * SEP-1699): the client receives a priming event and a retry hint, reconnects with GET and
+ * Last-Event-ID, and gets the rest of the stream replayed, including the result. */
+void mcp_call_close_stream(struct mcp_call *c, uint64_t retry_ms);
+
 /* ---- waiting and state ---- */
 
 typedef void (*mcp_timer_fn)(struct mcp_call *c, void *arg);

@@ -110,7 +110,9 @@ int store_expire(struct store *s, const char *key, uint64_t ttl_ms, store_int_cb
 /* INCRBY, then PEXPIRE when ttl_ms > 0 (atomic in both backends); new value. */
 int store_incr(struct store *s, const char *key, long long by, uint64_t ttl_ms, store_int_cb cb,
                void *arg);
-/* HSET key f1 v1 f2 v2 ..., then PEXPIRE when ttl_ms > 0; number of new fields. */
+/* HSET key f1 v1 f2 v2 ..., then PEXPIRE when ttl_ms > 0; number of new fields. npairs counts
+ * the strings in pairs (field, value, field, value, ...), like n in store_strs_cb: it is even
+ * and > 0, else STORE_ERR. */
 int store_hset(struct store *s, const char *key, const struct store_str *pairs, size_t npairs,
                uint64_t ttl_ms, store_int_cb cb, void *arg);
 int store_hget(struct store *s, const char *key, const char *field, store_str_cb cb, void *arg);

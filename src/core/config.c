@@ -1,0 +1,644 @@
+#include "core/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MS_MAX (31ULL * 24 * 3600 * 1000) /* a month: longer than any sane timer */
+#define MIB    (1024ULL * 1024)
+
+enum option_type {
+    OPT_STRING,    /* char *, malloc'd; an empty value means "use the default" */
+    OPT_PORT,      /* int, 0-65535 */
+    OPT_U64,       /* uint64_t */
+    OPT_SIZE,      /* size_t */
+    OPT_UINT,      /* unsigned */
+    OPT_AUTH_MODE, /* bool no_auth: the flag takes no value; AUTH_MODE=none sets it */
+};
+
+struct option_def {
+    const char *flag;    /* "--port"; NULL: environment only (secrets stay out of argv) */
+    const char *env;     /* "PORT" */
+    const char *metavar; /* how the help names the value */
+    enum option_type type;
+    size_t offset;        /* field in struct config */
+    uint64_t min, max;    /* numeric range, inclusive */
+    uint64_t def_num;     /* numeric default */
+    const char *def_str;  /* string default; NULL: unset, or computed (def_text says how) */
+    const char *def_text; /* default as --help prints it, when not def_num / def_str */
+    const char *help;
+};
+
+#define FIELD(f) offsetof(struct config, f)
+
+/* Every setting, in --help order. Reading, validation and the help text all walk this table. */
+static const struct option_def options[] = {
+    {.flag = "--host",
+     .env = "HOST",
+     .metavar = "<addr>",
+     .type = OPT_STRING,
+     .offset = FIELD(host),
+     .def_str = "127.0.0.1",
+     .help = "address to listen on"},
+    {.flag = "--port",
+     .env = "PORT",
+     .metavar = "<port>",
+     .type = OPT_PORT,
+     .offset = FIELD(port),
+     .min = 0,
+     .max = 65535,
+     .def_num = 3232,
+     .help = "port of the MCP listener (0 picks a free port)"},
+    {.flag = "--auth-port",
+     .env = "AUTH_SERVER_PORT",
+     .metavar = "<port>",
+     .type = OPT_PORT,
+     .offset = FIELD(auth_port),
+     .min = 0,
+     .max = 65535,
+     .def_num = 3001,
+     .help = "port of the authorization server listener"},
+    {.flag = "--base-uri",
+     .env = "BASE_URI",
+     .metavar = "<url>",
+     .type = OPT_STRING,
+     .offset = FIELD(base_uri),
+     .def_text = "http://localhost:{PORT}",
+     .help = "public URL of the MCP server (the token audience)"},
+    {.flag = "--auth-server-url",
+     .env = "AUTH_SERVER_URL",
+     .metavar = "<url>",
+     .type = OPT_STRING,
+     .offset = FIELD(auth_server_url),
+     .def_text = "http://localhost:{AUTH_SERVER_PORT}",
+     .help = "public URL of the authorization server (issuer, introspection)"},
+    {.flag = "--redis-url",
+     .env = "REDIS_URL",
+     .metavar = "<url>",
+     .type = OPT_STRING,
+     .offset = FIELD(redis_url),
+     .def_text = "embedded memory store",
+     .help = "Redis to share sessions and tokens through"},
+    {.env = "REDIS_PASSWORD",
+     .metavar = "<secret>",
+     .type = OPT_STRING,
+     .offset = FIELD(redis_password),
+     .def_text = "none",
+     .help = "Redis password (environment or .env only, so it stays out of ps)"},
+    {.flag = "--no-auth",
+     .env = "AUTH_MODE",
+     .metavar = "none",
+     .type = OPT_AUTH_MODE,
+     .offset = FIELD(no_auth),
+     .def_text = "authorization required",
+     .help = "serve /mcp without bearer tokens"},
+    {.flag = "--features",
+     .env = "MCP_FEATURES",
+     .metavar = "<list>",
+     .type = OPT_STRING,
+     .offset = FIELD(features),
+     .def_str = "conformance",
+     .help = "comma-separated feature packs to serve"},
+    {.flag = "--allowed-origins",
+     .env = "ALLOWED_ORIGINS",
+     .metavar = "<list>",
+     .type = OPT_STRING,
+     .offset = FIELD(allowed_origins),
+     .def_text = "none",
+     .help = "extra comma-separated origins accepted besides the server's own"},
+    {.flag = "--log-level",
+     .env = "LOG_LEVEL",
+     .metavar = "<level>",
+     .type = OPT_STRING,
+     .offset = FIELD(log_level),
+     .def_str = "info",
+     .help = "least severe level logged: debug, info, warn or error"},
+    {.flag = "--session-ttl-ms",
+     .env = "SESSION_TTL_MS",
+     .metavar = "<ms>",
+     .type = OPT_U64,
+     .offset = FIELD(session_ttl_ms),
+     .min = 1,
+     .max = MS_MAX,
+     .def_num = 300000,
+     .help = "idle time after which a session ends"},
+    {.flag = "--event-log-max",
+     .env = "EVENT_LOG_MAX",
+     .metavar = "<n>",
+     .type = OPT_SIZE,
+     .offset = FIELD(event_log_max),
+     .min = 0,
+     .max = 1000000,
+     .def_num = 256,
+     .help = "events kept per stream for resumption"},
+    {.flag = "--sse-retry-ms",
+     .env = "SSE_RETRY_MS",
+     .metavar = "<ms>",
+     .type = OPT_U64,
+     .offset = FIELD(sse_retry_ms),
+     .min = 0,
+     .max = MS_MAX,
+     .def_num = 1000,
+     .help = "reconnection delay suggested to SSE clients"},
+    {.flag = "--shutdown-grace-ms",
+     .env = "SHUTDOWN_GRACE_MS",
+     .metavar = "<ms>",
+     .type = OPT_U64,
+     .offset = FIELD(shutdown_grace_ms),
+     .min = 0,
+     .max = MS_MAX,
+     .def_num = 5000,
+     .help = "time in-flight requests get to finish on shutdown"},
+    {.flag = "--request-timeout-ms",
+     .env = "REQUEST_TIMEOUT_MS",
+     .metavar = "<ms>",
+     .type = OPT_U64,
+     .offset = FIELD(request_timeout_ms),
+     .min = 1,
+     .max = MS_MAX,
+     .def_num = 60000,
+     .help = "how long a server-to-client request waits for its answer"},
+    {.flag = "--max-header-bytes",
+     .env = "MAX_HEADER_BYTES",
+     .metavar = "<bytes>",
+     .type = OPT_SIZE,
+     .offset = FIELD(limits.max_header_bytes),
+     .min = 1,
+     .max = 64 * MIB,
+     .def_num = HTTP_DEFAULT_MAX_HEADER_BYTES,
+     .help = "request line and headers of one HTTP request"},
+    {.flag = "--max-headers",
+     .env = "MAX_HEADERS",
+     .metavar = "<n>",
+     .type = OPT_SIZE,
+     .offset = FIELD(limits.max_headers),
+     .min = 1,
+     .max = 10000,
+     .def_num = HTTP_DEFAULT_MAX_HEADERS,
+     .help = "header fields in one HTTP request"},
+    {.flag = "--max-body-bytes",
+     .env = "MAX_BODY_BYTES",
+     .metavar = "<bytes>",
+     .type = OPT_SIZE,
+     .offset = FIELD(limits.max_body_bytes),
+     .min = 1,
+     .max = 1024 * MIB,
+     .def_num = HTTP_DEFAULT_MAX_BODY_BYTES,
+     .help = "body of one HTTP request"},
+    {.flag = "--max-connections",
+     .env = "MAX_CONNECTIONS",
+     .metavar = "<n>",
+     .type = OPT_UINT,
+     .offset = FIELD(limits.max_connections),
+     .min = 1,
+     .max = 1000000,
+     .def_num = HTTP_DEFAULT_MAX_CONNECTIONS,
+     .help = "open connections; more are closed at once"},
+    {.flag = "--header-timeout-ms",
+     .env = "HEADER_TIMEOUT_MS",
+     .metavar = "<ms>",
+     .type = OPT_U64,
+     .offset = FIELD(limits.header_timeout_ms),
+     .min = 1,
+     .max = MS_MAX,
+     .def_num = HTTP_DEFAULT_HEADER_TIMEOUT_MS,
+     .help = "time a client gets to send a request's headers"},
+    {.flag = "--http-request-timeout-ms",
+     .env = "HTTP_REQUEST_TIMEOUT_MS",
+     .metavar = "<ms>",
+     .type = OPT_U64,
+     .offset = FIELD(limits.request_timeout_ms),
+     .min = 1,
+     .max = MS_MAX,
+     .def_num = HTTP_DEFAULT_REQUEST_TIMEOUT_MS,
+     .help = "time a client gets to send a whole request"},
+    {.flag = "--idle-timeout-ms",
+     .env = "IDLE_TIMEOUT_MS",
+     .metavar = "<ms>",
+     .type = OPT_U64,
+     .offset = FIELD(limits.idle_timeout_ms),
+     .min = 1,
+     .max = MS_MAX,
+     .def_num = HTTP_DEFAULT_IDLE_TIMEOUT_MS,
+     .help = "keep-alive connection without a request"},
+    {.flag = "--sse-max-queued-bytes",
+     .env = "SSE_MAX_QUEUED_BYTES",
+     .metavar = "<bytes>",
+     .type = OPT_SIZE,
+     .offset = FIELD(limits.stream_max_queued_bytes),
+     .min = 1,
+     .max = 1024 * MIB,
+     .def_num = HTTP_DEFAULT_STREAM_MAX_QUEUED,
+     .help = "unsent bytes a slow stream may queue before it is cut"},
+};
+
+#define OPTION_COUNT (sizeof options / sizeof options[0])
+
+static const struct {
+    const char *word;
+    enum config_role role;
+    const char *help;
+} roles[] = {
+    {"mcp", ROLE_MCP, "MCP resource server: /mcp, /sse, /message, /health (the default)"},
+    {"auth", ROLE_AUTH, "OAuth 2.1 authorization server and mock upstream identity provider"},
+    {"all", ROLE_ALL, "both listeners in one process"},
+};
+
+static void config_error(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void config_error(char *err, size_t err_size, const char *fmt, ...)
+{
+    if (!err || !err_size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
+}
+
+static void *option_field(struct config *c, const struct option_def *o)
+{
+    return (char *)c + o->offset;
+}
+
+static int option_set_string(struct config *c, const struct option_def *o, const char *value)
+{
+    char **field = option_field(c, o);
+    const char *v = *value ? value : o->def_str;
+    char *copy = NULL;
+    if (v && !(copy = strdup(v)))
+        return -1;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+/* Plain decimal only: no sign, no spaces, no hex, no trailing junk, as the peer's parseInt would
+ * silently accept. */
+static bool parse_decimal(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        unsigned digit = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - digit) / 10)
+            return false;
+        v = v * 10 + digit;
+    }
+    *out = v;
+    return true;
+}
+
+static void option_store_number(struct config *c, const struct option_def *o, uint64_t v)
+{
+    void *field = option_field(c, o);
+    switch (o->type) {
+    case OPT_PORT:
+        *(int *)field = (int)v;
+        break;
+    case OPT_U64:
+        *(uint64_t *)field = v;
+        break;
+    case OPT_SIZE:
+        *(size_t *)field = (size_t)v;
+        break;
+    case OPT_UINT:
+        *(unsigned *)field = (unsigned)v;
+        break;
+    case OPT_STRING:
+    case OPT_AUTH_MODE:
+        break;
+    }
+}
+
+/* Apply one value from a source; where names the source for the error message. */
+static int option_set(struct config *c, const struct option_def *o, const char *value,
+                      const char *where, char *err, size_t err_size)
+{
+    uint64_t v = 0;
+    switch (o->type) {
+    case OPT_STRING:
+        if (option_set_string(c, o, value) < 0) {
+            config_error(err, err_size, "out of memory");
+            return -1;
+        }
+        return 0;
+    case OPT_AUTH_MODE:
+        /* The peer's AUTH_MODE also names auth flavours; only "none" turns checking off. */
+        *(bool *)option_field(c, o) = strcmp(value, "none") == 0;
+        return 0;
+    default:
+        if (!parse_decimal(value, &v) || v < o->min || v > o->max) {
+            config_error(err, err_size,
+                         "invalid value '%.40s' for %s: expected a whole number from %llu to %llu",
+                         value, where, (unsigned long long)o->min, (unsigned long long)o->max);
+            return -1;
+        }
+        option_store_number(c, o, v);
+        return 0;
+    }
+}
+
+static void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->role = ROLE_MCP;
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (options[i].type != OPT_STRING && options[i].type != OPT_AUTH_MODE)
+            option_store_number(c, &options[i], options[i].def_num);
+}
+
+static int config_default_strings(struct config *c)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (options[i].type == OPT_STRING && options[i].def_str &&
+            option_set_string(c, &options[i], "") < 0)
+            return -1;
+    return 0;
+}
+
+static const struct option_def *option_by_env(const char *name)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (options[i].env && strcmp(options[i].env, name) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static const struct option_def *option_by_flag(const char *flag, size_t len)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (options[i].flag && strlen(options[i].flag) == len &&
+            strncmp(options[i].flag, flag, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+/* Strip dotenv-style quotes from value in place. Double quotes expand \n, as dotenv does; an
+ * unquoted value ends at '#' (a comment) and loses surrounding blanks. */
+static char *dotenv_value(char *p)
+{
+    char q = *p;
+    if (q == '"' || q == '\'' || q == '`') {
+        char *close = p + 1;
+        while (*close && !(*close == q && close[-1] != '\\'))
+            close++;
+        if (*close) {
+            *close = '\0';
+            char *w = ++p;
+            for (const char *r = p; *r; r++) {
+                if (q == '"' && r[0] == '\\' && r[1] == 'n') {
+                    *w++ = '\n';
+                    r++;
+                } else {
+                    *w++ = *r;
+                }
+            }
+            *w = '\0';
+            return p;
+        }
+    }
+    p[strcspn(p, "#")] = '\0';
+    size_t n = strlen(p);
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        p[--n] = '\0';
+    return p;
+}
+
+/* Split a .env line into key and value in place. false: blank, comment, or not an assignment
+ * (dotenv skips those silently, so we do too). */
+static bool dotenv_line(char *line, char **key, char **value)
+{
+    line[strcspn(line, "\r\n")] = '\0';
+    char *p = line + strspn(line, " \t");
+    if (*p == '#' || !*p)
+        return false;
+    if (strncmp(p, "export", 6) == 0 && (p[6] == ' ' || p[6] == '\t'))
+        p += 6 + strspn(p + 6, " \t");
+    *key = p;
+    p += strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
+    if (p == *key)
+        return false;
+    char *end = p;
+    p += strspn(p, " \t");
+    if (*p != '=')
+        return false;
+    *end = '\0';
+    p++;
+    *value = dotenv_value(p + strspn(p, " \t"));
+    return true;
+}
+
+/* ./.env, as dotenv loads it: a variable already in the environment wins, names mcpd does not
+ * use are ignored (the file is shared with other tools), and a missing file is fine. */
+static int config_load_dotenv(struct config *c, char *err, size_t err_size)
+{
+    FILE *f = fopen(".env", "r");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        config_error(err, err_size, "cannot read .env: %s", strerror(errno));
+        return -1;
+    }
+    char *line = NULL, *key, *value;
+    size_t cap = 0;
+    int rc = 0;
+    for (unsigned lineno = 1; rc == 0 && getline(&line, &cap, f) >= 0; lineno++) {
+        if (!dotenv_line(line, &key, &value))
+            continue;
+        const struct option_def *o = option_by_env(key);
+        if (!o || !*value || getenv(key))
+            continue;
+        char where[80];
+        snprintf(where, sizeof where, "%s (.env line %u)", o->env, lineno);
+        rc = option_set(c, o, value, where, err, err_size);
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* An empty variable counts as unset, matching the peer's `process.env.X || default`. */
+static int config_load_env(struct config *c, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const char *v = options[i].env ? getenv(options[i].env) : NULL;
+        if (v && *v && option_set(c, &options[i], v, options[i].env, err, err_size) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int config_parse_role(struct config *c, const char *word, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        if (strcmp(roles[i].word, word) == 0) {
+            c->role = roles[i].role;
+            return 0;
+        }
+    }
+    config_error(err, err_size, "unknown role '%.40s' (expected mcp, auth or all); see mcpd --help",
+                 word);
+    return -1;
+}
+
+static int config_parse_flag(struct config *c, int argc, char **argv, int *i, char *err,
+                             size_t err_size)
+{
+    const char *arg = argv[*i];
+    const char *eq = strchr(arg, '=');
+    size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+    const struct option_def *o = option_by_flag(arg, name_len);
+    if (!o) {
+        config_error(err, err_size, "unknown option %.*s; see mcpd --help", (int)name_len, arg);
+        return -1;
+    }
+    if (o->type == OPT_AUTH_MODE) {
+        if (eq) {
+            config_error(err, err_size, "option %s takes no value", o->flag);
+            return -1;
+        }
+        *(bool *)option_field(c, o) = true;
+        return 0;
+    }
+    const char *value = eq ? eq + 1 : NULL;
+    /* "--port --host x" is a forgotten value, not a port named "--host". */
+    if (!eq && *i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0)
+        value = argv[++*i];
+    if (!value) {
+        config_error(err, err_size, "option %s needs a value; see mcpd --help", o->flag);
+        return -1;
+    }
+    return option_set(c, o, value, o->flag, err, err_size);
+}
+
+static int config_load_args(struct config *c, int argc, char **argv, char *err, size_t err_size)
+{
+    int i = 1;
+    if (argc > 1 && argv[1][0] != '-') {
+        if (config_parse_role(c, argv[1], err, err_size) < 0)
+            return -1;
+        i = 2;
+    }
+    for (; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) == 0 && arg[2]) {
+            if (config_parse_flag(c, argc, argv, &i, err, err_size) < 0)
+                return -1;
+        } else if (arg[0] == '-') {
+            config_error(err, err_size, "unknown option %.40s; see mcpd --help", arg);
+            return -1;
+        } else {
+            config_error(err, err_size,
+                         "unexpected argument '%.40s' (a role must come first); see mcpd --help",
+                         arg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* --help and --version answer whatever else is on the command line or in the environment, so a
+ * bad setting never hides the help that would explain it. */
+static bool config_wants_info(struct config *c, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            c->show_help = true;
+        else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0)
+            c->show_version = true;
+    }
+    if (c->show_help || c->show_version)
+        c->role = ROLE_NONE;
+    return c->role == ROLE_NONE;
+}
+
+/* URLs that default to the listeners' own addresses, filled once the ports are final. */
+static int config_derived_defaults(struct config *c)
+{
+    char url[64];
+    if (!c->base_uri) {
+        snprintf(url, sizeof url, "http://localhost:%d", c->port);
+        if (!(c->base_uri = strdup(url)))
+            return -1;
+    }
+    if (!c->auth_server_url) {
+        snprintf(url, sizeof url, "http://localhost:%d", c->auth_port);
+        if (!(c->auth_server_url = strdup(url)))
+            return -1;
+    }
+    return 0;
+}
+
+int config_load(struct config *c, int argc, char **argv, char *err, size_t err_size)
+{
+    config_defaults(c);
+    if (config_default_strings(c) < 0)
+        goto oom;
+    if (config_wants_info(c, argc, argv))
+        return config_derived_defaults(c) < 0 ? (config_free(c), -1) : 0;
+    if (config_load_dotenv(c, err, err_size) < 0 || config_load_env(c, err, err_size) < 0 ||
+        config_load_args(c, argc, argv, err, err_size) < 0)
+        goto fail;
+    if (config_derived_defaults(c) < 0)
+        goto oom;
+    return 0;
+oom:
+    config_error(err, err_size, "out of memory");
+fail:
+    config_free(c);
+    return -1;
+}
+
+void config_free(struct config *c)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        if (options[i].type == OPT_STRING) {
+            char **field = option_field(c, &options[i]);
+            free(*field);
+            *field = NULL;
+        }
+    }
+}
+
+static void usage_option(FILE *out, const struct option_def *o)
+{
+    char head[48], dflt[48];
+    if (o->flag && o->type == OPT_AUTH_MODE)
+        snprintf(head, sizeof head, "%s", o->flag);
+    else if (o->flag)
+        snprintf(head, sizeof head, "%s %s", o->flag, o->metavar);
+    else
+        snprintf(head, sizeof head, "%s=%s", o->env, o->metavar);
+    if (o->def_text)
+        snprintf(dflt, sizeof dflt, "%s", o->def_text);
+    else if (o->def_str)
+        snprintf(dflt, sizeof dflt, "%s", o->def_str);
+    else
+        snprintf(dflt, sizeof dflt, "%llu", (unsigned long long)o->def_num);
+    fprintf(out, "  %-31s %s\n", head, o->help);
+    if (o->type == OPT_AUTH_MODE)
+        fprintf(out, "  %-31s env %s=%s; default: %s\n", "", o->env, o->metavar, dflt);
+    else if (o->flag)
+        fprintf(out, "  %-31s env %s; default: %s\n", "", o->env, dflt);
+    else
+        fprintf(out, "  %-31s no flag; default: %s\n", "", dflt);
+}
+
+void config_usage(FILE *out, const char *prog)
+{
+    fprintf(out, "Usage: %s [mcp|auth|all] [options]\n\nRoles:\n", prog ? prog : "mcpd");
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        fprintf(out, "  %-6s %s\n", roles[i].word, roles[i].help);
+    fprintf(out, "\nOptions. Each is read, weakest first, from its default, ./.env, the "
+                 "environment\nvariable named below, then the flag.\n");
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        usage_option(out, &options[i]);
+    fprintf(out, "  %-31s %s\n", "-h, --help", "print this help and exit");
+    fprintf(out, "  %-31s %s\n", "-V, --version", "print the version and exit");
+}

@@ -1,0 +1,128 @@
+/*
+ * http_parser_internal: private interface of the HTTP core, shared by http_server.c,
+ * http_response.c and the fuzz target, never by the layers above. It holds the request parser
+ * (llhttp plus mcpd's own framing checks, bounded storage, one request at a time, so the fuzz
+ * target can run the exact code the server runs without sockets) and the exchange internals
+ * that http_response.c needs to write on a connection. Nothing here knows about routes.
+ */
+#ifndef MCPD_CORE_HTTP_PARSER_INTERNAL_H
+#define MCPD_CORE_HTTP_PARSER_INTERNAL_H
+
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/http_server.h"
+
+enum http_parse_status {
+    HTTP_PARSE_MORE = 0,  /* all input consumed, the request is not complete yet */
+    HTTP_PARSE_DONE = 1,  /* one request is complete; bytes after it were not consumed */
+    HTTP_PARSE_ERROR = 2, /* refuse with error_status and close the connection */
+};
+
+struct http_parser {
+    llhttp_t ll;
+    llhttp_settings_t settings;
+    size_t max_header_bytes;
+    size_t max_headers;
+    size_t max_body_bytes;
+    struct buf head;    /* "target\0name\0value\0name\0value\0..." of the current request */
+    struct buf body;    /* decoded body, limited to max_body_bytes */
+    size_t *offsets;    /* per header field: offset of its name, then of its value, in head */
+    size_t field_count; /* header fields stored so far */
+    size_t req_bytes;   /* bytes of the current request consumed, including framing */
+    size_t trailer_bytes;
+    bool started;      /* the first byte of the current request has been seen */
+    bool headers_done; /* the header section is complete */
+    bool in_field;     /* a header name is being received */
+    bool value_open;   /* a header value is being received */
+    bool keep_alive;   /* the connection may carry another request after this one */
+    bool upgrade;      /* Upgrade/CONNECT: answered, then the connection is closed */
+    bool expect_continue;
+    unsigned content_length_count;
+    unsigned transfer_encoding_count;
+    unsigned host_count;
+    int error_status;       /* 400, 413, 431 or 505 after HTTP_PARSE_ERROR */
+    const char *error_desc; /* static text for the error body */
+};
+
+/* The request handed over by the parser; the caller owns head, body and headers (free()). */
+struct http_parsed {
+    char *head;
+    char *body;
+    size_t body_len;
+    struct http_header *headers;
+    size_t header_count;
+    const char *method; /* static string */
+    const char *target; /* into head */
+    int http_minor;
+    bool keep_alive;
+    bool upgrade;
+};
+
+int http_parser_init(struct http_parser *p, size_t max_header_bytes, size_t max_headers,
+                     size_t max_body_bytes);
+void http_parser_free(struct http_parser *p);
+/* Feed bytes; *consumed gets how many were used. Stops right after a complete request (DONE);
+ * call http_parser_take and then http_parser_next before feeding the rest. */
+enum http_parse_status http_parser_feed(struct http_parser *p, const char *data, size_t len,
+                                        size_t *consumed);
+/* Move the complete request out of the parser. Returns 0, or -1 when out of memory. */
+int http_parser_take(struct http_parser *p, struct http_parsed *out);
+/* Forget the current request and get ready for the next one on the same connection. */
+void http_parser_next(struct http_parser *p);
+void http_parsed_free(struct http_parsed *r);
+
+/* --- exchange internals used by http_response.c --------------------------------------------- */
+
+enum http_ex_state {
+    HTTP_EX_FRESH = 0, /* nothing sent yet */
+    HTTP_EX_STREAM,    /* head sent; chunks (or raw bytes for HTTP/1.0) follow */
+    HTTP_EX_DONE,      /* the complete response is queued */
+};
+
+struct http_conn;
+
+struct http_resp_header {
+    char *name;
+    char *value;
+};
+
+struct http_exchange {
+    struct http_conn *conn;     /* NULL once the connection is gone */
+    struct http_server *server; /* NULL once the connection is gone */
+    uv_loop_t *loop;
+    struct http_request req;
+    struct http_parsed parsed; /* owns the request's storage */
+    char remote_addr[48];
+    uint64_t id;
+    http_abort_fn abort_fn;
+    void *abort_arg;
+    enum http_ex_state state;
+    bool finished;     /* the application is done with it */
+    bool closed;       /* writes are no-ops */
+    bool close_after;  /* close the connection after this response */
+    bool raw_stream;   /* HTTP/1.0 streaming: no chunk framing, close at the end */
+    bool head_request; /* HEAD: no body bytes are sent */
+    struct http_resp_header *resp_headers;
+    size_t resp_header_count;
+    size_t resp_header_cap;
+};
+
+/* Append the server's default header lines ("Name: value\r\n") not overridden by the app. */
+int http_exchange_default_headers(const struct http_exchange *ex, struct buf *out);
+/* Whether the connection must close after this response (decided when the head is built). */
+bool http_exchange_must_close(struct http_exchange *ex);
+/* Queue bytes on the connection. Takes ownership of a and b (either may be NULL); they are
+ * freed with free() once written or if the write fails. Returns HTTP_OK or HTTP_ERR_CLOSED. */
+int http_exchange_write(struct http_exchange *ex, char *a, size_t alen, char *b, size_t blen);
+/* Unsent bytes queued on the connection. */
+size_t http_exchange_queued(const struct http_exchange *ex);
+/* The configured stream cap. */
+size_t http_exchange_stream_cap(const struct http_exchange *ex);
+/* Close the connection at once (stream overflow); the exchange stays with the app. */
+void http_exchange_cut(struct http_exchange *ex);
+
+#endif

@@ -1,0 +1,385 @@
+/* Response writing on an exchange: heads, complete bodies, chunked streams and SSE. */
+#include "core/http_response.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/http_parser_internal.h"
+#include "core/json.h"
+
+struct status_reason {
+    int status;
+    const char *reason;
+};
+
+static const struct status_reason status_reasons[] = {
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {206, "Partial Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {422, "Unprocessable Content"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
+};
+
+const char *http_status_reason(int status)
+{
+    for (size_t i = 0; i < sizeof status_reasons / sizeof status_reasons[0]; i++) {
+        if (status_reasons[i].status == status)
+            return status_reasons[i].reason;
+    }
+    return "Unknown";
+}
+
+/* RFC 9110 token characters, so an application cannot produce a malformed header name. */
+static bool is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch <= 0x20 || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch))
+            return false;
+    }
+    return true;
+}
+
+/* No CR, LF or other control characters: they would split the response (header injection). */
+static bool is_field_value(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+int http_response_header(struct http_exchange *ex, const char *name, const char *value)
+{
+    if (ex->state != HTTP_EX_FRESH)
+        return HTTP_ERR_STATE;
+    if (ex->closed)
+        return HTTP_ERR_CLOSED;
+    if (!is_token(name) || !is_field_value(value))
+        return HTTP_ERR;
+    if (ex->resp_header_count == ex->resp_header_cap) {
+        size_t cap = ex->resp_header_cap ? ex->resp_header_cap * 2 : 8;
+        struct http_resp_header *h = realloc(ex->resp_headers, cap * sizeof *h);
+        if (!h)
+            return HTTP_ERR;
+        ex->resp_headers = h;
+        ex->resp_header_cap = cap;
+    }
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return HTTP_ERR;
+    }
+    ex->resp_headers[ex->resp_header_count].name = n;
+    ex->resp_headers[ex->resp_header_count].value = v;
+    ex->resp_header_count++;
+    return HTTP_OK;
+}
+
+void http_response_close_after(struct http_exchange *ex)
+{
+    ex->close_after = true;
+}
+
+enum body_framing {
+    FRAME_LENGTH,  /* Content-Length */
+    FRAME_CHUNKED, /* Transfer-Encoding: chunked */
+    FRAME_RAW,     /* HTTP/1.0 stream: the body ends when the connection closes */
+};
+
+static bool status_has_body(int status)
+{
+    return status >= 200 && status != 204 && status != 304;
+}
+
+/* Status line, default headers, the application's headers, framing and Connection. */
+static int build_head(struct http_exchange *ex, struct buf *out, int status,
+                      const char *content_type, enum body_framing framing, size_t len)
+{
+    int rc = buf_printf(out, "HTTP/1.1 %d %s\r\n", status, http_status_reason(status));
+    if (rc == BUF_OK && http_exchange_default_headers(ex, out) != 0)
+        rc = BUF_ERR_NOMEM;
+    for (size_t i = 0; rc == BUF_OK && i < ex->resp_header_count; i++)
+        rc = buf_printf(out, "%s: %s\r\n", ex->resp_headers[i].name, ex->resp_headers[i].value);
+    if (rc == BUF_OK && content_type && is_field_value(content_type))
+        rc = buf_printf(out, "Content-Type: %s\r\n", content_type);
+    if (rc == BUF_OK && framing == FRAME_LENGTH && status_has_body(status))
+        rc = buf_printf(out, "Content-Length: %zu\r\n", len);
+    else if (rc == BUF_OK && framing == FRAME_CHUNKED)
+        rc = buf_append_str(out, "Transfer-Encoding: chunked\r\n");
+    if (framing == FRAME_RAW)
+        ex->close_after = true;
+    bool close = http_exchange_must_close(ex);
+    if (rc == BUF_OK && close)
+        rc = buf_append_str(out, "Connection: close\r\n");
+    else if (rc == BUF_OK && ex->req.http_minor == 0)
+        rc = buf_append_str(out, "Connection: keep-alive\r\n");
+    if (rc == BUF_OK)
+        rc = buf_append_str(out, "\r\n");
+    return rc == BUF_OK ? HTTP_OK : HTTP_ERR;
+}
+
+/* A write on a connection that is gone still finishes the exchange, so the application's one
+ * respond call is always its one finish. */
+static int respond_closed(struct http_exchange *ex)
+{
+    ex->state = HTTP_EX_DONE;
+    http_exchange_finish(ex);
+    return HTTP_ERR_CLOSED;
+}
+
+/* Send head + body (owned, may be NULL) as one write and finish the exchange. */
+static int respond_owned(struct http_exchange *ex, int status, const char *content_type, char *body,
+                         size_t len)
+{
+    struct buf head;
+    buf_init(&head, 0);
+    if (build_head(ex, &head, status, content_type, FRAME_LENGTH, len) != HTTP_OK) {
+        buf_free(&head);
+        free(body);
+        http_exchange_finish(ex); /* nothing sent: the connection is closed */
+        return HTTP_ERR;
+    }
+    if (ex->head_request || !status_has_body(status)) {
+        free(body);
+        body = NULL;
+        len = 0;
+    }
+    size_t hlen = 0;
+    char *h = buf_steal(&head, &hlen);
+    int rc = http_exchange_write(ex, h, hlen, body, len);
+    ex->state = HTTP_EX_DONE;
+    http_exchange_finish(ex);
+    return rc;
+}
+
+int http_respond(struct http_exchange *ex, int status, const char *content_type, const char *body,
+                 size_t len)
+{
+    if (ex->state != HTTP_EX_FRESH)
+        return HTTP_ERR_STATE;
+    if (ex->closed)
+        return respond_closed(ex);
+    char *copy = NULL;
+    if (len) {
+        copy = malloc(len);
+        if (!copy) {
+            http_exchange_finish(ex);
+            return HTTP_ERR;
+        }
+        memcpy(copy, body, len);
+    }
+    return respond_owned(ex, status, content_type, copy, len);
+}
+
+int http_respond_json(struct http_exchange *ex, int status, json_t *body)
+{
+    if (ex->state != HTTP_EX_FRESH) {
+        json_decref(body);
+        return HTTP_ERR_STATE;
+    }
+    if (ex->closed) {
+        json_decref(body);
+        return respond_closed(ex);
+    }
+    size_t len = 0;
+    char *text = body ? json_serialize(body, &len) : NULL;
+    json_decref(body);
+    if (!text) {
+        static const char fallback[] = "{\"error\":\"server_error\"}";
+        return http_respond(ex, 500, "application/json", fallback, sizeof fallback - 1);
+    }
+    /* The serialized text is handed to the write as is: no copy of a big body. */
+    return respond_owned(ex, status, "application/json", text, len);
+}
+
+int http_respond_empty(struct http_exchange *ex, int status)
+{
+    return http_respond(ex, status, NULL, NULL, 0);
+}
+
+int http_stream_begin(struct http_exchange *ex, int status, const char *content_type)
+{
+    if (ex->state != HTTP_EX_FRESH)
+        return HTTP_ERR_STATE;
+    if (ex->closed)
+        return HTTP_ERR_CLOSED;
+    /* HTTP/1.0 has no chunked coding: the body runs until the connection closes. */
+    ex->raw_stream = ex->req.http_minor == 0;
+    struct buf head;
+    buf_init(&head, 0);
+    if (build_head(ex, &head, status, content_type, ex->raw_stream ? FRAME_RAW : FRAME_CHUNKED,
+                   0) != HTTP_OK) {
+        buf_free(&head);
+        return HTTP_ERR;
+    }
+    size_t hlen = 0;
+    char *h = buf_steal(&head, &hlen);
+    ex->state = HTTP_EX_STREAM;
+    return http_exchange_write(ex, h, hlen, NULL, 0);
+}
+
+int http_stream_write(struct http_exchange *ex, const char *data, size_t len)
+{
+    if (ex->state != HTTP_EX_STREAM)
+        return HTTP_ERR_STATE;
+    if (ex->closed)
+        return HTTP_ERR_CLOSED;
+    if (len == 0 || ex->head_request)
+        return HTTP_OK; /* an empty chunk would end the stream */
+    if (http_exchange_queued(ex) + len > http_exchange_stream_cap(ex)) {
+        http_exchange_cut(ex);
+        return HTTP_ERR_OVERFLOW;
+    }
+    char prefix[24];
+    int plen = ex->raw_stream ? 0 : snprintf(prefix, sizeof prefix, "%zx\r\n", len);
+    size_t total = (size_t)plen + len + (ex->raw_stream ? 0 : 2);
+    char *chunk = malloc(total);
+    if (!chunk) {
+        http_exchange_cut(ex);
+        return HTTP_ERR;
+    }
+    memcpy(chunk, prefix, (size_t)plen);
+    memcpy(chunk + plen, data, len);
+    if (!ex->raw_stream)
+        memcpy(chunk + plen + len, "\r\n", 2);
+    return http_exchange_write(ex, chunk, total, NULL, 0);
+}
+
+int http_stream_end(struct http_exchange *ex)
+{
+    if (ex->state != HTTP_EX_STREAM)
+        return HTTP_ERR_STATE;
+    if (ex->closed)
+        return respond_closed(ex);
+    int rc = HTTP_OK;
+    if (!ex->raw_stream && !ex->head_request) {
+        char *last = strdup("0\r\n\r\n");
+        rc = last ? http_exchange_write(ex, last, 5, NULL, 0) : HTTP_ERR;
+    }
+    ex->state = rc == HTTP_OK ? HTTP_EX_DONE : ex->state;
+    http_exchange_finish(ex);
+    return rc;
+}
+
+size_t http_stream_queued_bytes(const struct http_exchange *ex)
+{
+    return http_exchange_queued(ex);
+}
+
+int http_sse_begin(struct http_exchange *ex, int status)
+{
+    if (ex->state != HTTP_EX_FRESH)
+        return HTTP_ERR_STATE;
+    if (ex->closed)
+        return HTTP_ERR_CLOSED;
+    int rc = http_response_header(ex, "Cache-Control", "no-cache");
+    if (rc != HTTP_OK)
+        return rc;
+    return http_stream_begin(ex, status, "text/event-stream");
+}
+
+static bool has_newline(const char *s)
+{
+    return s && strpbrk(s, "\r\n") != NULL;
+}
+
+/* One data: line per line of data; SSE ends a line at CR, LF or CRLF (WHATWG §9.2.5). */
+static int sse_append_data(struct buf *b, const char *data, size_t len)
+{
+    size_t i = 0;
+    do {
+        size_t start = i;
+        while (i < len && data[i] != '\n' && data[i] != '\r')
+            i++;
+        if (buf_append_str(b, "data: ") != BUF_OK || buf_append(b, data + start, i - start) ||
+            buf_append_char(b, '\n') != BUF_OK)
+            return HTTP_ERR;
+        if (i < len && data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
+            i++;
+        if (i < len)
+            i++;
+        else
+            break;
+    } while (true);
+    return HTTP_OK;
+}
+
+int http_sse_event(struct http_exchange *ex, const char *id, const char *event, const char *data,
+                   size_t len)
+{
+    if (has_newline(id) || has_newline(event))
+        return HTTP_ERR; /* would forge fields of the event */
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = HTTP_OK;
+    if (id && buf_printf(&b, "id: %s\n", id) != BUF_OK)
+        rc = HTTP_ERR;
+    if (rc == HTTP_OK && event && buf_printf(&b, "event: %s\n", event) != BUF_OK)
+        rc = HTTP_ERR;
+    if (rc == HTTP_OK)
+        rc = sse_append_data(&b, data ? data : "", data ? len : 0);
+    if (rc == HTTP_OK && buf_append_char(&b, '\n') != BUF_OK)
+        rc = HTTP_ERR;
+    if (rc == HTTP_OK)
+        rc = http_stream_write(ex, b.data, b.len);
+    buf_free(&b);
+    return rc;
+}
+
+int http_sse_retry(struct http_exchange *ex, uint64_t retry_ms)
+{
+    char line[48];
+    int n = snprintf(line, sizeof line, "retry: %llu\n\n", (unsigned long long)retry_ms);
+    return http_stream_write(ex, line, (size_t)n);
+}
+
+int http_sse_comment(struct http_exchange *ex, const char *text)
+{
+    if (has_newline(text))
+        return HTTP_ERR;
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = buf_printf(&b, ": %s\n\n", text ? text : "") == BUF_OK ? HTTP_OK : HTTP_ERR;
+    if (rc == HTTP_OK)
+        rc = http_stream_write(ex, b.data, b.len);
+    buf_free(&b);
+    return rc;
+}

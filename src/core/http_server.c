@@ -1,0 +1,1255 @@
+/* HTTP/1.1 server: request parser with framing checks, connections, timeouts, exchanges. */
+#include "core/http_server.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/buf.h"
+#include "core/http_parser_internal.h"
+#include "core/http_response.h"
+#include "core/log.h"
+
+/* ============================== request parser ============================================ */
+
+static struct http_parser *parser_of(llhttp_t *ll)
+{
+    return (struct http_parser *)ll->data;
+}
+
+static int parse_fail(struct http_parser *p, int status, const char *desc)
+{
+    if (!p->error_status) {
+        p->error_status = status;
+        p->error_desc = desc;
+    }
+    return HPE_USER;
+}
+
+static int head_append(struct http_parser *p, const char *at, size_t len)
+{
+    int rc = buf_append(&p->head, at, len);
+    if (rc == BUF_ERR_LIMIT)
+        return parse_fail(p, 431, "request header section too large");
+    if (rc != BUF_OK)
+        return parse_fail(p, 503, "out of memory");
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *ll)
+{
+    parser_of(ll)->started = true;
+    return 0;
+}
+
+static int on_url(llhttp_t *ll, const char *at, size_t len)
+{
+    return head_append(parser_of(ll), at, len);
+}
+
+static int on_url_complete(llhttp_t *ll)
+{
+    return head_append(parser_of(ll), "", 1);
+}
+
+static int on_header_field(llhttp_t *ll, const char *at, size_t len)
+{
+    struct http_parser *p = parser_of(ll);
+    if (p->headers_done) {
+        /* Trailer fields are not kept, only counted against the header limit. */
+        p->trailer_bytes += len;
+        return p->trailer_bytes > p->max_header_bytes
+                   ? parse_fail(p, 431, "request trailer section too large")
+                   : 0;
+    }
+    if (!p->in_field) {
+        if (p->field_count >= p->max_headers)
+            return parse_fail(p, 431, "too many header fields");
+        p->offsets[2 * p->field_count] = p->head.len;
+        p->in_field = true;
+    }
+    return head_append(p, at, len);
+}
+
+static int on_header_field_complete(llhttp_t *ll)
+{
+    struct http_parser *p = parser_of(ll);
+    if (p->headers_done)
+        return 0;
+    p->in_field = false;
+    int rc = head_append(p, "", 1);
+    p->offsets[2 * p->field_count + 1] = p->head.len;
+    p->value_open = true;
+    return rc;
+}
+
+static int on_header_value(llhttp_t *ll, const char *at, size_t len)
+{
+    struct http_parser *p = parser_of(ll);
+    if (p->headers_done) {
+        p->trailer_bytes += len;
+        return p->trailer_bytes > p->max_header_bytes
+                   ? parse_fail(p, 431, "request trailer section too large")
+                   : 0;
+    }
+    return head_append(p, at, len);
+}
+
+/* The framing headers are checked here, field by field, because llhttp 8.1 accepts some
+ * request-smuggling shapes (a coding before chunked, a repeated identical Content-Length in
+ * some builds) and does not require Host (research c-stack.md §4.5). */
+static int check_field(struct http_parser *p, const char *name, const char *value)
+{
+    for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+        if ((*v < 0x20 && *v != '\t') || *v == 0x7f)
+            return parse_fail(p, 400, "control character in a header value");
+    }
+    if (strcasecmp(name, "content-length") == 0) {
+        if (++p->content_length_count > 1)
+            return parse_fail(p, 400, "more than one Content-Length");
+        if (!*value || strspn(value, "0123456789") != strlen(value))
+            return parse_fail(p, 400, "invalid Content-Length");
+    } else if (strcasecmp(name, "transfer-encoding") == 0) {
+        /* Only a lone "chunked" is supported: other codings cannot be decoded, and a list
+         * could hide a different framing from an intermediary. */
+        if (++p->transfer_encoding_count > 1 || strcasecmp(value, "chunked") != 0)
+            return parse_fail(p, 400, "unsupported Transfer-Encoding");
+    } else if (strcasecmp(name, "host") == 0) {
+        if (++p->host_count > 1)
+            return parse_fail(p, 400, "more than one Host");
+    } else if (strcasecmp(name, "expect") == 0) {
+        p->expect_continue = strcasecmp(value, "100-continue") == 0;
+    }
+    return 0;
+}
+
+static int finish_value(struct http_parser *p)
+{
+    size_t start = p->offsets[2 * p->field_count + 1];
+    /* llhttp strips leading whitespace only; the value is stored trimmed on both sides. */
+    while (p->head.len > start &&
+           (p->head.data[p->head.len - 1] == ' ' || p->head.data[p->head.len - 1] == '\t'))
+        p->head.len--;
+    int rc = head_append(p, "", 1);
+    if (rc)
+        return rc;
+    p->value_open = false;
+    const char *name = p->head.data + p->offsets[2 * p->field_count];
+    const char *value = p->head.data + start;
+    p->field_count++;
+    return check_field(p, name, value);
+}
+
+static int on_header_value_complete(llhttp_t *ll)
+{
+    struct http_parser *p = parser_of(ll);
+    if (p->headers_done || !p->value_open)
+        return 0;
+    return finish_value(p);
+}
+
+static int check_request_framing(struct http_parser *p)
+{
+    int major = llhttp_get_http_major(&p->ll);
+    int minor = llhttp_get_http_minor(&p->ll);
+    if (major != 1 || minor > 1)
+        return parse_fail(p, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
+    if (minor == 1 && p->host_count == 0)
+        return parse_fail(p, 400, "HTTP/1.1 request without Host");
+    /* RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing. */
+    if (minor == 0 && p->transfer_encoding_count)
+        return parse_fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
+    if (p->transfer_encoding_count && p->content_length_count)
+        return parse_fail(p, 400, "Content-Length with Transfer-Encoding");
+    if (p->content_length_count && p->ll.content_length > p->max_body_bytes)
+        return parse_fail(p, 413, "request body too large");
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *ll)
+{
+    struct http_parser *p = parser_of(ll);
+    if (p->value_open && finish_value(p))
+        return -1;
+    if (check_request_framing(p))
+        return -1;
+    p->headers_done = true;
+    p->keep_alive = llhttp_should_keep_alive(ll) != 0;
+    p->upgrade = ll->upgrade || llhttp_get_method(ll) == HTTP_CONNECT;
+    return 0;
+}
+
+static int on_body(llhttp_t *ll, const char *at, size_t len)
+{
+    struct http_parser *p = parser_of(ll);
+    int rc = buf_append(&p->body, at, len);
+    if (rc == BUF_ERR_LIMIT)
+        return parse_fail(p, 413, "request body too large");
+    if (rc != BUF_OK)
+        return parse_fail(p, 503, "out of memory");
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *ll)
+{
+    /* Stop right after this request: the next one is parsed when this exchange is over. */
+    return HPE_PAUSED;
+}
+
+int http_parser_init(struct http_parser *p, size_t max_header_bytes, size_t max_headers,
+                     size_t max_body_bytes)
+{
+    memset(p, 0, sizeof *p);
+    p->max_header_bytes = max_header_bytes;
+    p->max_headers = max_headers;
+    p->max_body_bytes = max_body_bytes;
+    p->offsets = calloc(2 * (max_headers + 1), sizeof *p->offsets);
+    if (!p->offsets)
+        return -1;
+    buf_init(&p->head, max_header_bytes);
+    buf_init(&p->body, max_body_bytes);
+    llhttp_settings_init(&p->settings);
+    p->settings.on_message_begin = on_message_begin;
+    p->settings.on_url = on_url;
+    p->settings.on_url_complete = on_url_complete;
+    p->settings.on_header_field = on_header_field;
+    p->settings.on_header_field_complete = on_header_field_complete;
+    p->settings.on_header_value = on_header_value;
+    p->settings.on_header_value_complete = on_header_value_complete;
+    p->settings.on_headers_complete = on_headers_complete;
+    p->settings.on_body = on_body;
+    p->settings.on_message_complete = on_message_complete;
+    /* All lenient flags stay off (the llhttp default): they are the smuggling switches. */
+    llhttp_init(&p->ll, HTTP_REQUEST, &p->settings);
+    p->ll.data = p;
+    return 0;
+}
+
+void http_parser_free(struct http_parser *p)
+{
+    buf_free(&p->head);
+    buf_free(&p->body);
+    free(p->offsets);
+    p->offsets = NULL;
+}
+
+static void parser_reset_request(struct http_parser *p)
+{
+    buf_reset(&p->head);
+    buf_reset(&p->body);
+    p->field_count = 0;
+    p->req_bytes = 0;
+    p->trailer_bytes = 0;
+    p->started = p->headers_done = p->in_field = p->value_open = false;
+    p->keep_alive = p->upgrade = p->expect_continue = false;
+    p->content_length_count = p->transfer_encoding_count = p->host_count = 0;
+}
+
+void http_parser_next(struct http_parser *p)
+{
+    parser_reset_request(p);
+    if (llhttp_get_errno(&p->ll) == HPE_PAUSED)
+        llhttp_resume(&p->ll);
+}
+
+static enum http_parse_status parse_error(struct http_parser *p, llhttp_errno_t err)
+{
+    if (!p->error_status) {
+        p->error_status = 400;
+        /* llhttp's reasons are static strings. */
+        const char *reason = llhttp_get_error_reason(&p->ll);
+        p->error_desc = reason ? reason : llhttp_errno_name(err);
+    }
+    return HTTP_PARSE_ERROR;
+}
+
+enum http_parse_status http_parser_feed(struct http_parser *p, const char *data, size_t len,
+                                        size_t *consumed)
+{
+    size_t total = 0;
+    *consumed = 0;
+    if (p->error_status)
+        return HTTP_PARSE_ERROR;
+    while (total < len) {
+        size_t n = len - total;
+        if (!p->headers_done) {
+            /* Never let llhttp see more header bytes than the limit (+ the final CRLF), so a
+             * header section that is too large is caught however llhttp splits its spans. */
+            size_t budget = p->max_header_bytes + 2 - p->req_bytes;
+            if (budget == 0)
+                return parse_fail(p, 431, "request header section too large"), HTTP_PARSE_ERROR;
+            if (n > budget)
+                n = budget;
+        }
+        bool headers_before = p->headers_done;
+        llhttp_errno_t err = llhttp_execute(&p->ll, data + total, n);
+        size_t used = n;
+        if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+            used = (size_t)(llhttp_get_error_pos(&p->ll) - (data + total));
+        } else if (err != HPE_OK) {
+            *consumed = total;
+            return parse_error(p, err);
+        }
+        total += used;
+        *consumed = total;
+        if (!headers_before && !p->headers_done)
+            p->req_bytes += used;
+        if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE)
+            return HTTP_PARSE_DONE;
+    }
+    if (!p->headers_done && p->req_bytes > p->max_header_bytes + 1)
+        return parse_fail(p, 431, "request header section too large"), HTTP_PARSE_ERROR;
+    return HTTP_PARSE_MORE;
+}
+
+int http_parser_take(struct http_parser *p, struct http_parsed *out)
+{
+    memset(out, 0, sizeof *out);
+    out->headers = calloc(p->field_count + 1, sizeof *out->headers);
+    if (!out->headers)
+        return -1;
+    if (!p->head.data && buf_reserve(&p->head, 1) != BUF_OK) {
+        free(out->headers);
+        out->headers = NULL;
+        return -1;
+    }
+    /* The head buffer is handed over whole, so the offsets stay valid. */
+    out->head = buf_steal(&p->head, NULL);
+    out->body = buf_steal(&p->body, &out->body_len);
+    if (!out->head || !out->body) {
+        http_parsed_free(out);
+        return -1;
+    }
+    for (size_t i = 0; i < p->field_count; i++) {
+        out->headers[i].name = out->head + p->offsets[2 * i];
+        out->headers[i].value = out->head + p->offsets[2 * i + 1];
+    }
+    out->header_count = p->field_count;
+    out->method = llhttp_method_name((llhttp_method_t)llhttp_get_method(&p->ll));
+    out->target = out->head;
+    out->http_minor = llhttp_get_http_minor(&p->ll);
+    out->keep_alive = p->keep_alive;
+    out->upgrade = p->upgrade;
+    return 0;
+}
+
+void http_parsed_free(struct http_parsed *r)
+{
+    free(r->head);
+    free(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof *r);
+}
+
+/* ============================== server and connections ==================================== */
+
+#define READ_CHUNK (64 * 1024)
+#define LINGER_MS  2000 /* how long a closing connection drains input so the client sees the reply \
+                         */
+
+struct http_listener {
+    uv_tcp_t tcp;
+    struct http_server *server;
+    struct http_listener *next;
+};
+
+struct http_server {
+    uv_loop_t *loop;
+    struct http_limits lim;
+    struct logger *log;
+    http_handler_fn handler;
+    void *arg;
+    struct http_listener *listeners;
+    struct http_conn *conns;           /* doubly linked list of open connections */
+    unsigned conn_count;               /* connections not yet freed */
+    unsigned handles_closing;          /* listeners and refused sockets still closing */
+    struct http_resp_header *defaults; /* headers added to every response */
+    size_t default_count;
+    uint64_t next_id;
+    bool shutting_down;
+    bool done_called;
+    uv_timer_t grace_timer;
+    void (*done)(void *arg);
+    void *done_arg;
+    char read_buf[READ_CHUNK]; /* shared: libuv calls alloc_cb and read_cb back to back */
+};
+
+enum conn_phase {
+    CONN_IDLE,    /* between requests (keep-alive) */
+    CONN_REQUEST, /* a request is being received */
+    CONN_ACTIVE,  /* the application holds the exchange */
+    CONN_LINGER,  /* reply sent, write side shut down, draining input until EOF */
+    CONN_CLOSING, /* handles are closing */
+};
+
+struct http_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer; /* the one timer: idle, header, request or linger deadline */
+    uv_shutdown_t shutdown_req;
+    struct http_server *server;
+    struct http_conn *prev, *next;
+    struct http_parser parser;
+    struct buf in; /* received, not yet parsed (pipelined) bytes */
+    struct http_exchange *ex;
+    char remote_addr[48];
+    enum conn_phase phase;
+    uint64_t req_start_ms; /* loop time when the current request's first byte was parsed */
+    int open_handles;
+    bool reading;
+    bool processing; /* inside conn_process: a synchronous finish must not recurse */
+    bool resume;     /* the timer was armed at 0 ms to parse buffered input */
+    bool eof;
+    bool continue_sent;
+};
+
+struct http_write_req {
+    uv_write_t req;
+    struct http_conn *conn;
+    char *a;
+    char *b;
+};
+
+static void conn_process(struct http_conn *c);
+static void conn_close(struct http_conn *c);
+static void server_check_done(struct http_server *s);
+
+static size_t conn_in_limit(const struct http_conn *c)
+{
+    return c->server->lim.max_header_bytes + READ_CHUNK;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    struct http_conn *c = h->data;
+    out->base = c->server->read_buf;
+    out->len = sizeof c->server->read_buf;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
+
+/* Keep reading while input is small, so EOF is seen even during a long stream; stop when a
+ * client pipelines more than the limits allow while its previous request is being served. */
+static void conn_update_reading(struct http_conn *c)
+{
+    if (c->phase == CONN_CLOSING)
+        return;
+    bool want = c->phase == CONN_LINGER || c->in.len < conn_in_limit(c);
+    if (want && !c->reading) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = true;
+    } else if (!want && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void on_conn_timer(uv_timer_t *t);
+
+static void conn_arm_timer(struct http_conn *c)
+{
+    const struct http_limits *lim = &c->server->lim;
+    uint64_t now = uv_now(c->server->loop), timeout = 0;
+    switch (c->phase) {
+    case CONN_IDLE:
+        timeout = c->resume ? 0 : lim->idle_timeout_ms;
+        break;
+    case CONN_REQUEST: {
+        uint64_t limit = c->parser.headers_done ? lim->request_timeout_ms : lim->header_timeout_ms;
+        uint64_t deadline = c->req_start_ms + limit;
+        timeout = deadline > now ? deadline - now : 0;
+        break;
+    }
+    case CONN_LINGER:
+        timeout = LINGER_MS;
+        break;
+    default:
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    uv_timer_start(&c->timer, on_conn_timer, timeout, 0);
+}
+
+static void exchange_free(struct http_exchange *ex)
+{
+    http_parsed_free(&ex->parsed);
+    for (size_t i = 0; i < ex->resp_header_count; i++) {
+        free(ex->resp_headers[i].name);
+        free(ex->resp_headers[i].value);
+    }
+    free(ex->resp_headers);
+    free(ex);
+}
+
+static void conn_free(struct http_conn *c)
+{
+    struct http_server *s = c->server;
+    struct http_exchange *ex = c->ex;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    http_parser_free(&c->parser);
+    buf_free(&c->in);
+    free(c);
+    s->conn_count--;
+    if (ex) {
+        ex->conn = NULL;
+        ex->server = NULL;
+        ex->closed = true;
+        if (ex->finished) {
+            exchange_free(ex);
+        } else if (ex->abort_fn) {
+            /* The last thing touching ex here: the abort callback may finish (free) it. */
+            ex->abort_fn(ex, ex->abort_arg);
+        }
+    }
+    server_check_done(s);
+}
+
+static void on_conn_handle_closed(uv_handle_t *h)
+{
+    struct http_conn *c = h->data;
+    if (--c->open_handles == 0)
+        conn_free(c);
+}
+
+/* Close at once: pending writes are cancelled, the exchange's writes become no-ops, and the
+ * abort callback runs from the close callback (never from inside an application call). */
+static void conn_close(struct http_conn *c)
+{
+    if (c->phase == CONN_CLOSING)
+        return;
+    c->phase = CONN_CLOSING;
+    if (c->ex)
+        c->ex->closed = true;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct http_conn *c = req->data;
+    if (c->phase == CONN_CLOSING)
+        return;
+    if (status < 0 || c->eof)
+        conn_close(c);
+}
+
+/* Close after the queued bytes are sent. Input is drained (and dropped) for a while, because
+ * closing with unread input makes the kernel send RST, which can destroy the reply. */
+static void conn_close_graceful(struct http_conn *c)
+{
+    if (c->phase == CONN_CLOSING || c->phase == CONN_LINGER)
+        return;
+    c->phase = CONN_LINGER;
+    buf_free(&c->in);
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        conn_close(c);
+        return;
+    }
+    conn_arm_timer(c);
+    conn_update_reading(c);
+}
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    struct http_write_req *w = (struct http_write_req *)req;
+    struct http_conn *c = w->conn;
+    free(w->a);
+    free(w->b);
+    free(w);
+    if (status < 0 && status != UV_ECANCELED)
+        conn_close(c);
+}
+
+static int conn_write(struct http_conn *c, char *a, size_t alen, char *b, size_t blen)
+{
+    if (!c || c->phase == CONN_CLOSING || c->phase == CONN_LINGER) {
+        free(a);
+        free(b);
+        return HTTP_ERR_CLOSED;
+    }
+    struct http_write_req *w = malloc(sizeof *w);
+    if (!w) {
+        free(a);
+        free(b);
+        conn_close(c);
+        return HTTP_ERR_CLOSED;
+    }
+    w->conn = c;
+    w->a = a;
+    w->b = b;
+    uv_buf_t bufs[2];
+    unsigned n = 0;
+    if (a && alen)
+        bufs[n++] = uv_buf_init(a, (unsigned)alen);
+    if (b && blen)
+        bufs[n++] = uv_buf_init(b, (unsigned)blen);
+    if (n == 0) {
+        free(a);
+        free(b);
+        free(w);
+        return HTTP_OK;
+    }
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, n, on_write_done) != 0) {
+        free(a);
+        free(b);
+        free(w);
+        conn_close(c);
+        return HTTP_ERR_CLOSED;
+    }
+    return HTTP_OK;
+}
+
+static void append_json_string(struct buf *b, const char *s)
+{
+    buf_append_char(b, '"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            buf_printf(b, "\\%c", ch);
+        else if (ch < 0x20)
+            buf_printf(b, "\\u%04x", ch);
+        else
+            buf_append_char(b, (char)ch);
+    }
+    buf_append_char(b, '"');
+}
+
+static const char *error_code_for(int status)
+{
+    switch (status) {
+    case 408:
+        return "request_timeout";
+    case 413:
+        return "payload_too_large";
+    case 431:
+        return "request_header_fields_too_large";
+    case 503:
+        return "service_unavailable";
+    case 505:
+        return "http_version_not_supported";
+    default:
+        return "bad_request";
+    }
+}
+
+/* Refuse the current request without an exchange (framing error, limit, timeout): a JSON
+ * error body, Connection: close, then a graceful close. */
+static void conn_fail(struct http_conn *c, int status, const char *desc)
+{
+    struct http_server *s = c->server;
+    struct buf body, head;
+    buf_init(&body, 0);
+    buf_init(&head, 0);
+    buf_printf(&body, "{\"error\":\"%s\",\"error_description\":", error_code_for(status));
+    append_json_string(&body, desc ? desc : "");
+    buf_append_char(&body, '}');
+    buf_printf(&head, "HTTP/1.1 %d %s\r\n", status, http_status_reason(status));
+    for (size_t i = 0; i < s->default_count; i++)
+        buf_printf(&head, "%s: %s\r\n", s->defaults[i].name, s->defaults[i].value);
+    buf_printf(&head,
+               "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+               body.len);
+    size_t hlen = 0, blen = 0;
+    char *h = buf_steal(&head, &hlen);
+    char *b = buf_steal(&body, &blen);
+    log_msgf(s->log, LOG_INFO, "http: refused request from %s: %d %s", c->remote_addr, status,
+             desc ? desc : "");
+    conn_write(c, h, hlen, b, blen);
+    conn_close_graceful(c);
+}
+
+static void conn_dispatch(struct http_conn *c)
+{
+    struct http_server *s = c->server;
+    const char *target = (const char *)c->parser.head.data;
+    size_t tlen = target ? strlen(target) : 0;
+    /* The exchange and its NUL-terminated path share one allocation. */
+    struct http_exchange *ex = calloc(1, sizeof *ex + tlen + 1);
+    if (!ex || http_parser_take(&c->parser, &ex->parsed) != 0) {
+        free(ex);
+        conn_fail(c, 503, "out of memory");
+        return;
+    }
+    struct http_request *r = &ex->req;
+    r->method = ex->parsed.method;
+    r->target = ex->parsed.target;
+    const char *q = strchr(r->target, '?');
+    char *path = (char *)(ex + 1);
+    size_t plen = q ? (size_t)(q - r->target) : strlen(r->target);
+    memcpy(path, r->target, plen);
+    path[plen] = '\0';
+    r->path = path;
+    r->query = q ? q + 1 : NULL;
+    r->headers = ex->parsed.headers;
+    r->header_count = ex->parsed.header_count;
+    r->body = ex->parsed.body;
+    r->body_len = ex->parsed.body_len;
+    snprintf(ex->remote_addr, sizeof ex->remote_addr, "%s", c->remote_addr);
+    r->remote_addr = ex->remote_addr;
+    r->http_minor = ex->parsed.http_minor;
+    r->received_ms = uv_now(s->loop);
+    ex->id = ++s->next_id;
+    ex->conn = c;
+    ex->server = s;
+    ex->loop = s->loop;
+    ex->head_request = strcmp(r->method, "HEAD") == 0;
+    ex->close_after = ex->parsed.upgrade; /* no protocol switch: answer, then close */
+    c->ex = ex;
+    c->phase = CONN_ACTIVE;
+    conn_arm_timer(c);
+    s->handler(ex, s->arg);
+}
+
+static void conn_maybe_continue(struct http_conn *c)
+{
+    struct http_parser *p = &c->parser;
+    if (!p->headers_done || !p->expect_continue || c->continue_sent ||
+        llhttp_get_http_minor(&p->ll) != 1)
+        return;
+    c->continue_sent = true;
+    static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    char *copy = malloc(sizeof msg);
+    if (copy) {
+        memcpy(copy, msg, sizeof msg);
+        conn_write(c, copy, sizeof msg - 1, NULL, 0);
+    }
+}
+
+/* Parse buffered input while no exchange is in progress; dispatch each complete request. A
+ * handler that finishes synchronously returns here and the loop takes the next request. */
+static void conn_process(struct http_conn *c)
+{
+    if (c->processing)
+        return;
+    c->processing = true;
+    while ((c->phase == CONN_IDLE || c->phase == CONN_REQUEST) && c->in.len > 0) {
+        size_t used = 0;
+        enum http_parse_status st = http_parser_feed(&c->parser, c->in.data, c->in.len, &used);
+        buf_consume(&c->in, used);
+        if (c->parser.started && c->phase == CONN_IDLE) {
+            c->phase = CONN_REQUEST;
+            c->resume = false;
+            c->req_start_ms = uv_now(c->server->loop);
+        }
+        if (st == HTTP_PARSE_ERROR) {
+            conn_fail(c, c->parser.error_status, c->parser.error_desc);
+            break;
+        }
+        if (st == HTTP_PARSE_MORE) {
+            conn_maybe_continue(c);
+            conn_arm_timer(c);
+            break;
+        }
+        conn_dispatch(c);
+    }
+    c->processing = false;
+    if (c->phase == CONN_IDLE)
+        conn_arm_timer(c); /* a handler finished synchronously: the connection is idle now */
+    conn_update_reading(c);
+}
+
+/* The exchange is over and the connection stays open: get ready for the next request. */
+static void conn_after_exchange(struct http_conn *c)
+{
+    http_parser_next(&c->parser);
+    c->phase = CONN_IDLE;
+    c->continue_sent = false;
+    if (c->processing)
+        return;
+    /* Pipelined input is parsed from the timer, not from inside the application's call. */
+    c->resume = c->in.len > 0;
+    conn_arm_timer(c);
+    conn_update_reading(c);
+}
+
+static void on_conn_timer(uv_timer_t *t)
+{
+    struct http_conn *c = t->data;
+    switch (c->phase) {
+    case CONN_IDLE:
+        if (c->resume) {
+            c->resume = false;
+            conn_process(c);
+            if (c->phase == CONN_IDLE && c->in.len == 0)
+                conn_arm_timer(c);
+        } else {
+            conn_close_graceful(c);
+        }
+        break;
+    case CONN_REQUEST:
+        conn_fail(c, 408,
+                  c->parser.headers_done ? "request not received in time"
+                                         : "request headers not received in time");
+        break;
+    case CONN_LINGER:
+        conn_close(c);
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+{
+    struct http_conn *c = st->data;
+    if (nread == 0 || c->phase == CONN_CLOSING)
+        return;
+    if (nread < 0) {
+        c->eof = true;
+        /* Client gone (or half-closed) while idle: flush what is queued, then close. While a
+         * request is held by the application or half received, the client is gone: abort. */
+        if (nread == UV_EOF && c->phase == CONN_IDLE)
+            conn_close_graceful(c);
+        else
+            conn_close(c);
+        return;
+    }
+    if (c->phase == CONN_LINGER)
+        return; /* draining */
+    if (buf_append(&c->in, b->base, (size_t)nread) != BUF_OK) {
+        conn_close(c);
+        return;
+    }
+    if (c->phase != CONN_ACTIVE && !c->resume)
+        conn_process(c);
+    conn_update_reading(c);
+}
+
+static void on_refused_closed(uv_handle_t *h)
+{
+    struct http_server *s = h->data;
+    free(h);
+    s->handles_closing--;
+    server_check_done(s);
+}
+
+static void refuse_connection(struct http_server *s, uv_stream_t *listener)
+{
+    uv_tcp_t *t = malloc(sizeof *t);
+    if (!t)
+        return;
+    uv_tcp_init(s->loop, t);
+    t->data = s;
+    s->handles_closing++;
+    uv_accept(listener, (uv_stream_t *)t);
+    uv_close((uv_handle_t *)t, on_refused_closed);
+}
+
+static void conn_peer_name(struct http_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    c->remote_addr[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, c->remote_addr, sizeof c->remote_addr);
+    else if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, c->remote_addr, sizeof c->remote_addr);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct http_listener *l = listener->data;
+    struct http_server *s = l->server;
+    if (status < 0) {
+        log_msgf(s->log, LOG_WARNING, "http: accept failed: %s", uv_strerror(status));
+        return;
+    }
+    if (s->shutting_down || s->conn_count >= s->lim.max_connections) {
+        refuse_connection(s, listener);
+        return;
+    }
+    struct http_conn *c = calloc(1, sizeof *c);
+    if (!c || http_parser_init(&c->parser, s->lim.max_header_bytes, s->lim.max_headers,
+                               s->lim.max_body_bytes) != 0) {
+        free(c);
+        refuse_connection(s, listener);
+        return;
+    }
+    c->server = s;
+    buf_init(&c->in, 0);
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->open_handles = 2;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->conn_count++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1); /* responses and SSE events go out as soon as written */
+    conn_peer_name(c);
+    c->phase = CONN_IDLE;
+    conn_arm_timer(c);
+    conn_update_reading(c);
+}
+
+/* ============================== public server API ========================================= */
+
+struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *limits,
+                                    struct logger *log, http_handler_fn handler, void *arg)
+{
+    struct http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->loop = loop;
+    if (limits)
+        s->lim = *limits;
+    struct http_limits *l = &s->lim;
+    l->max_header_bytes = l->max_header_bytes ? l->max_header_bytes : HTTP_DEFAULT_MAX_HEADER_BYTES;
+    l->max_headers = l->max_headers ? l->max_headers : HTTP_DEFAULT_MAX_HEADERS;
+    l->max_body_bytes = l->max_body_bytes ? l->max_body_bytes : HTTP_DEFAULT_MAX_BODY_BYTES;
+    l->max_connections = l->max_connections ? l->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS;
+    l->header_timeout_ms =
+        l->header_timeout_ms ? l->header_timeout_ms : HTTP_DEFAULT_HEADER_TIMEOUT_MS;
+    l->request_timeout_ms =
+        l->request_timeout_ms ? l->request_timeout_ms : HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
+    l->idle_timeout_ms = l->idle_timeout_ms ? l->idle_timeout_ms : HTTP_DEFAULT_IDLE_TIMEOUT_MS;
+    l->stream_max_queued_bytes =
+        l->stream_max_queued_bytes ? l->stream_max_queued_bytes : HTTP_DEFAULT_STREAM_MAX_QUEUED;
+    s->log = log;
+    s->handler = handler;
+    s->arg = arg;
+    uv_timer_init(loop, &s->grace_timer);
+    s->grace_timer.data = s;
+    return s;
+}
+
+static int parse_listen_addr(const char *host, int port, struct sockaddr_storage *ss)
+{
+    char tmp[64];
+    if (!host || !*host || strcasecmp(host, "localhost") == 0)
+        host = "127.0.0.1";
+    size_t n = strlen(host);
+    if (host[0] == '[' && n > 2 && host[n - 1] == ']' && n - 2 < sizeof tmp) {
+        memcpy(tmp, host + 1, n - 2);
+        tmp[n - 2] = '\0';
+        host = tmp;
+    }
+    if (strchr(host, ':'))
+        return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss);
+    return uv_ip4_addr(host, port, (struct sockaddr_in *)ss);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    struct http_listener *l = h->data;
+    struct http_server *s = l->server;
+    free(l);
+    s->handles_closing--;
+    server_check_done(s);
+}
+
+int http_server_listen(struct http_server *s, const char *host, int port)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    int rc = parse_listen_addr(host, port, &ss);
+    if (rc != 0)
+        return rc;
+    struct http_listener *l = calloc(1, sizeof *l);
+    if (!l)
+        return UV_ENOMEM;
+    l->server = s;
+    uv_tcp_init(s->loop, &l->tcp);
+    l->tcp.data = l;
+    /* libuv sets SO_REUSEADDR on bind, so a restart does not wait for TIME_WAIT. */
+    rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection);
+    if (rc != 0) {
+        s->handles_closing++;
+        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+        return rc;
+    }
+    /* Append, so the first listener stays first for http_server_port. */
+    struct http_listener **tail = &s->listeners;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = l;
+    return 0;
+}
+
+int http_server_port(const struct http_server *s)
+{
+    if (!s->listeners)
+        return -1;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&s->listeners->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+void http_server_add_default_header(struct http_server *s, const char *name, const char *value)
+{
+    struct http_resp_header *d = realloc(s->defaults, (s->default_count + 1) * sizeof *d);
+    if (!d)
+        return;
+    s->defaults = d;
+    d[s->default_count].name = strdup(name);
+    d[s->default_count].value = strdup(value);
+    if (!d[s->default_count].name || !d[s->default_count].value) {
+        free(d[s->default_count].name);
+        free(d[s->default_count].value);
+        return;
+    }
+    s->default_count++;
+}
+
+static void on_grace_timer_closed(uv_handle_t *h)
+{
+    struct http_server *s = h->data;
+    if (s->done)
+        s->done(s->done_arg);
+    for (size_t i = 0; i < s->default_count; i++) {
+        free(s->defaults[i].name);
+        free(s->defaults[i].value);
+    }
+    free(s->defaults);
+    free(s);
+}
+
+static void server_check_done(struct http_server *s)
+{
+    if (!s->shutting_down || s->done_called || s->conn_count || s->handles_closing)
+        return;
+    s->done_called = true;
+    uv_close((uv_handle_t *)&s->grace_timer, on_grace_timer_closed);
+}
+
+static void on_grace_expired(uv_timer_t *t)
+{
+    struct http_server *s = t->data;
+    for (struct http_conn *c = s->conns; c; c = c->next)
+        conn_close(c);
+}
+
+void http_server_shutdown(struct http_server *s, uint64_t grace_ms, void (*done)(void *arg),
+                          void *arg)
+{
+    if (s->shutting_down)
+        return;
+    s->shutting_down = true;
+    s->done = done;
+    s->done_arg = arg;
+    while (s->listeners) {
+        struct http_listener *l = s->listeners;
+        s->listeners = l->next;
+        s->handles_closing++;
+        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+    }
+    for (struct http_conn *c = s->conns; c; c = c->next) {
+        if (c->phase == CONN_IDLE || c->phase == CONN_REQUEST)
+            conn_close_graceful(c);
+        else if (c->phase == CONN_ACTIVE && c->ex)
+            c->ex->close_after = true;
+    }
+    uv_timer_start(&s->grace_timer, on_grace_expired, grace_ms, 0);
+    server_check_done(s);
+}
+
+unsigned http_server_connection_count(const struct http_server *s)
+{
+    return s->conn_count;
+}
+
+/* ============================== exchanges ================================================= */
+
+const struct http_request *http_exchange_request(const struct http_exchange *ex)
+{
+    return &ex->req;
+}
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->header_count; i++) {
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    }
+    return NULL;
+}
+
+size_t http_request_header_count(const struct http_request *req, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < req->header_count; i++) {
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            n++;
+    }
+    return n;
+}
+
+static int hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Decode application/x-www-form-urlencoded text. A decoded NUL is refused: the result is a C
+ * string and must not be cut short silently. Returns the length or -1. */
+static long form_decode(const char *s, size_t n, char *out, size_t out_size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '+') {
+            ch = ' ';
+        } else if (ch == '%') {
+            if (i + 2 >= n)
+                return -1;
+            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            ch = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (o + 1 >= out_size)
+            return -1;
+        out[o++] = ch;
+    }
+    if (out_size == 0)
+        return -1;
+    out[o] = '\0';
+    return (long)o;
+}
+
+int http_request_query_param(const struct http_request *req, const char *name, char *out,
+                             size_t out_size)
+{
+    const char *q = req->query;
+    int count = 0, rc = 0;
+    char key[256];
+    while (q && *q) {
+        size_t len = strcspn(q, "&");
+        const char *eq = memchr(q, '=', len);
+        size_t klen = eq ? (size_t)(eq - q) : len;
+        if (form_decode(q, klen, key, sizeof key) >= 0 && strcmp(key, name) == 0) {
+            if (count++ == 0) {
+                const char *v = eq ? eq + 1 : q + len;
+                size_t vlen = eq ? len - klen - 1 : 0;
+                rc = form_decode(v, vlen, out, out_size) < 0 ? -1 : 0;
+            }
+        }
+        q += len;
+        if (*q == '&')
+            q++;
+    }
+    return rc < 0 ? -1 : count;
+}
+
+void http_exchange_set_abort(struct http_exchange *ex, http_abort_fn fn, void *arg)
+{
+    ex->abort_fn = fn;
+    ex->abort_arg = arg;
+}
+
+bool http_exchange_closed(const struct http_exchange *ex)
+{
+    return ex->closed;
+}
+
+uint64_t http_exchange_id(const struct http_exchange *ex)
+{
+    return ex->id;
+}
+
+uv_loop_t *http_exchange_loop(const struct http_exchange *ex)
+{
+    return ex->loop;
+}
+
+void http_exchange_finish(struct http_exchange *ex)
+{
+    if (ex->finished)
+        return;
+    ex->finished = true;
+    struct http_conn *c = ex->conn;
+    if (!c) {
+        exchange_free(ex);
+        return;
+    }
+    if (c->phase == CONN_CLOSING)
+        return; /* conn_free releases it */
+    bool close = ex->state != HTTP_EX_DONE || ex->close_after || c->server->shutting_down;
+    c->ex = NULL;
+    exchange_free(ex);
+    if (close)
+        conn_close_graceful(c);
+    else
+        conn_after_exchange(c);
+}
+
+int http_exchange_default_headers(const struct http_exchange *ex, struct buf *out)
+{
+    const struct http_server *s = ex->server;
+    if (!s)
+        return 0;
+    for (size_t i = 0; i < s->default_count; i++) {
+        bool overridden = false;
+        for (size_t j = 0; j < ex->resp_header_count && !overridden; j++)
+            overridden = strcasecmp(ex->resp_headers[j].name, s->defaults[i].name) == 0;
+        if (!overridden &&
+            buf_printf(out, "%s: %s\r\n", s->defaults[i].name, s->defaults[i].value) != BUF_OK)
+            return -1;
+    }
+    return 0;
+}
+
+bool http_exchange_must_close(struct http_exchange *ex)
+{
+    struct http_conn *c = ex->conn;
+    if (!c || !ex->parsed.keep_alive || c->server->shutting_down || c->eof)
+        ex->close_after = true;
+    return ex->close_after;
+}
+
+int http_exchange_write(struct http_exchange *ex, char *a, size_t alen, char *b, size_t blen)
+{
+    if (ex->closed) {
+        free(a);
+        free(b);
+        return HTTP_ERR_CLOSED;
+    }
+    return conn_write(ex->conn, a, alen, b, blen);
+}
+
+size_t http_exchange_queued(const struct http_exchange *ex)
+{
+    if (ex->closed || !ex->conn)
+        return 0;
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&ex->conn->tcp);
+}
+
+size_t http_exchange_stream_cap(const struct http_exchange *ex)
+{
+    return ex->server ? ex->server->lim.stream_max_queued_bytes : 0;
+}
+
+void http_exchange_cut(struct http_exchange *ex)
+{
+    if (ex->conn)
+        conn_close(ex->conn);
+    ex->closed = true;
+}

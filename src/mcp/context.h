@@ -1,0 +1,28 @@
+/*
+ * context: the MCP role's shared context, created once by the server and passed down to the
+ * transports and the dispatcher. It holds what every layer needs (loop, store, logger, config,
+ * the dispatcher) and the per-instance registry of live sessions (session.h). It owns nothing by
+ * itself; server.c creates and frees what it points to.
+ */
+#ifndef MCPD_MCP_CONTEXT_H
+#define MCPD_MCP_CONTEXT_H
+
+#include <uv.h>
+
+struct store;
+struct logger;
+struct config;
+struct hashmap;
+struct mcp_dispatch;
+
+struct mcp_ctx {
+    uv_loop_t *loop;
+    struct store *store;
+    struct logger *log;
+    const struct config *cfg;
+    struct mcp_dispatch *dispatch;
+    struct hashmap *live; /* session id -> struct mcp_live, sessions active on this instance */
+    int shutting_down;    /* set once graceful shutdown begins: new sessions are refused */
+};
+
+#endif

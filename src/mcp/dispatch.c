@@ -1,0 +1,395 @@
+#include "mcp/dispatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "core/json.h"
+#include "mcp/call_internal.h"
+#include "mcp/jsonrpc.h"
+#include "store/store.h"
+
+#define MAX_PACKS 8
+
+/* Every pack compiled in; --features picks from these by name. */
+static const struct mcp_feature_pack *const known_packs[] = {
+    &mcp_pack_conformance,
+};
+
+struct mcp_dispatch {
+    const struct mcp_feature_pack *packs[MAX_PACKS];
+    size_t pack_count;
+    json_t *tools;        /* tools/list result, built once */
+    json_t *prompts;      /* prompts/list result */
+    json_t *templates;    /* resources/templates/list result */
+    json_t *capabilities; /* merged capabilities */
+    json_t *server_info;
+    const char *instructions;
+};
+
+static json_t *tool_entry(const struct mcp_tool *t)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "name", json_string(t->name));
+    if (t->title)
+        json_object_set_new(e, "title", json_string(t->title));
+    json_object_set_new(e, "description", json_string(t->description));
+    json_object_set_new(e, "inputSchema", json_literal(t->input_schema));
+    if (t->output_schema)
+        json_object_set_new(e, "outputSchema", json_literal(t->output_schema));
+    if (t->annotations)
+        json_object_set_new(e, "annotations", json_literal(t->annotations));
+    return e;
+}
+
+static json_t *prompt_entry(const struct mcp_prompt *p)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "name", json_string(p->name));
+    if (p->title)
+        json_object_set_new(e, "title", json_string(p->title));
+    json_object_set_new(e, "description", json_string(p->description));
+    if (p->arguments)
+        json_object_set_new(e, "arguments", json_literal(p->arguments));
+    return e;
+}
+
+/* Merge capability objects key by key, one level deep ({"tools":{"listChanged":true}}). */
+static void merge_capabilities(json_t *into, const char *text)
+{
+    if (!text)
+        return;
+    json_t *caps = json_literal(text);
+    const char *key;
+    json_t *value;
+    json_object_foreach(caps, key, value)
+    {
+        json_t *have = json_object_get(into, key);
+        if (json_is_object(have) && json_is_object(value))
+            json_object_update(have, value);
+        else
+            json_object_set(into, key, value);
+    }
+    json_decref(caps);
+}
+
+static void build_listings(struct mcp_dispatch *d)
+{
+    json_t *tools = json_array(), *prompts = json_array(), *templates = json_array();
+    d->capabilities = json_object();
+    for (size_t i = 0; i < d->pack_count; i++) {
+        const struct mcp_feature_pack *p = d->packs[i];
+        for (size_t t = 0; t < p->tool_count; t++)
+            json_array_append_new(tools, tool_entry(&p->tools[t]));
+        for (size_t t = 0; t < p->prompt_count; t++)
+            json_array_append_new(prompts, prompt_entry(&p->prompts[t]));
+        if (p->resource_templates) {
+            json_t *arr = json_literal(p->resource_templates);
+            json_array_extend(templates, arr);
+            json_decref(arr);
+        }
+        merge_capabilities(d->capabilities, p->capabilities);
+    }
+    d->tools = json_pack("{s:o}", "tools", tools);
+    d->prompts = json_pack("{s:o}", "prompts", prompts);
+    d->templates = json_pack("{s:o}", "resourceTemplates", templates);
+    const struct mcp_feature_pack *first = d->packs[0];
+    d->server_info = json_pack("{s:s,s:s}", "name", first->server_name, "version",
+                               first->server_version);
+    d->instructions = first->instructions;
+}
+
+struct mcp_dispatch *mcp_dispatch_new(const char *features, char *err, size_t err_size)
+{
+    struct mcp_dispatch *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    const char *p = features && *features ? features : "conformance";
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        const struct mcp_feature_pack *found = NULL;
+        for (size_t i = 0; i < sizeof known_packs / sizeof known_packs[0]; i++)
+            if (strlen(known_packs[i]->name) == n && strncmp(known_packs[i]->name, p, n) == 0)
+                found = known_packs[i];
+        if (!found) {
+            snprintf(err, err_size, "unknown feature pack '%.*s' (known: conformance)", (int)n, p);
+            free(d);
+            return NULL;
+        }
+        bool dup = false;
+        for (size_t i = 0; i < d->pack_count; i++)
+            dup |= d->packs[i] == found;
+        if (!dup && d->pack_count < MAX_PACKS)
+            d->packs[d->pack_count++] = found;
+        p += n + (p[n] == ',');
+    }
+    if (d->pack_count == 0) {
+        snprintf(err, err_size, "no feature pack enabled");
+        free(d);
+        return NULL;
+    }
+    build_listings(d);
+    return d;
+}
+
+void mcp_dispatch_free(struct mcp_dispatch *d)
+{
+    if (!d)
+        return;
+    json_decref(d->tools);
+    json_decref(d->prompts);
+    json_decref(d->templates);
+    json_decref(d->capabilities);
+    json_decref(d->server_info);
+    free(d);
+}
+
+json_t *mcp_dispatch_initialize_result(const struct mcp_dispatch *d, const char *protocol_version)
+{
+    json_t *r = json_object();
+    json_object_set_new(r, "protocolVersion", json_string(protocol_version));
+    json_object_set_new(r, "capabilities", json_deep_copy(d->capabilities));
+    json_object_set_new(r, "serverInfo", json_deep_copy(d->server_info));
+    if (d->instructions)
+        json_object_set_new(r, "instructions", json_string(d->instructions));
+    return r;
+}
+
+/* ---- methods ---- */
+
+static void invalid_params(struct mcp_call *c, const char *message)
+{
+    mcp_call_error(c, JSONRPC_INVALID_PARAMS, message, NULL);
+}
+
+static void method_ping(struct mcp_call *c)
+{
+    mcp_call_result(c, json_object());
+}
+
+static void method_tools_list(struct mcp_call *c)
+{
+    mcp_call_result(c, json_incref(c->ctx->dispatch->tools));
+}
+
+static void method_tools_call(struct mcp_call *c)
+{
+    const struct mcp_dispatch *d = c->ctx->dispatch;
+    const char *name = json_get_string(c->params, "name");
+    json_t *args = json_object_get(c->params, "arguments");
+    if (!name)
+        return invalid_params(c, "Invalid params: name must be a string");
+    if (args && !json_is_object(args))
+        return invalid_params(c, "Invalid params: arguments must be an object");
+    for (size_t i = 0; i < d->pack_count; i++)
+        for (size_t t = 0; t < d->packs[i]->tool_count; t++)
+            if (strcmp(d->packs[i]->tools[t].name, name) == 0) {
+                d->packs[i]->tools[t].call(c, args);
+                return;
+            }
+    char msg[300];
+    snprintf(msg, sizeof msg, "Unknown tool: %.200s", name);
+    invalid_params(c, msg);
+}
+
+/* Cursors are base64 of the decimal offset, as the peer's ("MTA=" is 10). */
+static long decode_cursor(const char *cursor)
+{
+    uint8_t raw[24];
+    long n = crypto_base64_decode(cursor, strlen(cursor), raw, sizeof raw - 1);
+    if (n <= 0)
+        return -1;
+    raw[n] = '\0';
+    char *end;
+    long v = strtol((const char *)raw, &end, 10);
+    if (*end || v < 0 || (const char *)raw == end)
+        return -1;
+    return v;
+}
+
+static void method_resources_list(struct mcp_call *c)
+{
+    const struct mcp_dispatch *d = c->ctx->dispatch;
+    json_t *cursor = json_object_get(c->params, "cursor");
+    long start = 0;
+    if (cursor) {
+        start = json_is_string(cursor) ? decode_cursor(json_string_value(cursor)) : -1;
+        if (start < 0)
+            return invalid_params(c, "Invalid params: malformed cursor");
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < d->pack_count; i++)
+        total += d->packs[i]->resource_count ? d->packs[i]->resource_count() : 0;
+    size_t end = (size_t)start + MCP_PAGE_SIZE < total ? (size_t)start + MCP_PAGE_SIZE : total;
+    json_t *list = json_array();
+    size_t base = 0;
+    for (size_t i = 0; i < d->pack_count; i++) {
+        size_t n = d->packs[i]->resource_count ? d->packs[i]->resource_count() : 0;
+        for (size_t k = 0; k < n; k++)
+            if (base + k >= (size_t)start && base + k < end)
+                json_array_append_new(list, d->packs[i]->resource_entry(k));
+        base += n;
+    }
+    json_t *result = json_pack("{s:o}", "resources", list);
+    if (end < total) {
+        char dec[24], b64[40];
+        snprintf(dec, sizeof dec, "%zu", end);
+        crypto_base64_encode(dec, strlen(dec), b64, sizeof b64);
+        json_object_set_new(result, "nextCursor", json_string(b64));
+    }
+    mcp_call_result(c, result);
+}
+
+static void method_templates_list(struct mcp_call *c)
+{
+    mcp_call_result(c, json_incref(c->ctx->dispatch->templates));
+}
+
+static void method_resources_read(struct mcp_call *c)
+{
+    const struct mcp_dispatch *d = c->ctx->dispatch;
+    const char *uri = json_get_string(c->params, "uri");
+    if (!uri)
+        return invalid_params(c, "Invalid params: uri must be a string");
+    for (size_t i = 0; i < d->pack_count; i++)
+        if (d->packs[i]->resource_read && d->packs[i]->resource_read(c, uri))
+            return;
+    char msg[300];
+    snprintf(msg, sizeof msg, "Resource not found: %.200s", uri);
+    mcp_call_error(c, MCP_ERROR_RESOURCE_NOT_FOUND, msg, json_pack("{s:s}", "uri", uri));
+}
+
+static void method_resources_subscribe(struct mcp_call *c)
+{
+    const struct mcp_dispatch *d = c->ctx->dispatch;
+    const char *uri = json_get_string(c->params, "uri");
+    bool subscribe = strcmp(c->method, "resources/subscribe") == 0;
+    if (!uri)
+        return invalid_params(c, "Invalid params: uri must be a string");
+    char key[MCP_SESSION_ID_MAX + 32];
+    snprintf(key, sizeof key, "session:%s:subs", c->sess.id);
+    uint64_t ttl = 300000;
+    if (subscribe)
+        store_sadd(c->ctx->store, key, uri, strlen(uri), ttl, NULL, NULL);
+    else
+        store_srem(c->ctx->store, key, uri, strlen(uri), NULL, NULL);
+    for (size_t i = 0; i < d->pack_count; i++)
+        if (d->packs[i]->resource_subscribe && d->packs[i]->resource_subscribe(c, uri, subscribe))
+            return;
+    mcp_call_result(c, json_object());
+}
+
+static void method_prompts_list(struct mcp_call *c)
+{
+    mcp_call_result(c, json_incref(c->ctx->dispatch->prompts));
+}
+
+static void method_prompts_get(struct mcp_call *c)
+{
+    const struct mcp_dispatch *d = c->ctx->dispatch;
+    const char *name = json_get_string(c->params, "name");
+    json_t *args = json_object_get(c->params, "arguments");
+    if (!name)
+        return invalid_params(c, "Invalid params: name must be a string");
+    if (args && !json_is_object(args))
+        return invalid_params(c, "Invalid params: arguments must be an object");
+    for (size_t i = 0; i < d->pack_count; i++)
+        for (size_t t = 0; t < d->packs[i]->prompt_count; t++)
+            if (strcmp(d->packs[i]->prompts[t].name, name) == 0) {
+                d->packs[i]->prompts[t].get(c, args);
+                return;
+            }
+    char msg[300];
+    snprintf(msg, sizeof msg, "Unknown prompt: %.200s", name);
+    invalid_params(c, msg);
+}
+
+static void method_complete(struct mcp_call *c)
+{
+    const struct mcp_dispatch *d = c->ctx->dispatch;
+    json_t *ref = json_object_get(c->params, "ref");
+    json_t *argument = json_object_get(c->params, "argument");
+    const char *type = json_get_string(ref, "type");
+    if (!type || (strcmp(type, "ref/prompt") != 0 && strcmp(type, "ref/resource") != 0))
+        return invalid_params(c, "Invalid params: ref.type must be ref/prompt or ref/resource");
+    if (!json_is_string(json_object_get(argument, "name")) ||
+        !json_is_string(json_object_get(argument, "value")))
+        return invalid_params(c, "Invalid params: argument needs a string name and value");
+    for (size_t i = 0; i < d->pack_count; i++)
+        if (d->packs[i]->complete &&
+            d->packs[i]->complete(c, ref, argument, json_object_get(c->params, "context")))
+            return;
+    mcp_call_result(c, json_pack("{s:{s:[],s:i,s:b}}", "completion", "values", "total", 0,
+                                 "hasMore", 0));
+}
+
+static void method_set_level(struct mcp_call *c)
+{
+    int level = mcp_log_level_index(json_get_string(c->params, "level"));
+    if (level < 0)
+        return invalid_params(c, "Invalid params: level must be one of debug, info, notice, "
+                                 "warning, error, critical, alert, emergency");
+    mcp_session_set_log_level(c->ctx, c->sess.id, level);
+    c->sess.log_level = level;
+    mcp_call_result(c, json_object());
+}
+
+struct method {
+    const char *name;
+    void (*fn)(struct mcp_call *c);
+};
+
+static const struct method methods[] = {
+    {"ping", method_ping},
+    {"tools/list", method_tools_list},
+    {"tools/call", method_tools_call},
+    {"resources/list", method_resources_list},
+    {"resources/templates/list", method_templates_list},
+    {"resources/read", method_resources_read},
+    {"resources/subscribe", method_resources_subscribe},
+    {"resources/unsubscribe", method_resources_subscribe},
+    {"prompts/list", method_prompts_list},
+    {"prompts/get", method_prompts_get},
+    {"completion/complete", method_complete},
+    {"logging/setLevel", method_set_level},
+};
+
+void mcp_dispatch_request(struct mcp_ctx *ctx, const struct mcp_session *sess,
+                          const json_t *request, struct mcp_sink *sink)
+{
+    struct mcp_call *c = mcp_call_new(ctx, sess, request, sink);
+    if (!c) {
+        sink->emit(sink,
+                   jsonrpc_error(json_object_get(request, "id"), JSONRPC_INTERNAL_ERROR,
+                                 "Internal error", NULL),
+                   true);
+        return;
+    }
+    mcp_call_enter(c);
+    const struct method *m = NULL;
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcmp(methods[i].name, c->method) == 0)
+            m = &methods[i];
+    if (m)
+        m->fn(c);
+    else
+        mcp_call_error(c, JSONRPC_METHOD_NOT_FOUND, "Method not found", NULL);
+    mcp_call_leave(c);
+}
+
+void mcp_dispatch_notification(struct mcp_ctx *ctx, const struct mcp_session *sess,
+                               const json_t *notification)
+{
+    const char *method = json_get_string(notification, "method");
+    if (!method || strcmp(method, "notifications/cancelled") != 0)
+        return; /* initialized, roots/list_changed, progress: nothing to do */
+    json_t *params = json_object_get(notification, "params");
+    struct mcp_live *l = mcp_live_acquire(ctx, sess->id, false);
+    if (!l)
+        return;
+    struct mcp_call *c = mcp_live_find_call(l, json_object_get(params, "requestId"));
+    if (c)
+        mcp_call_cancel(c);
+    mcp_live_release(l);
+}

@@ -1,0 +1,51 @@
+/*
+ * dispatch: the MCP method table and the call machinery behind feature.h. It turns one JSON-RPC
+ * request into a call, runs the method (initialize results, ping, the tools, resources and
+ * prompts methods, completion/complete, logging/setLevel), and hands every message the call produces
+ * (request-scoped notifications, server->client requests, the final response) to the call's
+ * sink, which the transport provides. It merges the enabled feature packs into one server and
+ * caches their listings. It knows nothing of HTTP.
+ */
+#ifndef MCPD_MCP_DISPATCH_H
+#define MCPD_MCP_DISPATCH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mcp/context.h"
+#include "mcp/feature.h"
+#include "mcp/session.h"
+
+/* Where a call's messages go. emit takes the message (stolen). final marks the call's response
+ * (msg NULL when the call was cancelled and gets no response); after a final emit the call is
+ * gone. close_stream implements mcp_call_close_stream; it may be NULL. */
+struct mcp_sink {
+    void (*emit)(struct mcp_sink *sink, json_t *msg, bool final);
+    void (*close_stream)(struct mcp_sink *sink, uint64_t retry_ms);
+};
+
+struct mcp_dispatch;
+
+/* Enable the packs named in the comma-separated list. NULL with a message in err for an unknown
+ * pack name. */
+struct mcp_dispatch *mcp_dispatch_new(const char *features, char *err, size_t err_size);
+void mcp_dispatch_free(struct mcp_dispatch *d);
+
+/* The InitializeResult for a negotiated revision (new reference). */
+json_t *mcp_dispatch_initialize_result(const struct mcp_dispatch *d, const char *protocol_version);
+
+/* Run one request (borrowed) in session sess (copied). The response, and anything else the call
+ * sends, goes to sink; it may be emitted before this returns. */
+void mcp_dispatch_request(struct mcp_ctx *ctx, const struct mcp_session *sess,
+                          const json_t *request, struct mcp_sink *sink);
+/* Handle a client notification (notifications/cancelled, initialized, ...). */
+void mcp_dispatch_notification(struct mcp_ctx *ctx, const struct mcp_session *sess,
+                               const json_t *notification);
+
+/* Cancel a call in progress: no response is sent (the sink gets a final NULL). */
+void mcp_call_cancel(struct mcp_call *c);
+
+#define MCP_PAGE_SIZE 10
+
+#endif

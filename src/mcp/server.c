@@ -1,0 +1,145 @@
+#include "mcp/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/hashmap.h"
+#include "core/http_policy.h"
+#include "core/http_response.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "mcp/context.h"
+#include "mcp/dispatch.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/session.h"
+#include "mcp/transport_http.h"
+#include "store/store.h"
+
+struct mcp_server {
+    struct mcp_ctx ctx;
+    struct http_server *http;
+    struct http_policy policy;
+    void (*done)(void *);
+    void *done_arg;
+};
+
+static void respond_not_found(struct http_exchange *ex)
+{
+    const struct http_request *req = http_exchange_request(ex);
+    char msg[256];
+    snprintf(msg, sizeof msg, "Cannot %s %.200s", req->method, req->path);
+    http_respond_json(ex, 404,
+                      json_pack("{s:s,s:s}", "error", "not_found", "error_description", msg));
+}
+
+static void respond_health(struct mcp_server *s, struct http_exchange *ex)
+{
+    bool store_ok = store_healthy(s->ctx.store);
+    json_t *body = json_pack(
+        "{s:s,s:{s:s,s:s,s:s},s:s,s:I}", "status", store_ok ? "healthy" : "degraded", "services",
+        "mcp", "operational", "auth", s->ctx.cfg->no_auth ? "disabled" : "operational", "store",
+        store_ok ? "operational" : "unavailable", "storeBackend", store_backend_name(s->ctx.store),
+        "liveSessions", (json_int_t)hashmap_count(s->ctx.live));
+    http_response_header(ex, "Cache-Control", "no-store");
+    http_respond_json(ex, store_ok ? 200 : 503, body);
+}
+
+static bool path_is(const struct http_request *req, const char *path)
+{
+    return strcmp(req->path, path) == 0;
+}
+
+static void on_request(struct http_exchange *ex, void *arg)
+{
+    struct mcp_server *s = arg;
+    const struct http_request *req = http_exchange_request(ex);
+    bool mcp_route = path_is(req, "/mcp");
+    /* DNS-rebinding protection: a browser tricked into calling us carries a foreign Host or
+     * Origin (transports spec, "Security Warning"; 2025-11-25 requires 403 for Origin). */
+    if (!http_policy_host_allowed(&s->policy, req)) {
+        mcp_http_error(ex, 403, JSONRPC_SERVER_ERROR, "Forbidden: invalid Host header");
+        return;
+    }
+    if (!http_policy_origin_allowed(&s->policy, req)) {
+        mcp_http_error(ex, 403, JSONRPC_SERVER_ERROR, "Forbidden: invalid Origin header");
+        return;
+    }
+    if (strcmp(req->method, "OPTIONS") == 0) {
+        http_policy_preflight(ex, &s->policy);
+        return;
+    }
+    if (mcp_route) {
+        http_policy_cors(ex, &s->policy);
+        mcp_http_handle(&s->ctx, ex, "anonymous");
+    } else if (path_is(req, "/health") &&
+               (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))) {
+        respond_health(s, ex);
+    } else {
+        respond_not_found(ex);
+    }
+}
+
+struct mcp_server *mcp_server_new(uv_loop_t *loop, const struct config *cfg, struct store *store,
+                                  struct logger *log, char *err, size_t err_size)
+{
+    struct mcp_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    s->ctx.loop = loop;
+    s->ctx.store = store;
+    s->ctx.log = log;
+    s->ctx.cfg = cfg;
+    s->ctx.live = hashmap_new();
+    s->ctx.dispatch = mcp_dispatch_new(cfg->features, err, err_size);
+    if (!s->ctx.dispatch || !s->ctx.live ||
+        http_policy_init(&s->policy, cfg->host, cfg->base_uri, cfg->allowed_origins) != 0) {
+        if (s->ctx.dispatch && !err[0])
+            snprintf(err, err_size, "bad host, BASE_URI or ALLOWED_ORIGINS");
+        mcp_dispatch_free(s->ctx.dispatch);
+        hashmap_free(s->ctx.live);
+        free(s);
+        return NULL;
+    }
+    s->http = http_server_new(loop, &cfg->limits, log, on_request, s);
+    http_policy_add_security_headers(s->http);
+    return s;
+}
+
+int mcp_server_listen(struct mcp_server *s)
+{
+    return http_server_listen(s->http, s->ctx.cfg->host, s->ctx.cfg->port);
+}
+
+int mcp_server_port(const struct mcp_server *s)
+{
+    return http_server_port(s->http);
+}
+
+static void on_http_closed(void *arg)
+{
+    struct mcp_server *s = arg;
+    mcp_live_end_all(&s->ctx);
+    mcp_dispatch_free(s->ctx.dispatch);
+    hashmap_free(s->ctx.live);
+    http_policy_free(&s->policy);
+    void (*done)(void *) = s->done;
+    void *done_arg = s->done_arg;
+    free(s);
+    if (done)
+        done(done_arg);
+}
+
+void mcp_server_shutdown(struct mcp_server *s, void (*done)(void *arg), void *arg)
+{
+    s->done = done;
+    s->done_arg = arg;
+    s->ctx.shutting_down = 1;
+    /* Ending the sessions' streams first lets their connections close inside the grace
+     * period instead of holding the shutdown for the full timeout. */
+    mcp_live_end_all(&s->ctx);
+    http_server_shutdown(s->http, s->ctx.cfg->shutdown_grace_ms, on_http_closed, s);
+}

@@ -1,0 +1,513 @@
+#include "mcp/session.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/hashmap.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "mcp/dispatch.h"
+#include "mcp/jsonrpc.h"
+#include "store/store.h"
+
+const char *const mcp_log_levels[MCP_LOG_LEVEL_COUNT] = {
+    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
+
+int mcp_log_level_index(const char *name)
+{
+    for (int i = 0; name && i < MCP_LOG_LEVEL_COUNT; i++)
+        if (strcmp(name, mcp_log_levels[i]) == 0)
+            return i;
+    return -1;
+}
+
+void mcp_session_free(struct mcp_session *s)
+{
+    free(s->owner);
+    free(s->protocol_version);
+    json_decref(s->client_capabilities);
+    s->owner = s->protocol_version = NULL;
+    s->client_capabilities = NULL;
+}
+
+void mcp_session_copy(struct mcp_session *dst, const struct mcp_session *src)
+{
+    memcpy(dst->id, src->id, sizeof dst->id);
+    dst->owner = src->owner ? strdup(src->owner) : NULL;
+    dst->protocol_version = src->protocol_version ? strdup(src->protocol_version) : NULL;
+    dst->client_capabilities =
+        src->client_capabilities ? json_incref(src->client_capabilities) : json_object();
+    dst->log_level = src->log_level;
+}
+
+bool mcp_session_id_valid(const char *id)
+{
+    size_t n = 0;
+    for (; id && id[n]; n++)
+        if ((unsigned char)id[n] < 0x21 || (unsigned char)id[n] > 0x7e || n >= MCP_SESSION_ID_MAX)
+            return false;
+    return n > 0;
+}
+
+static uint64_t session_ttl(const struct mcp_ctx *ctx)
+{
+    return ctx->cfg && ctx->cfg->session_ttl_ms ? ctx->cfg->session_ttl_ms : 300000;
+}
+
+#define KEY_SIZE (MCP_SESSION_ID_MAX + 40)
+
+static void record_key(char *out, const char *sid)
+{
+    snprintf(out, KEY_SIZE, "session:%s", sid);
+}
+
+static void owner_key(char *out, const char *sid)
+{
+    snprintf(out, KEY_SIZE, "session:%s:owner", sid);
+}
+
+struct op {
+    void *fn;
+    void *arg;
+    char sid[MCP_SESSION_ID_MAX + 1];
+};
+
+static struct op *op_new(void *fn, void *arg, const char *sid)
+{
+    struct op *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->fn = fn;
+    o->arg = arg;
+    snprintf(o->sid, sizeof o->sid, "%s", sid);
+    return o;
+}
+
+static void op_done_int(void *arg, int status, long long value)
+{
+    struct op *o = arg;
+    if (o->fn)
+        ((mcp_session_done_fn)o->fn)(o->arg, status);
+    free(o);
+}
+
+int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_session_done_fn fn,
+                       void *arg)
+{
+    char key[KEY_SIZE];
+    char *caps = json_serialize(s->client_capabilities ? s->client_capabilities : json_object(),
+                                NULL);
+    if (!caps)
+        return -1;
+    struct store_str pairs[] = {
+        {"owner", 5},
+        {s->owner, strlen(s->owner)},
+        {"pv", 2},
+        {s->protocol_version, strlen(s->protocol_version)},
+        {"caps", 4},
+        {caps, strlen(caps)},
+    };
+    record_key(key, s->id);
+    int rc = store_hset(ctx->store, key, pairs, 6, session_ttl(ctx), NULL, NULL);
+    free(caps);
+    if (rc != STORE_OK)
+        return -1;
+    struct op *o = op_new((void *)fn, arg, s->id);
+    if (!o)
+        return -1;
+    owner_key(key, s->id);
+    /* Commands complete in order, so this callback also means the hash is written. */
+    rc = store_set(ctx->store, key, s->owner, strlen(s->owner), session_ttl(ctx), 0, op_done_int,
+                   o);
+    if (rc != STORE_OK)
+        free(o);
+    return rc == STORE_OK ? 0 : -1;
+}
+
+static void fill_field(struct mcp_session *s, const struct store_str *f, const struct store_str *v)
+{
+    char *val = strndup(v->ptr, v->len);
+    if (!val)
+        return;
+    if (f->len == 5 && memcmp(f->ptr, "owner", 5) == 0) {
+        s->owner = val;
+        return;
+    }
+    if (f->len == 2 && memcmp(f->ptr, "pv", 2) == 0) {
+        s->protocol_version = val;
+        return;
+    }
+    if (f->len == 4 && memcmp(f->ptr, "caps", 4) == 0) {
+        json_t *caps = json_parse(val, v->len, NULL, 0);
+        if (json_is_object(caps)) {
+            json_decref(s->client_capabilities);
+            s->client_capabilities = caps;
+        } else {
+            json_decref(caps);
+        }
+    } else if (f->len == 5 && memcmp(f->ptr, "level", 5) == 0) {
+        s->log_level = mcp_log_level_index(val);
+    }
+    free(val);
+}
+
+static void on_loaded(void *arg, int status, const struct store_str *items, size_t n)
+{
+    struct op *o = arg;
+    mcp_session_load_fn fn = (mcp_session_load_fn)o->fn;
+    if (status != STORE_OK) {
+        fn(o->arg, status, NULL);
+        free(o);
+        return;
+    }
+    struct mcp_session s = {.log_level = -1, .client_capabilities = json_object()};
+    snprintf(s.id, sizeof s.id, "%s", o->sid);
+    for (size_t i = 0; i + 1 < n; i += 2)
+        fill_field(&s, &items[i], &items[i + 1]);
+    if (!s.owner || !s.protocol_version)
+        fn(o->arg, 1, NULL);
+    else
+        fn(o->arg, 0, &s);
+    mcp_session_free(&s);
+    free(o);
+}
+
+int mcp_session_load(struct mcp_ctx *ctx, const char *sid, mcp_session_load_fn fn, void *arg)
+{
+    char key[KEY_SIZE];
+    struct op *o = op_new((void *)fn, arg, sid);
+    if (!o)
+        return -1;
+    record_key(key, sid);
+    if (store_hgetall(ctx->store, key, on_loaded, o) != STORE_OK) {
+        free(o);
+        return -1;
+    }
+    return 0;
+}
+
+void mcp_session_touch(struct mcp_ctx *ctx, const char *sid)
+{
+    char key[KEY_SIZE];
+    record_key(key, sid);
+    store_expire(ctx->store, key, session_ttl(ctx), NULL, NULL);
+    owner_key(key, sid);
+    store_expire(ctx->store, key, session_ttl(ctx), NULL, NULL);
+}
+
+int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level)
+{
+    char key[KEY_SIZE];
+    record_key(key, sid);
+    const char *name = mcp_log_levels[level];
+    struct store_str pairs[] = {{"level", 5}, {name, strlen(name)}};
+    return store_hset(ctx->store, key, pairs, 2, session_ttl(ctx), NULL, NULL) == STORE_OK ? 0
+                                                                                            : -1;
+}
+
+int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_fn fn, void *arg)
+{
+    char key[KEY_SIZE], channel[KEY_SIZE];
+    owner_key(key, sid);
+    store_del(ctx->store, key, NULL, NULL);
+    record_key(key, sid);
+    struct op *o = op_new((void *)fn, arg, sid);
+    if (!o || store_del(ctx->store, key, op_done_int, o) != STORE_OK) {
+        free(o);
+        return -1;
+    }
+    snprintf(channel, sizeof channel, "mcp:control:%s", sid);
+    static const char shutdown[] = "{\"type\":\"control\",\"action\":\"SHUTDOWN\"}";
+    store_publish(ctx->store, channel, shutdown, sizeof shutdown - 1, NULL, NULL);
+    return 0;
+}
+
+static void on_next_id(void *arg, int status, long long value)
+{
+    struct op *o = arg;
+    ((mcp_session_id_fn)o->fn)(o->arg, status, value - 1);
+    free(o);
+}
+
+int mcp_session_next_request_id(struct mcp_ctx *ctx, const char *sid, mcp_session_id_fn fn,
+                                void *arg)
+{
+    char key[KEY_SIZE];
+    record_key(key, sid);
+    struct op *o = op_new((void *)fn, arg, sid);
+    if (!o || store_hincrby(ctx->store, key, "next_id", 1, on_next_id, o) != STORE_OK) {
+        free(o);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- live half ---- */
+
+struct pending_reply {
+    mcp_live_reply_fn fn;
+    void *arg;
+};
+
+struct mcp_live {
+    char sid[MCP_SESSION_ID_MAX + 1];
+    struct mcp_ctx *ctx;
+    unsigned refs;
+    bool ending;
+    struct store_sub *control_sub;
+    struct store_sub *toserver_sub;
+    struct hashmap *calls;   /* request id key -> struct mcp_call */
+    struct hashmap *pending; /* server request id (decimal) -> struct pending_reply */
+    struct mcp_live_member members; /* list head */
+};
+
+static void live_end(struct mcp_live *l);
+
+static void on_control(void *arg, const char *channel, const char *msg, size_t len)
+{
+    struct mcp_live *l = arg;
+    if (memmem(msg, len, "\"SHUTDOWN\"", 10))
+        live_end(l);
+}
+
+static void deliver_reply(struct mcp_live *l, const json_t *response)
+{
+    const json_t *id = json_object_get(response, "id");
+    if (!json_is_integer(id))
+        return;
+    char key[32];
+    snprintf(key, sizeof key, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+    struct pending_reply *p = hashmap_remove(l->pending, key, strlen(key));
+    if (!p)
+        return;
+    mcp_live_reply_fn fn = p->fn;
+    void *parg = p->arg;
+    free(p);
+    fn(parg, response);
+}
+
+static void on_toserver(void *arg, const char *channel, const char *msg, size_t len)
+{
+    struct mcp_live *l = arg;
+    json_t *m = json_parse(msg, len, NULL, 0);
+    enum jsonrpc_kind kind = jsonrpc_classify(m, NULL);
+    if (kind == JSONRPC_RESPONSE || kind == JSONRPC_ERROR) {
+        l->refs++;
+        deliver_reply(l, m);
+        mcp_live_release(l);
+    }
+    json_decref(m);
+}
+
+struct mcp_live *mcp_live_acquire(struct mcp_ctx *ctx, const char *sid, bool create)
+{
+    struct mcp_live *l = hashmap_get(ctx->live, sid, strlen(sid));
+    if (l) {
+        l->refs++;
+        return l;
+    }
+    if (!create)
+        return NULL;
+    l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    snprintf(l->sid, sizeof l->sid, "%s", sid);
+    l->ctx = ctx;
+    l->refs = 1;
+    l->calls = hashmap_new();
+    l->pending = hashmap_new();
+    l->members.next = l->members.prev = &l->members;
+    char channel[KEY_SIZE];
+    snprintf(channel, sizeof channel, "mcp:control:%s", sid);
+    l->control_sub = store_subscribe(ctx->store, channel, on_control, l);
+    if (!l->calls || !l->pending || hashmap_put(ctx->live, sid, strlen(sid), l, NULL) != 0) {
+        if (l->control_sub)
+            store_unsubscribe(l->control_sub);
+        hashmap_free(l->calls);
+        hashmap_free(l->pending);
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+void mcp_live_release(struct mcp_live *l)
+{
+    if (!l || --l->refs > 0)
+        return;
+    hashmap_remove(l->ctx->live, l->sid, strlen(l->sid));
+    if (l->control_sub)
+        store_unsubscribe(l->control_sub);
+    if (l->toserver_sub)
+        store_unsubscribe(l->toserver_sub);
+    struct hashmap_iter it;
+    const char *k;
+    size_t kl;
+    void *v;
+    hashmap_iter_init(&it);
+    while (hashmap_next(l->pending, &it, &k, &kl, &v))
+        free(v);
+    hashmap_free(l->pending);
+    hashmap_free(l->calls);
+    free(l);
+}
+
+const char *mcp_live_sid(const struct mcp_live *l)
+{
+    return l->sid;
+}
+
+struct mcp_ctx *mcp_live_ctx(const struct mcp_live *l)
+{
+    return l->ctx;
+}
+
+void mcp_live_add_member(struct mcp_live *l, struct mcp_live_member *m)
+{
+    m->next = l->members.next;
+    m->prev = &l->members;
+    l->members.next->prev = m;
+    l->members.next = m;
+}
+
+void mcp_live_remove_member(struct mcp_live *l, struct mcp_live_member *m)
+{
+    if (!m->next)
+        return;
+    m->prev->next = m->next;
+    m->next->prev = m->prev;
+    m->next = m->prev = NULL;
+}
+
+int mcp_live_add_call(struct mcp_live *l, const json_t *request_id, struct mcp_call *c)
+{
+    char key[256];
+    jsonrpc_id_key(request_id, key, sizeof key);
+    return hashmap_put(l->calls, key, strlen(key), c, NULL);
+}
+
+void mcp_live_remove_call(struct mcp_live *l, const json_t *request_id)
+{
+    char key[256];
+    jsonrpc_id_key(request_id, key, sizeof key);
+    hashmap_remove(l->calls, key, strlen(key));
+}
+
+struct mcp_call *mcp_live_find_call(struct mcp_live *l, const json_t *request_id)
+{
+    char key[256];
+    jsonrpc_id_key(request_id, key, sizeof key);
+    return hashmap_get(l->calls, key, strlen(key));
+}
+
+int mcp_live_await_reply(struct mcp_live *l, json_int_t id, mcp_live_reply_fn fn, void *arg)
+{
+    if (!l->toserver_sub) {
+        char channel[KEY_SIZE];
+        snprintf(channel, sizeof channel, "mcp:shttp:toserver:%s", l->sid);
+        l->toserver_sub = store_subscribe(l->ctx->store, channel, on_toserver, l);
+        if (!l->toserver_sub)
+            return -1;
+    }
+    struct pending_reply *p = malloc(sizeof *p);
+    char key[32];
+    snprintf(key, sizeof key, "%" JSON_INTEGER_FORMAT, id);
+    if (!p)
+        return -1;
+    p->fn = fn;
+    p->arg = arg;
+    void *old = NULL;
+    if (hashmap_put(l->pending, key, strlen(key), p, &old) != 0) {
+        free(p);
+        return -1;
+    }
+    free(old);
+    return 0;
+}
+
+void mcp_live_cancel_reply(struct mcp_live *l, json_int_t id)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%" JSON_INTEGER_FORMAT, id);
+    free(hashmap_remove(l->pending, key, strlen(key)));
+}
+
+void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *response)
+{
+    struct mcp_live *l = mcp_live_acquire(ctx, sid, false);
+    if (l) {
+        const json_t *id = json_object_get(response, "id");
+        char key[32];
+        snprintf(key, sizeof key, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+        if (json_is_integer(id) && hashmap_get(l->pending, key, strlen(key))) {
+            deliver_reply(l, response);
+            mcp_live_release(l);
+            return;
+        }
+        mcp_live_release(l);
+    }
+    char channel[KEY_SIZE];
+    snprintf(channel, sizeof channel, "mcp:shttp:toserver:%s", sid);
+    size_t len = 0;
+    char *text = json_serialize(response, &len);
+    if (text)
+        store_publish(ctx->store, channel, text, len, NULL, NULL);
+    free(text);
+}
+
+/* The session is over on every instance: close its streams, cancel its calls, fail its pending
+ * server->client requests. Each of those drops its own reference. */
+static void live_end(struct mcp_live *l)
+{
+    if (l->ending)
+        return;
+    l->ending = true;
+    l->refs++;
+    while (l->members.next != &l->members) {
+        struct mcp_live_member *m = l->members.next;
+        mcp_live_remove_member(l, m);
+        m->on_session_end(m);
+    }
+    /* Each callback below may change the maps, so iteration restarts after every one. */
+    struct hashmap_iter it;
+    const char *k;
+    size_t kl;
+    void *v;
+    for (hashmap_iter_init(&it); hashmap_next(l->calls, &it, &k, &kl, &v);
+         hashmap_iter_init(&it)) {
+        hashmap_remove(l->calls, k, kl);
+        mcp_call_cancel(v);
+    }
+    for (hashmap_iter_init(&it); hashmap_next(l->pending, &it, &k, &kl, &v);
+         hashmap_iter_init(&it)) {
+        struct pending_reply *p = v;
+        hashmap_remove(l->pending, k, kl);
+        p->fn(p->arg, NULL);
+        free(p);
+    }
+    l->ending = false;
+    mcp_live_release(l);
+}
+
+void mcp_live_end_all(struct mcp_ctx *ctx)
+{
+    struct hashmap_iter it;
+    const char *k;
+    size_t kl;
+    void *v;
+    for (;;) {
+        hashmap_iter_init(&it);
+        if (!hashmap_next(ctx->live, &it, &k, &kl, &v))
+            return;
+        struct mcp_live *l = v;
+        l->refs++;
+        live_end(l);
+        /* Whatever still holds l after it ended is waiting on the loop; detach it from the
+         * registry so the loop can finish without it being found again. */
+        hashmap_remove(ctx->live, l->sid, strlen(l->sid));
+        mcp_live_release(l);
+    }
+}

@@ -1,0 +1,94 @@
+/*
+ * session: MCP sessions, in two halves. The stored half is the record every instance can read
+ * (DESIGN.md §4): `session:{sid}` (hash: owner, protocol version, client capabilities, log level)
+ * and `session:{sid}:owner` (the peer's key name), both with the session TTL refreshed on every
+ * request. The live half (struct mcp_live) is what one instance holds for a session while it has
+ * work for it: calls in progress, server->client requests awaiting replies, open SSE streams,
+ * and the subscriptions (control channel for DELETE, toserver channel for replies) that reach
+ * them. A live entry exists only while something holds a reference.
+ */
+#ifndef MCPD_MCP_SESSION_H
+#define MCPD_MCP_SESSION_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcp/context.h"
+
+#define MCP_SESSION_ID_MAX 64
+#define MCP_LOG_LEVEL_COUNT 8
+
+/* A snapshot of the stored record, loaded per request. */
+struct mcp_session {
+    char id[MCP_SESSION_ID_MAX + 1];
+    char *owner;
+    char *protocol_version;
+    json_t *client_capabilities; /* {} when none */
+    int log_level;               /* index into mcp_log_levels, -1 when never set */
+};
+
+extern const char *const mcp_log_levels[MCP_LOG_LEVEL_COUNT];
+int mcp_log_level_index(const char *name); /* -1 when unknown */
+
+void mcp_session_free(struct mcp_session *s); /* the members, not s */
+/* Deep copy into dst. */
+void mcp_session_copy(struct mcp_session *dst, const struct mcp_session *src);
+/* True if id is a well-formed session id (visible ASCII, bounded). */
+bool mcp_session_id_valid(const char *id);
+
+typedef void (*mcp_session_done_fn)(void *arg, int status);
+/* status 0 and s filled (borrowed for the callback) when found; 1 when absent; < 0 on error. */
+typedef void (*mcp_session_load_fn)(void *arg, int status, const struct mcp_session *s);
+
+int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_session_done_fn fn,
+                       void *arg);
+int mcp_session_load(struct mcp_ctx *ctx, const char *sid, mcp_session_load_fn fn, void *arg);
+void mcp_session_touch(struct mcp_ctx *ctx, const char *sid);
+int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level);
+/* Delete the stored record and tell every instance (control channel) to close its streams. */
+int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_fn fn, void *arg);
+/* The next id for a server->client request in this session (0, 1, 2, ...). */
+typedef void (*mcp_session_id_fn)(void *arg, int status, long long id);
+int mcp_session_next_request_id(struct mcp_ctx *ctx, const char *sid, mcp_session_id_fn fn,
+                                void *arg);
+
+/* ---- live half ---- */
+
+struct mcp_live;
+struct mcp_call;
+
+/* Something that must end when the session ends (an SSE stream). */
+struct mcp_live_member {
+    void (*on_session_end)(struct mcp_live_member *m);
+    struct mcp_live_member *prev, *next;
+};
+
+/* Find (and with create, make) the live entry; the caller gets a reference. NULL if absent. */
+struct mcp_live *mcp_live_acquire(struct mcp_ctx *ctx, const char *sid, bool create);
+void mcp_live_release(struct mcp_live *l);
+const char *mcp_live_sid(const struct mcp_live *l);
+struct mcp_ctx *mcp_live_ctx(const struct mcp_live *l);
+
+void mcp_live_add_member(struct mcp_live *l, struct mcp_live_member *m);
+void mcp_live_remove_member(struct mcp_live *l, struct mcp_live_member *m);
+
+/* Calls in progress, by client request id (for notifications/cancelled). */
+int mcp_live_add_call(struct mcp_live *l, const json_t *request_id, struct mcp_call *c);
+void mcp_live_remove_call(struct mcp_live *l, const json_t *request_id);
+struct mcp_call *mcp_live_find_call(struct mcp_live *l, const json_t *request_id);
+
+/* Server->client requests awaiting a reply, by their id. deliver gets the client's response
+ * message (borrowed) or NULL on session end. */
+typedef void (*mcp_live_reply_fn)(void *arg, const json_t *response);
+int mcp_live_await_reply(struct mcp_live *l, json_int_t id, mcp_live_reply_fn fn, void *arg);
+void mcp_live_cancel_reply(struct mcp_live *l, json_int_t id);
+
+/* A response or error from the client for session sid: delivered here if this instance awaits
+ * it, else published on the session's toserver channel for the instance that does. */
+void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *response);
+/* Close every live session (server shutdown). */
+void mcp_live_end_all(struct mcp_ctx *ctx);
+
+#endif

@@ -1,0 +1,296 @@
+#include "mcp/streams.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/http_response.h"
+#include "mcp/session.h"
+#include "store/store.h"
+
+#define KEY_SIZE (MCP_SESSION_ID_MAX + MCP_STREAM_ID_MAX + 40)
+#define MARK_EVENT 'E'
+#define MARK_FINAL 'F'
+
+struct mcp_stream {
+    struct mcp_ctx *ctx;
+    char sid[MCP_SESSION_ID_MAX + 1];
+    char id[MCP_STREAM_ID_MAX + 1];
+    struct http_exchange *ex;
+    uint64_t seq; /* last seq assigned */
+};
+
+static uint64_t ttl_of(const struct mcp_ctx *ctx)
+{
+    return ctx->cfg && ctx->cfg->session_ttl_ms ? ctx->cfg->session_ttl_ms : 300000;
+}
+
+static size_t log_max(const struct mcp_ctx *ctx)
+{
+    return ctx->cfg && ctx->cfg->event_log_max ? ctx->cfg->event_log_max : 256;
+}
+
+static void log_key(char *out, const char *sid, const char *stream_id)
+{
+    snprintf(out, KEY_SIZE, "session:%s:events:%s", sid, stream_id);
+}
+
+static void channel_name(char *out, const char *sid, const char *stream_id)
+{
+    snprintf(out, KEY_SIZE, "mcp:stream:%s:%s", sid, stream_id);
+}
+
+struct mcp_stream *mcp_stream_new(struct mcp_ctx *ctx, const char *sid, char kind,
+                                  const char *stream_id, uint64_t first_seq)
+{
+    struct mcp_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->ctx = ctx;
+    snprintf(s->sid, sizeof s->sid, "%s", sid);
+    if (stream_id) {
+        snprintf(s->id, sizeof s->id, "%s", stream_id);
+    } else {
+        s->id[0] = kind;
+        crypto_random_hex(s->id + 1, 8);
+    }
+    s->seq = first_seq;
+    return s;
+}
+
+void mcp_stream_free(struct mcp_stream *s)
+{
+    free(s);
+}
+
+const char *mcp_stream_id(const struct mcp_stream *s)
+{
+    return s->id;
+}
+
+void mcp_stream_attach(struct mcp_stream *s, struct http_exchange *ex)
+{
+    s->ex = ex;
+}
+
+static void event_id(char *out, const char *stream_id, uint64_t seq)
+{
+    snprintf(out, MCP_EVENT_ID_MAX, "%s:%" PRIu64, stream_id, seq);
+}
+
+int mcp_stream_prime(struct mcp_stream *s, uint64_t retry_ms)
+{
+    if (!s->ex)
+        return -1;
+    /* One event: the id to resume from, the reconnection delay, and empty data (SEP-1699). */
+    char event[MCP_EVENT_ID_MAX + 64];
+    int n = snprintf(event, sizeof event, "id: %s:%" PRIu64 "\nretry: %" PRIu64 "\ndata: \n\n",
+                     s->id, s->seq, retry_ms);
+    return http_stream_write(s->ex, event, (size_t)n);
+}
+
+int mcp_stream_emit(struct mcp_stream *s, const char *json, size_t len, bool final)
+{
+    uint64_t seq = ++s->seq;
+    char key[KEY_SIZE];
+    struct buf entry;
+    buf_init(&entry, 0);
+    buf_append_char(&entry, final ? MARK_FINAL : MARK_EVENT);
+    buf_append(&entry, json, len);
+    log_key(key, s->sid, s->id);
+    store_log_append(s->ctx->store, key, entry.data, entry.len, log_max(s->ctx), ttl_of(s->ctx),
+                     NULL, NULL);
+    int rc = 0;
+    if (s->ex) {
+        char id[MCP_EVENT_ID_MAX];
+        event_id(id, s->id, seq);
+        rc = http_sse_event(s->ex, id, "message", json, len);
+    } else {
+        /* Detached: a resumed connection, wherever it is, follows the channel. */
+        struct buf msg;
+        buf_init(&msg, 0);
+        buf_printf(&msg, "%" PRIu64 " ", seq);
+        buf_append(&msg, entry.data, entry.len);
+        channel_name(key, s->sid, s->id);
+        store_publish(s->ctx->store, key, msg.data, msg.len, NULL, NULL);
+        buf_free(&msg);
+    }
+    buf_free(&entry);
+    return rc;
+}
+
+int mcp_event_id_parse(const char *event_id, char *stream_id, size_t size, uint64_t *seq)
+{
+    const char *colon = strrchr(event_id, ':');
+    if (!colon || colon == event_id || (size_t)(colon - event_id) >= size || !colon[1])
+        return -1;
+    if (event_id[0] != 'p' && event_id[0] != 'g')
+        return -1;
+    char *end;
+    unsigned long long v = strtoull(colon + 1, &end, 10);
+    if (*end)
+        return -1;
+    memcpy(stream_id, event_id, (size_t)(colon - event_id));
+    stream_id[colon - event_id] = '\0';
+    for (const char *p = stream_id + 1; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return -1;
+    *seq = v;
+    return 0;
+}
+
+/* ---- resumption ---- */
+
+struct resume {
+    struct mcp_ctx *ctx;
+    struct http_exchange *ex;
+    char sid[MCP_SESSION_ID_MAX + 1];
+    char stream_id[MCP_STREAM_ID_MAX + 1];
+    uint64_t last_seq;
+    bool replaying;
+    bool aborted; /* the client left while the replay read was in the store */
+    bool ended;
+    struct buf held; /* live events that arrived during the replay: "seq mark json\n"... */
+    struct store_sub *sub;
+    mcp_resume_follow_fn follow;
+};
+
+static void resume_free(struct resume *r)
+{
+    if (r->sub)
+        store_unsubscribe(r->sub);
+    buf_free(&r->held);
+    free(r);
+}
+
+/* Write one event unless already seen; returns true when the stream has ended. */
+static bool resume_write(struct resume *r, uint64_t seq, const char *entry, size_t len)
+{
+    if (seq <= r->last_seq || len < 1)
+        return false;
+    r->last_seq = seq;
+    char id[MCP_EVENT_ID_MAX];
+    event_id(id, r->stream_id, seq);
+    http_sse_event(r->ex, id, "message", entry + 1, len - 1);
+    return entry[0] == MARK_FINAL;
+}
+
+static void resume_end(struct resume *r)
+{
+    r->ended = true;
+    http_stream_end(r->ex);
+    resume_free(r);
+}
+
+static void resume_abort(struct http_exchange *ex, void *arg)
+{
+    struct resume *r = arg;
+    http_exchange_finish(ex);
+    if (r->replaying)
+        r->aborted = true; /* on_replay frees r */
+    else
+        resume_free(r);
+}
+
+static bool parse_live(const char *msg, size_t len, uint64_t *seq, const char **entry,
+                       size_t *entry_len)
+{
+    const char *sp = memchr(msg, ' ', len);
+    if (!sp)
+        return false;
+    *seq = strtoull(msg, NULL, 10);
+    *entry = sp + 1;
+    *entry_len = len - (size_t)(sp + 1 - msg);
+    return true;
+}
+
+static void on_live(void *arg, const char *channel, const char *msg, size_t len)
+{
+    struct resume *r = arg;
+    if (r->replaying) { /* keep order: hold until the replay is written */
+        buf_printf(&r->held, "%zu:", len);
+        buf_append(&r->held, msg, len);
+        return;
+    }
+    uint64_t seq;
+    const char *entry;
+    size_t entry_len;
+    if (parse_live(msg, len, &seq, &entry, &entry_len) && resume_write(r, seq, entry, entry_len))
+        resume_end(r);
+}
+
+static bool flush_held(struct resume *r)
+{
+    size_t off = 0;
+    while (off < r->held.len) {
+        char *end;
+        size_t n = strtoull(r->held.data + off, &end, 10);
+        const char *msg = end + 1;
+        off = (size_t)(msg - r->held.data) + n;
+        uint64_t seq;
+        const char *entry;
+        size_t entry_len;
+        if (parse_live(msg, n, &seq, &entry, &entry_len) &&
+            resume_write(r, seq, entry, entry_len))
+            return true;
+    }
+    buf_reset(&r->held);
+    return false;
+}
+
+static void on_replay(void *arg, int status, const struct store_log_entry *entries, size_t n)
+{
+    struct resume *r = arg;
+    r->replaying = false;
+    if (r->aborted) {
+        resume_free(r);
+        return;
+    }
+    bool ended = false;
+    for (size_t i = 0; i < n && !ended; i++)
+        ended = resume_write(r, entries[i].seq, entries[i].data, entries[i].len);
+    if (ended || flush_held(r)) {
+        resume_end(r);
+        return;
+    }
+    if (r->stream_id[0] == 'g' && r->follow) {
+        /* A standalone stream continues as a live GET stream from here. */
+        struct http_exchange *ex = r->ex;
+        http_exchange_set_abort(ex, NULL, NULL);
+        r->follow(r->ctx, ex, r->sid, r->stream_id, r->last_seq);
+        resume_free(r);
+    }
+}
+
+int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
+                      const char *stream_id, uint64_t after_seq, mcp_resume_follow_fn follow)
+{
+    struct resume *r = calloc(1, sizeof *r);
+    if (!r)
+        return -1;
+    r->ctx = ctx;
+    r->ex = ex;
+    snprintf(r->sid, sizeof r->sid, "%s", sid);
+    snprintf(r->stream_id, sizeof r->stream_id, "%s", stream_id);
+    r->last_seq = after_seq;
+    r->replaying = true;
+    r->follow = follow;
+    buf_init(&r->held, 4 * 1024 * 1024);
+    char key[KEY_SIZE];
+    if (stream_id[0] == 'p') { /* only POST streams have a live channel to follow */
+        channel_name(key, sid, stream_id);
+        r->sub = store_subscribe(ctx->store, key, on_live, r);
+    }
+    log_key(key, sid, stream_id);
+    http_exchange_set_abort(ex, resume_abort, r);
+    if (store_log_read(ctx->store, key, after_seq, log_max(ctx), on_replay, r) != STORE_OK) {
+        http_exchange_set_abort(ex, NULL, NULL);
+        resume_free(r);
+        return -1;
+    }
+    return 0;
+}

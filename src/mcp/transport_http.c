@@ -1,0 +1,638 @@
+#include "mcp/transport_http.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/http_response.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "mcp/dispatch.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/session.h"
+#include "mcp/streams.h"
+#include "store/store.h"
+
+#define HEARTBEAT_MS 15000
+
+int mcp_http_error(struct http_exchange *ex, int status, int code, const char *message)
+{
+    return http_respond_json(ex, status, jsonrpc_error(NULL, code, message, NULL));
+}
+
+static bool header_has(const struct http_request *req, const char *name, const char *token)
+{
+    const char *v = http_request_header(req, name);
+    return v && strcasestr(v, token);
+}
+
+static const char *effective_version(const struct http_request *req, const struct mcp_session *s)
+{
+    const char *v = http_request_header(req, "mcp-protocol-version");
+    return v ? v : s->protocol_version;
+}
+
+/* ---- one POST with requests: the sink its calls write to ---- */
+
+enum post_mode { MODE_UNDECIDED, MODE_JSON, MODE_SSE };
+
+struct post {
+    struct mcp_sink sink;
+    struct mcp_ctx *ctx;
+    struct http_exchange *ex; /* NULL once the client is gone or the stream was closed */
+    char sid[MCP_SESSION_ID_MAX + 1];
+    bool prime;               /* the client speaks >= 2025-11-25: priming events and resumption */
+    bool batch;
+    bool dispatching;         /* requests are still being started */
+    unsigned outstanding;     /* calls not yet answered */
+    enum post_mode mode;
+    json_t *responses;        /* answers collected while not streaming */
+    struct mcp_stream *stream;
+};
+
+static void post_free(struct post *p)
+{
+    json_decref(p->responses);
+    mcp_stream_free(p->stream);
+    free(p);
+}
+
+static void post_abort(struct http_exchange *ex, void *arg)
+{
+    struct post *p = arg;
+    http_exchange_finish(ex);
+    p->ex = NULL;
+    if (p->stream)
+        mcp_stream_attach(p->stream, NULL);
+}
+
+static void post_begin_stream(struct post *p)
+{
+    p->mode = MODE_SSE;
+    p->stream = mcp_stream_new(p->ctx, p->sid, 'p', NULL, 0);
+    if (p->ex) {
+        http_response_header(p->ex, "Mcp-Session-Id", p->sid);
+        http_sse_begin(p->ex, 200);
+        mcp_stream_attach(p->stream, p->ex);
+        if (p->prime)
+            mcp_stream_prime(p->stream, p->ctx->cfg->sse_retry_ms);
+    }
+    /* Answers collected before the switch go first, in order. */
+    size_t i;
+    json_t *m;
+    json_array_foreach(p->responses, i, m)
+    {
+        size_t len;
+        char *text = json_serialize(m, &len);
+        if (text)
+            mcp_stream_emit(p->stream, text, len, false);
+        free(text);
+    }
+    json_array_clear(p->responses);
+}
+
+static void post_complete(struct post *p)
+{
+    if (p->mode == MODE_SSE) {
+        if (p->ex) {
+            http_exchange_set_abort(p->ex, NULL, NULL);
+            http_stream_end(p->ex);
+        }
+    } else if (p->ex) {
+        http_exchange_set_abort(p->ex, NULL, NULL);
+        size_t n = json_array_size(p->responses);
+        if (n == 0) {
+            http_respond_empty(p->ex, 202);
+        } else {
+            json_t *body = p->batch ? json_incref(p->responses)
+                                    : json_incref(json_array_get(p->responses, 0));
+            http_response_header(p->ex, "Mcp-Session-Id", p->sid);
+            http_respond_json(p->ex, 200, body);
+        }
+    }
+    post_free(p);
+}
+
+static void post_emit(struct mcp_sink *sink, json_t *msg, bool final)
+{
+    struct post *p = (struct post *)sink;
+    if (final)
+        p->outstanding--;
+    if (msg) {
+        if (p->mode != MODE_SSE && !final)
+            post_begin_stream(p);
+        if (p->mode == MODE_SSE) {
+            size_t len;
+            char *text = json_serialize(msg, &len);
+            bool last = final && p->outstanding == 0 && !p->dispatching;
+            if (text)
+                mcp_stream_emit(p->stream, text, len, last);
+            free(text);
+            json_decref(msg);
+        } else {
+            json_array_append_new(p->responses, msg);
+        }
+    }
+    if (p->outstanding == 0 && !p->dispatching)
+        post_complete(p);
+}
+
+static void post_close_stream(struct mcp_sink *sink, uint64_t retry_ms)
+{
+    struct post *p = (struct post *)sink;
+    if (!p->prime)
+        return; /* an older client cannot resume, so the stream must stay open */
+    if (p->mode != MODE_SSE)
+        post_begin_stream(p);
+    if (!p->ex)
+        return;
+    if (retry_ms)
+        http_sse_retry(p->ex, retry_ms);
+    http_exchange_set_abort(p->ex, NULL, NULL);
+    http_stream_end(p->ex);
+    p->ex = NULL;
+    mcp_stream_attach(p->stream, NULL);
+}
+
+static void run_requests(struct mcp_ctx *ctx, struct http_exchange *ex, const struct mcp_session *s,
+                         json_t *body, unsigned request_count)
+{
+    struct post *p = calloc(1, sizeof *p);
+    if (!p) {
+        mcp_http_error(ex, 500, JSONRPC_INTERNAL_ERROR, "Internal error");
+        return;
+    }
+    p->sink.emit = post_emit;
+    p->sink.close_stream = post_close_stream;
+    p->ctx = ctx;
+    p->ex = ex;
+    snprintf(p->sid, sizeof p->sid, "%s", s->id);
+    const char *version = effective_version(http_exchange_request(ex), s);
+    p->prime = mcp_protocol_cmp(version, "2025-11-25") >= 0;
+    p->batch = json_is_array(body);
+    p->responses = json_array();
+    p->outstanding = request_count;
+    p->dispatching = true;
+    http_exchange_set_abort(ex, post_abort, p);
+    if (p->batch) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(body, i, m) if (jsonrpc_classify(m, NULL) == JSONRPC_REQUEST)
+            mcp_dispatch_request(ctx, s, m, &p->sink);
+    } else {
+        mcp_dispatch_request(ctx, s, body, &p->sink);
+    }
+    p->dispatching = false;
+    if (p->outstanding == 0)
+        post_complete(p);
+}
+
+/* ---- POST ---- */
+
+struct post_load {
+    struct mcp_ctx *ctx;
+    struct http_exchange *ex;
+    json_t *body;
+    char *user;
+};
+
+static bool owner_matches(const struct mcp_session *s, const char *user)
+{
+    return s->owner && user && strcmp(s->owner, user) == 0;
+}
+
+static int count_messages(json_t *body, const struct mcp_session *s, unsigned *requests,
+                          const char **why)
+{
+    json_t *one[1] = {body};
+    json_t **items = one;
+    size_t n = 1;
+    if (json_is_array(body)) {
+        if (strcmp(s->protocol_version, "2025-03-26") != 0) {
+            *why = "Invalid Request: batches are only allowed in protocol version 2025-03-26";
+            return -1;
+        }
+        n = json_array_size(body);
+        if (n == 0) {
+            *why = "Invalid Request: empty batch";
+            return -1;
+        }
+    }
+    *requests = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *m = json_is_array(body) ? json_array_get(body, i) : items[i];
+        enum jsonrpc_kind kind = jsonrpc_classify(m, why);
+        if (kind == JSONRPC_INVALID)
+            return -1;
+        if (kind == JSONRPC_REQUEST &&
+            strcmp(json_string_value(json_object_get(m, "method")), "initialize") == 0) {
+            *why = "Invalid Request: Server already initialized";
+            return -1;
+        }
+        *requests += kind == JSONRPC_REQUEST;
+    }
+    return 0;
+}
+
+static void deliver_non_requests(struct mcp_ctx *ctx, const struct mcp_session *s, json_t *m)
+{
+    switch (jsonrpc_classify(m, NULL)) {
+    case JSONRPC_RESPONSE:
+    case JSONRPC_ERROR:
+        mcp_live_route_reply(ctx, s->id, m);
+        break;
+    case JSONRPC_NOTIFICATION:
+        mcp_dispatch_notification(ctx, s, m);
+        break;
+    default:
+        break;
+    }
+}
+
+static void post_with_session(struct post_load *pl, const struct mcp_session *s)
+{
+    const char *why = "Invalid Request";
+    unsigned requests = 0;
+    if (count_messages(pl->body, s, &requests, &why) != 0) {
+        mcp_http_error(pl->ex, 400, JSONRPC_INVALID_REQUEST, why);
+        return;
+    }
+    mcp_session_touch(pl->ctx, s->id);
+    if (json_is_array(pl->body)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(pl->body, i, m) deliver_non_requests(pl->ctx, s, m);
+    } else {
+        deliver_non_requests(pl->ctx, s, pl->body);
+    }
+    if (requests == 0)
+        http_respond_empty(pl->ex, 202);
+    else
+        run_requests(pl->ctx, pl->ex, s, pl->body, requests);
+}
+
+static void post_load_free(struct post_load *pl)
+{
+    json_decref(pl->body);
+    free(pl->user);
+    free(pl);
+}
+
+static void on_post_session(void *arg, int status, const struct mcp_session *s)
+{
+    struct post_load *pl = arg;
+    if (http_exchange_closed(pl->ex))
+        http_exchange_finish(pl->ex);
+    else if (status < 0)
+        mcp_http_error(pl->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+    else if (status > 0 || !owner_matches(s, pl->user))
+        mcp_http_error(pl->ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
+    else
+        post_with_session(pl, s);
+    post_load_free(pl);
+}
+
+/* ---- initialize ---- */
+
+struct init {
+    struct mcp_ctx *ctx;
+    struct http_exchange *ex;
+    json_t *id;
+    char sid[CRYPTO_UUID_SIZE];
+    const char *version;
+};
+
+static void on_session_created(void *arg, int status)
+{
+    struct init *in = arg;
+    if (http_exchange_closed(in->ex)) {
+        http_exchange_finish(in->ex);
+    } else if (status != 0) {
+        mcp_http_error(in->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+    } else {
+        json_t *result = mcp_dispatch_initialize_result(in->ctx->dispatch, in->version);
+        http_response_header(in->ex, "Mcp-Session-Id", in->sid);
+        http_respond_json(in->ex, 200, jsonrpc_result(in->id, result));
+    }
+    json_decref(in->id);
+    free(in);
+}
+
+static void handle_initialize(struct mcp_ctx *ctx, struct http_exchange *ex, json_t *msg,
+                              const char *user)
+{
+    json_t *params = json_object_get(msg, "params");
+    const char *requested = json_get_string(params, "protocolVersion");
+    json_t *caps = json_object_get(params, "capabilities");
+    if (!requested || (caps && !json_is_object(caps))) {
+        http_respond_json(ex, 400,
+                          jsonrpc_error(json_object_get(msg, "id"), JSONRPC_INVALID_PARAMS,
+                                        "Invalid params: protocolVersion must be a string and "
+                                        "capabilities an object",
+                                        NULL));
+        return;
+    }
+    struct init *in = calloc(1, sizeof *in);
+    if (!in || crypto_uuid4(in->sid) != 0) {
+        free(in);
+        mcp_http_error(ex, 500, JSONRPC_INTERNAL_ERROR, "Internal error");
+        return;
+    }
+    in->ctx = ctx;
+    in->ex = ex;
+    in->id = json_incref(json_object_get(msg, "id"));
+    in->version = mcp_protocol_negotiate(requested);
+    struct mcp_session s = {.owner = (char *)user,
+                            .protocol_version = (char *)in->version,
+                            .client_capabilities = caps,
+                            .log_level = -1};
+    snprintf(s.id, sizeof s.id, "%s", in->sid);
+    if (mcp_session_create(ctx, &s, on_session_created, in) != 0) {
+        json_decref(in->id);
+        free(in);
+        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+    }
+}
+
+static bool is_initialize(const json_t *body)
+{
+    return jsonrpc_classify(body, NULL) == JSONRPC_REQUEST &&
+           strcmp(json_string_value(json_object_get(body, "method")), "initialize") == 0;
+}
+
+static void handle_post(struct mcp_ctx *ctx, struct http_exchange *ex, const char *user)
+{
+    const struct http_request *req = http_exchange_request(ex);
+    if (!header_has(req, "accept", "application/json") ||
+        !header_has(req, "accept", "text/event-stream")) {
+        mcp_http_error(ex, 406, JSONRPC_SERVER_ERROR,
+                       "Not Acceptable: Client must accept both application/json and "
+                       "text/event-stream");
+        return;
+    }
+    if (!header_has(req, "content-type", "application/json")) {
+        mcp_http_error(ex, 415, JSONRPC_SERVER_ERROR,
+                       "Unsupported Media Type: Content-Type must be application/json");
+        return;
+    }
+    char err[160];
+    json_t *body = json_parse(req->body, req->body_len, err, sizeof err);
+    if (!json_is_object(body) && !json_is_array(body)) {
+        json_decref(body);
+        http_respond_json(ex, 400,
+                          jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, "Parse error", json_string(err)));
+        return;
+    }
+    const char *sid = http_request_header(req, "mcp-session-id");
+    if (!sid) {
+        if (is_initialize(body) && !ctx->shutting_down)
+            handle_initialize(ctx, ex, body, user);
+        else if (ctx->shutting_down)
+            mcp_http_error(ex, 503, JSONRPC_SERVER_ERROR, "Server is shutting down");
+        else
+            mcp_http_error(ex, 400, JSONRPC_SERVER_ERROR,
+                           "Bad Request: Mcp-Session-Id header is required");
+        json_decref(body);
+        return;
+    }
+    const char *version = http_request_header(req, "mcp-protocol-version");
+    if (version && !mcp_protocol_supported(version)) {
+        json_decref(body);
+        mcp_http_error(ex, 400, JSONRPC_SERVER_ERROR,
+                       "Bad Request: Unsupported protocol version (supported versions: "
+                       "2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05)");
+        return;
+    }
+    if (!mcp_session_id_valid(sid)) {
+        json_decref(body);
+        mcp_http_error(ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
+        return;
+    }
+    struct post_load *pl = calloc(1, sizeof *pl);
+    pl->ctx = ctx;
+    pl->ex = ex;
+    pl->body = body;
+    pl->user = strdup(user);
+    if (mcp_session_load(ctx, sid, on_post_session, pl) != 0) {
+        post_load_free(pl);
+        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+    }
+}
+
+/* ---- GET: the standalone stream ---- */
+
+struct get_stream {
+    struct mcp_live_member member; /* first: the member pointer is the stream */
+    struct mcp_ctx *ctx;
+    struct http_exchange *ex;
+    struct mcp_stream *stream;
+    struct mcp_live *live;
+    struct store_sub *sub;
+    uv_timer_t heartbeat;
+};
+
+static void get_stream_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* end_response: true to end the HTTP response (session over), false when the client left. */
+static void get_stream_close(struct get_stream *g, bool end_response)
+{
+    if (g->sub)
+        store_unsubscribe(g->sub);
+    g->sub = NULL;
+    mcp_live_remove_member(g->live, &g->member);
+    http_exchange_set_abort(g->ex, NULL, NULL);
+    if (end_response)
+        http_stream_end(g->ex);
+    else
+        http_exchange_finish(g->ex);
+    mcp_stream_free(g->stream);
+    uv_timer_stop(&g->heartbeat);
+    uv_close((uv_handle_t *)&g->heartbeat, get_stream_closed);
+    mcp_live_release(g->live);
+}
+
+static void get_stream_abort(struct http_exchange *ex, void *arg)
+{
+    get_stream_close(arg, false);
+}
+
+static void get_stream_session_end(struct mcp_live_member *m)
+{
+    get_stream_close((struct get_stream *)m, true);
+}
+
+static void get_stream_message(void *arg, const char *channel, const char *msg, size_t len)
+{
+    struct get_stream *g = arg;
+    if (mcp_stream_emit(g->stream, msg, len, false) == HTTP_ERR_OVERFLOW)
+        return; /* the connection is being closed; the abort callback cleans up */
+}
+
+static void get_stream_heartbeat(uv_timer_t *t)
+{
+    struct get_stream *g = t->data;
+    http_sse_comment(g->ex, "keepalive");
+}
+
+/* Start (or, after a resume, continue) the standalone stream on ex, SSE already begun. */
+static void get_stream_start(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
+                             const char *stream_id, uint64_t seq, bool prime)
+{
+    struct get_stream *g = calloc(1, sizeof *g);
+    if (!g) {
+        http_stream_end(ex);
+        return;
+    }
+    g->ctx = ctx;
+    g->ex = ex;
+    g->live = mcp_live_acquire(ctx, sid, true);
+    g->stream = mcp_stream_new(ctx, sid, 'g', stream_id, seq);
+    if (!g->live || !g->stream) {
+        mcp_live_release(g->live);
+        mcp_stream_free(g->stream);
+        free(g);
+        http_stream_end(ex);
+        return;
+    }
+    mcp_stream_attach(g->stream, ex);
+    if (prime)
+        mcp_stream_prime(g->stream, ctx->cfg->sse_retry_ms);
+    char channel[MCP_SESSION_ID_MAX + 48];
+    snprintf(channel, sizeof channel, "mcp:shttp:toclient:%s:__GET_stream", sid);
+    g->sub = store_subscribe(ctx->store, channel, get_stream_message, g);
+    g->member.on_session_end = get_stream_session_end;
+    mcp_live_add_member(g->live, &g->member);
+    uv_timer_init(ctx->loop, &g->heartbeat);
+    g->heartbeat.data = g;
+    uv_timer_start(&g->heartbeat, get_stream_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
+    http_exchange_set_abort(ex, get_stream_abort, g);
+}
+
+static void get_follow(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
+                       const char *stream_id, uint64_t last_seq)
+{
+    get_stream_start(ctx, ex, sid, stream_id, last_seq, false);
+}
+
+struct sid_load {
+    struct mcp_ctx *ctx;
+    struct http_exchange *ex;
+    char *user;
+};
+
+static void on_get_session(void *arg, int status, const struct mcp_session *s)
+{
+    struct sid_load *sl = arg;
+    struct http_exchange *ex = sl->ex;
+    if (http_exchange_closed(ex)) {
+        http_exchange_finish(ex);
+    } else if (status < 0) {
+        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+    } else if (status > 0 || !owner_matches(s, sl->user)) {
+        mcp_http_error(ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
+    } else {
+        const struct http_request *req = http_exchange_request(ex);
+        const char *last = http_request_header(req, "last-event-id");
+        char stream_id[MCP_STREAM_ID_MAX + 1];
+        uint64_t seq = 0;
+        mcp_session_touch(sl->ctx, s->id);
+        http_response_header(ex, "Mcp-Session-Id", s->id);
+        http_sse_begin(ex, 200);
+        if (last && mcp_event_id_parse(last, stream_id, sizeof stream_id, &seq) == 0) {
+            if (mcp_stream_resume(sl->ctx, ex, s->id, stream_id, seq, get_follow) != 0)
+                http_stream_end(ex);
+        } else {
+            bool prime = mcp_protocol_cmp(effective_version(req, s), "2025-11-25") >= 0;
+            get_stream_start(sl->ctx, ex, s->id, NULL, 0, prime);
+        }
+    }
+    free(sl->user);
+    free(sl);
+}
+
+/* ---- DELETE ---- */
+
+static void on_deleted(void *arg, int status)
+{
+    struct http_exchange *ex = arg;
+    if (http_exchange_closed(ex))
+        http_exchange_finish(ex);
+    else if (status != 0)
+        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+    else
+        http_respond_empty(ex, 200);
+}
+
+static void on_delete_session(void *arg, int status, const struct mcp_session *s)
+{
+    struct sid_load *sl = arg;
+    struct http_exchange *ex = sl->ex;
+    if (http_exchange_closed(ex))
+        http_exchange_finish(ex);
+    else if (status < 0)
+        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+    else if (status > 0 || !owner_matches(s, sl->user))
+        mcp_http_error(ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
+    else if (mcp_session_destroy(sl->ctx, s->id, on_deleted, ex) != 0)
+        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+    free(sl->user);
+    free(sl);
+}
+
+/* ---- entry ---- */
+
+static void with_session(struct mcp_ctx *ctx, struct http_exchange *ex, const char *user,
+                         mcp_session_load_fn fn)
+{
+    const struct http_request *req = http_exchange_request(ex);
+    const char *sid = http_request_header(req, "mcp-session-id");
+    const char *version = http_request_header(req, "mcp-protocol-version");
+    if (!sid) {
+        mcp_http_error(ex, 400, JSONRPC_SERVER_ERROR,
+                       "Bad Request: Mcp-Session-Id header is required");
+        return;
+    }
+    if (version && !mcp_protocol_supported(version)) {
+        mcp_http_error(ex, 400, JSONRPC_SERVER_ERROR,
+                       "Bad Request: Unsupported protocol version (supported versions: "
+                       "2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05)");
+        return;
+    }
+    if (!mcp_session_id_valid(sid)) {
+        mcp_http_error(ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
+        return;
+    }
+    struct sid_load *sl = calloc(1, sizeof *sl);
+    sl->ctx = ctx;
+    sl->ex = ex;
+    sl->user = strdup(user);
+    if (mcp_session_load(ctx, sid, fn, sl) != 0) {
+        free(sl->user);
+        free(sl);
+        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+    }
+}
+
+void mcp_http_handle(struct mcp_ctx *ctx, struct http_exchange *ex, const char *user)
+{
+    const struct http_request *req = http_exchange_request(ex);
+    if (strcmp(req->method, "POST") == 0) {
+        handle_post(ctx, ex, user);
+    } else if (strcmp(req->method, "GET") == 0) {
+        if (!header_has(req, "accept", "text/event-stream"))
+            mcp_http_error(ex, 406, JSONRPC_SERVER_ERROR,
+                           "Not Acceptable: Client must accept text/event-stream");
+        else
+            with_session(ctx, ex, user, on_get_session);
+    } else if (strcmp(req->method, "DELETE") == 0) {
+        with_session(ctx, ex, user, on_delete_session);
+    } else {
+        http_response_header(ex, "Allow", "GET, POST, DELETE");
+        mcp_http_error(ex, 405, JSONRPC_SERVER_ERROR, "Method not allowed");
+    }
+}

@@ -1,0 +1,971 @@
+/* http_server + http_response against a real listener on 127.0.0.1, driven by raw sockets
+ * from a client thread while the test runs the libuv loop. */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "core/http_policy.h"
+#include "core/http_response.h"
+#include "core/http_server.h"
+
+#define CLIENT_BUF (256 * 1024)
+
+/* ----------------------------------------------------------------- raw socket client --- */
+
+struct client {
+    int port;
+    const char *req;
+    size_t req_len;
+    int second_delay_ms; /* >0: send req2 after this delay */
+    const char *req2;
+    int want;              /* stop after this many complete responses (0: read until EOF) */
+    int max_ms;            /* give up reading after this long */
+    int linger_ms;         /* after `want` responses, keep the socket open this long */
+    int close_after_bytes; /* >0: close as soon as this many bytes arrived */
+    int no_read_ms;        /* >0: never read; hold the socket this long, then close */
+    /* results */
+    char *data;
+    size_t len;
+    bool eof;
+    bool connect_failed;
+    atomic_bool got_want; /* `want` responses arrived (set before lingering) */
+    atomic_bool done;
+    pthread_t thread;
+};
+
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Complete responses in data: Content-Length, chunked (ends with 0 CRLF CRLF) or to EOF. */
+static int count_responses(const char *data, size_t len, bool eof)
+{
+    int n = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        const char *end = memmem(data + pos, len - pos, "\r\n\r\n", 4);
+        if (!end)
+            break;
+        size_t body = (size_t)(end - data) + 4;
+        const char *head = data + pos;
+        size_t hlen = body - pos;
+        int status = atoi(head + 9);
+        const char *cl = memmem(head, hlen, "Content-Length: ", 16);
+        if (status >= 100 && status < 200) {
+            pos = body;
+            continue;
+        }
+        if (memmem(head, hlen, "Transfer-Encoding: chunked", 26)) {
+            const char *last = memmem(data + body, len - body, "0\r\n\r\n", 5);
+            while (last && last != data + body && last[-1] != '\n')
+                last = memmem(last + 1, (size_t)(data + len - last - 1), "0\r\n\r\n", 5);
+            if (!last)
+                break;
+            pos = (size_t)(last - data) + 5;
+        } else if (cl) {
+            size_t blen = strtoul(cl + 16, NULL, 10);
+            if (body + blen > len)
+                break;
+            pos = body + blen;
+        } else if (status == 204 || status == 304) {
+            pos = body;
+        } else {
+            if (!eof)
+                break;
+            pos = len;
+        }
+        n++;
+    }
+    return n;
+}
+
+static int client_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void client_read(struct client *c, int fd)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (c->len < CLIENT_BUF) {
+        long left = c->max_ms - elapsed_ms(&t0);
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, (int)left) <= 0)
+            continue;
+        ssize_t r = recv(fd, c->data + c->len, CLIENT_BUF - c->len, 0);
+        if (r <= 0) {
+            c->eof = true;
+            break;
+        }
+        c->len += (size_t)r;
+        if (c->close_after_bytes && c->len >= (size_t)c->close_after_bytes)
+            break;
+        if (c->want && count_responses(c->data, c->len, false) >= c->want) {
+            atomic_store(&c->got_want, true);
+            if (!c->linger_ms)
+                break;
+            c->max_ms = c->linger_ms;
+            c->want = 0;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+        }
+    }
+}
+
+static void *client_main(void *arg)
+{
+    struct client *c = arg;
+    int fd = client_connect(c->port);
+    if (fd < 0) {
+        c->connect_failed = true;
+        atomic_store(&c->done, true);
+        return NULL;
+    }
+    send_all(fd, c->req, c->req_len);
+    if (c->req2) {
+        sleep_ms(c->second_delay_ms);
+        send_all(fd, c->req2, strlen(c->req2));
+    }
+    if (c->no_read_ms)
+        sleep_ms(c->no_read_ms);
+    else
+        client_read(c, fd);
+    close(fd);
+    atomic_store(&c->done, true);
+    return NULL;
+}
+
+static void client_start(struct client *c, int port, const char *req, size_t len)
+{
+    c->port = port;
+    c->req = req;
+    c->req_len = len;
+    if (!c->max_ms)
+        c->max_ms = 3000;
+    c->data = calloc(1, CLIENT_BUF + 1);
+    pthread_create(&c->thread, NULL, client_main, c);
+}
+
+static void client_join(struct client *c)
+{
+    pthread_join(c->thread, NULL);
+}
+
+static void client_free(struct client *c)
+{
+    free(c->data);
+}
+
+/* ----------------------------------------------------------------- server fixture ------ */
+
+struct fx {
+    uv_loop_t loop;
+    uv_timer_t tick; /* keeps uv_run(ONCE) returning so the test can poll client state */
+    struct http_server *srv;
+    int port;
+    int handled;
+    bool aborted;
+    int overflow_rc;
+    size_t flood_bytes;
+    bool shutdown_done;
+    char last_path[128];
+    struct http_policy policy;
+};
+
+static void on_tick(uv_timer_t *t)
+{
+}
+
+static void test_handler(struct http_exchange *ex, void *arg);
+
+static struct fx *fx_new(const struct http_limits *lim)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    uv_timer_init(&f->loop, &f->tick);
+    uv_timer_start(&f->tick, on_tick, 5, 5);
+    f->srv = http_server_new(&f->loop, lim, NULL, test_handler, f);
+    assert_non_null(f->srv);
+    http_policy_add_security_headers(f->srv);
+    assert_int_equal(http_policy_init(&f->policy, "127.0.0.1", "http://localhost:3232", NULL), 0);
+    assert_int_equal(http_server_listen(f->srv, "127.0.0.1", 0), 0);
+    f->port = http_server_port(f->srv);
+    assert_true(f->port > 0);
+    return f;
+}
+
+static void run_until(struct fx *f, atomic_bool *flag, int max_ms)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!atomic_load(flag) && elapsed_ms(&t0) < max_ms)
+        uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+static void run_client(struct fx *f, struct client *c, const char *req, size_t len)
+{
+    client_start(c, f->port, req, len);
+    run_until(f, &c->done, 10000);
+    assert_true(atomic_load(&c->done));
+    client_join(c);
+}
+
+static void on_shutdown_done(void *arg)
+{
+    ((struct fx *)arg)->shutdown_done = true;
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+}
+
+static void fx_free(struct fx *f)
+{
+    if (f->srv)
+        http_server_shutdown(f->srv, 500, on_shutdown_done, f);
+    for (int i = 0; i < 2000 && !f->shutdown_done; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(f->shutdown_done);
+    uv_close((uv_handle_t *)&f->tick, on_tick_closed);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0); /* every handle was closed */
+    http_policy_free(&f->policy);
+    free(f);
+}
+
+/* ----------------------------------------------------------------- handlers ------------ */
+
+struct deferred {
+    uv_timer_t timer;
+    struct http_exchange *ex;
+    struct fx *f;
+};
+
+static void on_deferred_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void on_deferred(uv_timer_t *t)
+{
+    struct deferred *d = t->data;
+    http_respond(d->ex, 200, "text/plain", "async", 5);
+    uv_close((uv_handle_t *)t, on_deferred_closed);
+}
+
+static void defer_response(struct fx *f, struct http_exchange *ex, uint64_t ms)
+{
+    struct deferred *d = calloc(1, sizeof *d);
+    d->ex = ex;
+    d->f = f;
+    uv_timer_init(http_exchange_loop(ex), &d->timer);
+    d->timer.data = d;
+    uv_timer_start(&d->timer, on_deferred, ms, 0);
+}
+
+static void on_flood(uv_timer_t *t)
+{
+    struct deferred *d = t->data;
+    static const char block[16384];
+    for (int i = 0; i < 16; i++) {
+        int rc = http_stream_write(d->ex, block, sizeof block);
+        d->f->flood_bytes += sizeof block;
+        if (rc != HTTP_OK || d->f->flood_bytes > 256u * 1024 * 1024) {
+            d->f->overflow_rc = rc;
+            http_stream_end(d->ex); /* on a cut connection this only finishes the exchange */
+            uv_close((uv_handle_t *)t, on_deferred_closed);
+            return;
+        }
+    }
+}
+
+static void on_abort(struct http_exchange *ex, void *arg)
+{
+    struct fx *f = arg;
+    f->aborted = true;
+    assert_true(http_exchange_closed(ex));
+    assert_int_equal(http_sse_comment(ex, "late"), HTTP_ERR_CLOSED);
+    http_exchange_finish(ex);
+}
+
+static void send_sse(struct http_exchange *ex)
+{
+    http_sse_begin(ex, 200);
+    http_sse_event(ex, "7", "message", "first line\nsecond line\r\nthird", 29);
+    http_sse_event(ex, NULL, NULL, "{\"a\":1}", 7);
+    http_sse_retry(ex, 1500);
+    http_sse_comment(ex, "heartbeat");
+    http_stream_end(ex);
+}
+
+static void test_handler(struct http_exchange *ex, void *arg)
+{
+    struct fx *f = arg;
+    const struct http_request *r = http_exchange_request(ex);
+    f->handled++;
+    snprintf(f->last_path, sizeof f->last_path, "%s", r->path);
+    if (strcmp(r->path, "/async") == 0 || strcmp(r->path, "/slow") == 0) {
+        defer_response(f, ex, strcmp(r->path, "/slow") == 0 ? 150 : 80);
+    } else if (strcmp(r->path, "/echo") == 0) {
+        http_respond(ex, 200, "application/octet-stream", r->body, r->body_len);
+    } else if (strcmp(r->path, "/chunked") == 0) {
+        http_stream_begin(ex, 200, "text/plain");
+        http_stream_write(ex, "hello ", 6);
+        http_stream_write(ex, "chunked world", 13);
+        http_stream_end(ex);
+    } else if (strcmp(r->path, "/sse") == 0) {
+        send_sse(ex);
+    } else if (strcmp(r->path, "/hold") == 0) {
+        http_exchange_set_abort(ex, on_abort, f);
+        http_sse_begin(ex, 200);
+        http_sse_comment(ex, "open");
+    } else if (strcmp(r->path, "/flood") == 0) {
+        http_sse_begin(ex, 200);
+        struct deferred *d = calloc(1, sizeof *d);
+        d->ex = ex;
+        d->f = f;
+        uv_timer_init(http_exchange_loop(ex), &d->timer);
+        d->timer.data = d;
+        uv_timer_start(&d->timer, on_flood, 1, 1);
+    } else if (strcmp(r->path, "/query") == 0) {
+        char v[64];
+        int n = http_request_query_param(r, "q", v, sizeof v);
+        char out[128];
+        snprintf(out, sizeof out, "%d:%s", n, n > 0 ? v : "");
+        http_respond(ex, 200, "text/plain", out, strlen(out));
+    } else if (strcmp(r->path, "/cors") == 0 && strcmp(r->method, "OPTIONS") == 0) {
+        http_policy_preflight(ex, &f->policy);
+    } else if (strcmp(r->path, "/cors") == 0) {
+        http_policy_cors(ex, &f->policy);
+        http_respond(ex, 200, "text/plain", "cors", 4);
+    } else if (strcmp(r->path, "/json") == 0) {
+        http_respond_json(ex, 201, json_pack("{s:i}", "n", 3));
+    } else {
+        http_response_header(ex, "X-Test", "yes");
+        http_respond(ex, 200, "text/plain", "hello", 5);
+    }
+}
+
+/* ----------------------------------------------------------------- tests --------------- */
+
+#define GET(path) "GET " path " HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+static void assert_contains(const struct client *c, const char *needle)
+{
+    if (!c->data || !strstr(c->data, needle))
+        fail_msg("expected %s in response:\n%s", needle, c->data ? c->data : "(none)");
+}
+
+static void test_simple_get_returns_200(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1};
+    run_client(f, &c, GET("/hello"), strlen(GET("/hello")));
+    assert_int_equal(count_responses(c.data, c.len, c.eof), 1);
+    assert_memory_equal(c.data, "HTTP/1.1 200 OK\r\n", 17);
+    assert_contains(&c, "Content-Length: 5\r\n");
+    assert_contains(&c, "X-Test: yes\r\n");
+    assert_contains(&c, "\r\n\r\nhello");
+    assert_null(strstr(c.data, "Connection: close"));
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_default_headers_are_sent_on_every_response(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {0};
+    const char *req = "GET /json HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n"
+                      "Transfer-Encoding: gzip\r\n\r\n";
+    run_client(f, &c, req, strlen(req));
+    /* both the application's response and the server's own 400 carry the default header */
+    char *second = strstr(c.data + 1, "HTTP/1.1 400");
+    assert_non_null(second);
+    assert_non_null(strstr(c.data, "X-Content-Type-Options: nosniff\r\n"));
+    assert_non_null(strstr(second, "X-Content-Type-Options: nosniff\r\n"));
+    assert_contains(&c, "HTTP/1.1 201 Created\r\n");
+    assert_contains(&c, "Content-Type: application/json\r\n");
+    assert_contains(&c, "{\"n\":3}");
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_security_headers_have_the_peer_values(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1};
+    run_client(f, &c, GET("/hello"), strlen(GET("/hello")));
+    assert_contains(&c, "\r\nX-Content-Type-Options: nosniff\r\n");
+    assert_contains(&c, "\r\nX-Frame-Options: SAMEORIGIN\r\n");
+    assert_contains(&c, "\r\nStrict-Transport-Security: max-age=31536000; includeSubDomains\r\n");
+    assert_contains(&c, "\r\nContent-Security-Policy: default-src 'self'; object-src 'none'; "
+                        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'; "
+                        "upgrade-insecure-requests; block-all-mixed-content\r\n");
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_cors_reflects_allowed_origin_only(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 2};
+    const char *req =
+        "GET /cors HTTP/1.1\r\nHost: localhost:3232\r\nOrigin: http://localhost:6274\r\n\r\n"
+        "GET /cors HTTP/1.1\r\nHost: localhost:3232\r\nOrigin: http://evil.example\r\n\r\n";
+    run_client(f, &c, req, strlen(req));
+    char *second = strstr(c.data + 1, "HTTP/1.1 200");
+    assert_non_null(second);
+    second[-1] = '\0';
+    assert_contains(&c, "\r\nAccess-Control-Allow-Origin: http://localhost:6274\r\n");
+    assert_contains(&c, "\r\nVary: Origin\r\n");
+    assert_contains(&c, "\r\nAccess-Control-Allow-Credentials: true\r\n");
+    assert_contains(&c, "\r\nAccess-Control-Expose-Headers: Mcp-Session-Id, MCP-Protocol-Version, "
+                        "WWW-Authenticate\r\n");
+    assert_null(strstr(second, "Access-Control-Allow-Origin"));
+    assert_non_null(strstr(second, "Vary: Origin"));
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_cors_preflight_answers_204(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1};
+    const char *req =
+        "OPTIONS /cors HTTP/1.1\r\nHost: localhost\r\nOrigin: http://127.0.0.1:5173\r\n"
+        "Access-Control-Request-Method: POST\r\n\r\n";
+    run_client(f, &c, req, strlen(req));
+    assert_memory_equal(c.data, "HTTP/1.1 204 No Content\r\n", 25);
+    assert_null(strstr(c.data, "Content-Length"));
+    assert_contains(&c, "\r\nAccess-Control-Allow-Origin: http://127.0.0.1:5173\r\n");
+    assert_contains(&c, "\r\nAccess-Control-Allow-Methods: GET, POST, DELETE, OPTIONS\r\n");
+    assert_contains(&c, "\r\nAccess-Control-Allow-Headers: Content-Type, Authorization, "
+                        "Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Accept\r\n");
+    assert_contains(&c, "\r\nAccess-Control-Max-Age: 86400\r\n");
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_keep_alive_serves_two_requests_on_one_connection(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 2, .second_delay_ms = 100, .req2 = GET("/second")};
+    run_client(f, &c, GET("/first"), strlen(GET("/first")));
+    assert_int_equal(count_responses(c.data, c.len, false), 2);
+    assert_false(c.eof);
+    assert_int_equal(f->handled, 2);
+    assert_string_equal(f->last_path, "/second");
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_pipelined_requests_answered_in_order(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 3};
+    const char *req = GET("/async") GET("/hello") GET("/async");
+    run_client(f, &c, req, strlen(req));
+    assert_int_equal(count_responses(c.data, c.len, false), 3);
+    char *a1 = strstr(c.data, "\r\n\r\nasync");
+    char *h = strstr(c.data, "\r\n\r\nhello");
+    assert_non_null(a1);
+    assert_non_null(h);
+    assert_true(a1 < h); /* the slow first answer still comes first */
+    assert_non_null(strstr(h, "\r\n\r\nasync"));
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_http10_request_closes_by_default(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {0};
+    const char *req = "GET /hello HTTP/1.0\r\n\r\n";
+    run_client(f, &c, req, strlen(req));
+    assert_true(c.eof);
+    assert_contains(&c, "Connection: close\r\n");
+    assert_contains(&c, "\r\n\r\nhello");
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_http10_keep_alive_is_honoured(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1, .linger_ms = 150};
+    const char *req = "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    run_client(f, &c, req, strlen(req));
+    assert_contains(&c, "Connection: keep-alive\r\n");
+    assert_false(c.eof);
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_connection_close_request_closes_after_response(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {0};
+    const char *req = "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" GET("/no");
+    run_client(f, &c, req, strlen(req));
+    assert_true(c.eof);
+    assert_int_equal(count_responses(c.data, c.len, true), 1);
+    assert_int_equal(f->handled, 1);
+    client_free(&c);
+    fx_free(f);
+}
+
+/* A refused request: the status, a JSON body, Connection: close, the connection closed, and
+ * the application never saw it. */
+static void expect_refused(const char *req, size_t len, int status, const struct http_limits *lim)
+{
+    struct fx *f = fx_new(lim);
+    struct client c = {.max_ms = 3000};
+    run_client(f, &c, req, len);
+    char line[32];
+    snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
+    if (c.len < strlen(line) || memcmp(c.data, line, strlen(line)) != 0)
+        fail_msg("expected %d, got:\n%s", status, c.data);
+    assert_contains(&c, "Connection: close\r\n");
+    assert_contains(&c, "Content-Type: application/json\r\n");
+    assert_contains(&c, "{\"error\":\"");
+    assert_contains(&c, "\"error_description\":\"");
+    assert_true(c.eof);
+    assert_int_equal(count_responses(c.data, c.len, true), 1);
+    assert_int_equal(f->handled, 0);
+    client_free(&c);
+    fx_free(f);
+}
+
+#define REFUSE(req, status) expect_refused(req, sizeof(req) - 1, status, NULL)
+#define POST_HEAD           "POST /echo HTTP/1.1\r\nHost: a\r\n"
+
+static void test_content_length_with_transfer_encoding_is_refused(void **state)
+{
+    REFUSE(POST_HEAD
+           "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\n",
+           400);
+    REFUSE(POST_HEAD "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", 400);
+}
+
+static void test_duplicate_content_length_is_refused(void **state)
+{
+    REFUSE(POST_HEAD "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400);
+}
+
+static void test_differing_content_lengths_are_refused(void **state)
+{
+    REFUSE(POST_HEAD "Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400);
+    REFUSE(POST_HEAD "Content-Length: 3, 4\r\n\r\nabcd", 400);
+}
+
+static void test_content_length_with_sign_is_refused(void **state)
+{
+    REFUSE(POST_HEAD "Content-Length: +3\r\n\r\nabc", 400);
+    REFUSE(POST_HEAD "Content-Length: -1\r\n\r\nabc", 400);
+}
+
+static void test_unknown_transfer_encoding_is_refused(void **state)
+{
+    REFUSE(POST_HEAD "Transfer-Encoding: xchunked\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+           400);
+    REFUSE(POST_HEAD "Transfer-Encoding: gzip\r\n\r\n", 400);
+}
+
+static void test_chunked_with_other_codings_is_refused(void **state)
+{
+    REFUSE(POST_HEAD "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400);
+    REFUSE(POST_HEAD "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400);
+    REFUSE(POST_HEAD "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+}
+
+static void test_space_before_colon_is_refused(void **state)
+{
+    REFUSE(POST_HEAD "Content-Length : 3\r\n\r\nabc", 400);
+}
+
+static void test_bare_lf_is_refused(void **state)
+{
+    REFUSE("GET / HTTP/1.1\nHost: a\n\n", 400);
+    REFUSE("GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400);
+}
+
+static void test_nul_in_header_value_is_refused(void **state)
+{
+    REFUSE("GET / HTTP/1.1\r\nHost: a\r\nX-A: a\0b\r\n\r\n", 400);
+}
+
+static void test_control_char_in_header_value_is_refused(void **state)
+{
+    REFUSE("GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x01z\r\n\r\n", 400);
+    REFUSE("GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x7fz\r\n\r\n", 400);
+}
+
+static void test_chunk_size_overflow_is_refused(void **state)
+{
+    REFUSE(POST_HEAD "Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFF1\r\nabc\r\n", 400);
+}
+
+static void test_http11_without_host_is_refused(void **state)
+{
+    REFUSE("GET / HTTP/1.1\r\nX: y\r\n\r\n", 400);
+}
+
+static void test_duplicate_host_is_refused(void **state)
+{
+    REFUSE("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
+}
+
+static void test_transfer_encoding_in_http10_is_refused(void **state)
+{
+    REFUSE("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+}
+
+static void test_unsupported_http_version_is_refused(void **state)
+{
+    REFUSE("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
+}
+
+static void test_oversized_header_section_gets_431(void **state)
+{
+    struct http_limits lim = {.max_header_bytes = 1024};
+    char req[4096];
+    int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: %01500d\r\n\r\n", 0);
+    expect_refused(req, (size_t)n, 431, &lim);
+    /* a long request line counts too */
+    n = snprintf(req, sizeof req, "GET /%01500d HTTP/1.1\r\nHost: a\r\n\r\n", 0);
+    expect_refused(req, (size_t)n, 431, &lim);
+}
+
+static void test_too_many_headers_gets_431(void **state)
+{
+    struct http_limits lim = {.max_headers = 5};
+    const char req[] = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n";
+    expect_refused(req, sizeof req - 1, 431, &lim);
+}
+
+static void test_oversized_body_gets_413(void **state)
+{
+    struct http_limits lim = {.max_body_bytes = 100};
+    char req[1024];
+    int n = snprintf(req, sizeof req, POST_HEAD "Content-Length: 200\r\n\r\n%0200d", 0);
+    expect_refused(req, (size_t)n, 413, &lim);
+}
+
+static void test_oversized_chunked_body_gets_413(void **state)
+{
+    struct http_limits lim = {.max_body_bytes = 100};
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     POST_HEAD
+                     "Transfer-Encoding: chunked\r\n\r\n50\r\n%080d\r\n50\r\n%080d\r\n0\r\n\r\n",
+                     0, 0);
+    expect_refused(req, (size_t)n, 413, &lim);
+}
+
+static void test_header_timeout_sends_408_and_closes(void **state)
+{
+    struct http_limits lim = {.header_timeout_ms = 150};
+    expect_refused("GET / HTTP/1.1\r\nHost: a\r\n", 25, 408, &lim);
+}
+
+static void test_request_timeout_sends_408_while_body_is_missing(void **state)
+{
+    struct http_limits lim = {.header_timeout_ms = 100, .request_timeout_ms = 300};
+    const char req[] = POST_HEAD "Content-Length: 10\r\n\r\nabc";
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    expect_refused(req, sizeof req - 1, 408, &lim);
+    assert_true(elapsed_ms(&t0) >= 250); /* the header deadline no longer applied */
+}
+
+static void test_idle_keep_alive_connection_is_closed_silently(void **state)
+{
+    struct http_limits lim = {.idle_timeout_ms = 150};
+    struct fx *f = fx_new(&lim);
+    struct client c = {0};
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_client(f, &c, GET("/hello"), strlen(GET("/hello")));
+    assert_true(c.eof);
+    assert_true(elapsed_ms(&t0) < 2500);
+    assert_int_equal(count_responses(c.data, c.len, true), 1); /* no 408 after the reply */
+    assert_null(strstr(c.data, "408"));
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_chunked_request_body_is_decoded(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1};
+    const char req[] = POST_HEAD "Transfer-Encoding: chunked\r\n\r\n"
+                                 "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n";
+    run_client(f, &c, req, sizeof req - 1);
+    assert_contains(&c, "Content-Length: 12\r\n");
+    assert_contains(&c, "\r\n\r\nhello, world");
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_expect_continue_gets_100_before_body(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1, .second_delay_ms = 150, .req2 = "abc"};
+    const char req[] = POST_HEAD "Content-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+    run_client(f, &c, req, sizeof req - 1);
+    assert_memory_equal(c.data, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42);
+    assert_contains(&c, "\r\n\r\nabc");
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_chunked_response_is_framed(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1};
+    run_client(f, &c, GET("/chunked"), strlen(GET("/chunked")));
+    assert_contains(&c, "Transfer-Encoding: chunked\r\n");
+    assert_null(strstr(c.data, "Content-Length"));
+    assert_contains(&c, "\r\n\r\n6\r\nhello \r\nd\r\nchunked world\r\n0\r\n\r\n");
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_sse_events_split_multiline_data(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1};
+    run_client(f, &c, GET("/sse"), strlen(GET("/sse")));
+    assert_contains(&c, "Content-Type: text/event-stream\r\n");
+    assert_contains(&c, "Cache-Control: no-cache\r\n");
+    /* each event is exactly one chunk */
+    assert_contains(&c, "\r\n\r\n45\r\nid: 7\nevent: message\ndata: first line\n"
+                        "data: second line\ndata: third\n\n\r\n");
+    assert_contains(&c, "\r\nf\r\ndata: {\"a\":1}\n\n\r\n");
+    assert_contains(&c, "retry: 1500\n\n");
+    assert_contains(&c, ": heartbeat\n\n\r\n0\r\n\r\n");
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_stream_overflow_cuts_slow_client(void **state)
+{
+    struct http_limits lim = {.stream_max_queued_bytes = 64 * 1024};
+    struct fx *f = fx_new(&lim);
+    struct client c = {.no_read_ms = 1500};
+    client_start(&c, f->port, GET("/flood"), strlen(GET("/flood")));
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (f->overflow_rc == 0 && elapsed_ms(&t0) < 5000)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(f->overflow_rc, HTTP_ERR_OVERFLOW);
+    assert_true(f->flood_bytes < 64u * 1024 * 1024);
+    run_until(f, &c.done, 5000);
+    client_join(&c);
+    assert_int_equal(http_server_connection_count(f->srv), 0);
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_abort_callback_runs_when_client_disconnects_during_stream(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.close_after_bytes = 1};
+    run_client(f, &c, GET("/hold"), strlen(GET("/hold")));
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!f->aborted && elapsed_ms(&t0) < 3000)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(f->aborted);
+    assert_int_equal(http_server_connection_count(f->srv), 0);
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_query_param_is_percent_decoded(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1};
+    const char *req = GET("/query?x=1&q=a%20b+c%2Fd&q=second");
+    run_client(f, &c, req, strlen(req));
+    assert_contains(&c, "\r\n\r\n2:a b c/d");
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_query_param_refuses_bad_encoding(void **state)
+{
+    char out[8];
+    struct http_request r = {.query = "a=%zz&b=%41%42&c=%00&d=toolongvalue&e"};
+    assert_int_equal(http_request_query_param(&r, "a", out, sizeof out), -1);
+    assert_int_equal(http_request_query_param(&r, "b", out, sizeof out), 1);
+    assert_string_equal(out, "AB");
+    assert_int_equal(http_request_query_param(&r, "c", out, sizeof out), -1);
+    assert_int_equal(http_request_query_param(&r, "d", out, sizeof out), -1);
+    assert_int_equal(http_request_query_param(&r, "e", out, sizeof out), 1);
+    assert_string_equal(out, "");
+    assert_int_equal(http_request_query_param(&r, "zz", out, sizeof out), 0);
+    r.query = NULL;
+    assert_int_equal(http_request_query_param(&r, "a", out, sizeof out), 0);
+}
+
+static void test_max_connections_closes_extra_connection(void **state)
+{
+    struct http_limits lim = {.max_connections = 1};
+    struct fx *f = fx_new(&lim);
+    struct client a = {.want = 1, .linger_ms = 400};
+    client_start(&a, f->port, GET("/hello"), strlen(GET("/hello")));
+    run_until(f, &a.got_want, 3000);
+    assert_true(atomic_load(&a.got_want));
+    struct client b = {0};
+    run_client(f, &b, GET("/hello"), strlen(GET("/hello")));
+    assert_true(b.eof);
+    assert_int_equal(b.len, 0);
+    run_until(f, &a.done, 3000);
+    client_join(&a);
+    assert_false(a.eof); /* the first connection was left alone */
+    assert_int_equal(f->handled, 1);
+    client_free(&a);
+    client_free(&b);
+    fx_free(f);
+}
+
+static void test_graceful_shutdown_finishes_inflight_exchange(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client idle = {.want = 1, .linger_ms = 2000};
+    client_start(&idle, f->port, GET("/hello"), strlen(GET("/hello")));
+    run_until(f, &idle.got_want, 3000);
+    struct client busy = {0};
+    client_start(&busy, f->port, GET("/slow"), strlen(GET("/slow")));
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (f->handled < 2 && elapsed_ms(&t0) < 3000)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(f->handled, 2);
+    http_server_shutdown(f->srv, 2000, on_shutdown_done, f);
+    struct http_server *srv = f->srv;
+    f->srv = NULL;
+    (void)srv;
+    run_until(f, &busy.done, 3000);
+    run_until(f, &idle.done, 3000);
+    client_join(&busy);
+    client_join(&idle);
+    assert_true(busy.eof);
+    assert_contains(&busy, "Connection: close\r\n");
+    assert_contains(&busy, "\r\n\r\nasync");
+    assert_true(idle.eof); /* closed at shutdown, well before its 2 s linger */
+    for (int i = 0; i < 200 && !f->shutdown_done; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(f->shutdown_done);
+    struct client late = {0};
+    client_start(&late, f->port, GET("/hello"), strlen(GET("/hello")));
+    client_join(&late);
+    assert_true(late.connect_failed);
+    client_free(&late);
+    client_free(&busy);
+    client_free(&idle);
+    fx_free(f);
+}
+
+static void test_head_request_gets_no_body(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1, .linger_ms = 100};
+    const char *req = "HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+    run_client(f, &c, req, strlen(req));
+    assert_contains(&c, "Content-Length: 5\r\n");
+    assert_null(strstr(c.data, "hello"));
+    client_free(&c);
+    fx_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_simple_get_returns_200),
+        cmocka_unit_test(test_default_headers_are_sent_on_every_response),
+        cmocka_unit_test(test_security_headers_have_the_peer_values),
+        cmocka_unit_test(test_cors_reflects_allowed_origin_only),
+        cmocka_unit_test(test_cors_preflight_answers_204),
+        cmocka_unit_test(test_keep_alive_serves_two_requests_on_one_connection),
+        cmocka_unit_test(test_pipelined_requests_answered_in_order),
+        cmocka_unit_test(test_http10_request_closes_by_default),
+        cmocka_unit_test(test_http10_keep_alive_is_honoured),
+        cmocka_unit_test(test_connection_close_request_closes_after_response),
+        cmocka_unit_test(test_content_length_with_transfer_encoding_is_refused),
+        cmocka_unit_test(test_duplicate_content_length_is_refused),
+        cmocka_unit_test(test_differing_content_lengths_are_refused),
+        cmocka_unit_test(test_content_length_with_sign_is_refused),
+        cmocka_unit_test(test_unknown_transfer_encoding_is_refused),
+        cmocka_unit_test(test_chunked_with_other_codings_is_refused),
+        cmocka_unit_test(test_space_before_colon_is_refused),
+        cmocka_unit_test(test_bare_lf_is_refused),
+        cmocka_unit_test(test_nul_in_header_value_is_refused),
+        cmocka_unit_test(test_control_char_in_header_value_is_refused),
+        cmocka_unit_test(test_chunk_size_overflow_is_refused),
+        cmocka_unit_test(test_http11_without_host_is_refused),
+        cmocka_unit_test(test_duplicate_host_is_refused),
+        cmocka_unit_test(test_transfer_encoding_in_http10_is_refused),
+        cmocka_unit_test(test_unsupported_http_version_is_refused),
+        cmocka_unit_test(test_oversized_header_section_gets_431),
+        cmocka_unit_test(test_too_many_headers_gets_431),
+        cmocka_unit_test(test_oversized_body_gets_413),
+        cmocka_unit_test(test_oversized_chunked_body_gets_413),
+        cmocka_unit_test(test_header_timeout_sends_408_and_closes),
+        cmocka_unit_test(test_request_timeout_sends_408_while_body_is_missing),
+        cmocka_unit_test(test_idle_keep_alive_connection_is_closed_silently),
+        cmocka_unit_test(test_chunked_request_body_is_decoded),
+        cmocka_unit_test(test_expect_continue_gets_100_before_body),
+        cmocka_unit_test(test_chunked_response_is_framed),
+        cmocka_unit_test(test_sse_events_split_multiline_data),
+        cmocka_unit_test(test_stream_overflow_cuts_slow_client),
+        cmocka_unit_test(test_abort_callback_runs_when_client_disconnects_during_stream),
+        cmocka_unit_test(test_query_param_is_percent_decoded),
+        cmocka_unit_test(test_query_param_refuses_bad_encoding),
+        cmocka_unit_test(test_max_connections_closes_extra_connection),
+        cmocka_unit_test(test_graceful_shutdown_finishes_inflight_exchange),
+        cmocka_unit_test(test_head_request_gets_no_body),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
