@@ -245,10 +245,8 @@ static const struct {
     {"all", ROLE_ALL, "both listeners in one process"},
 };
 
-static void config_error(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void config_error(char *err, size_t err_size, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void config_error(char *err, size_t err_size,
+                                                               const char *fmt, ...)
 {
     if (!err || !err_size)
         return;

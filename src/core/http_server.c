@@ -312,7 +312,9 @@ int http_parser_take(struct http_parser *p, struct http_parsed *out)
     out->headers = calloc(p->field_count + 1, sizeof *out->headers);
     if (!out->headers)
         return -1;
-    if (!p->head.data && buf_reserve(&p->head, 1) != BUF_OK) {
+    /* An empty append allocates and NUL-terminates a buffer that never received data
+     * (buf_steal alone leaves a fresh allocation unterminated). */
+    if (buf_append(&p->head, "", 0) != BUF_OK || buf_append(&p->body, "", 0) != BUF_OK) {
         free(out->headers);
         out->headers = NULL;
         return -1;
