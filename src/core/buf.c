@@ -46,6 +46,7 @@ int buf_reserve(struct buf *b, size_t extra)
         return BUF_ERR_NOMEM;
     b->data = p;
     b->cap = cap;
+    b->data[b->len] = '\0'; /* the first allocation must honour the NUL promise too */
     return BUF_OK;
 }
 

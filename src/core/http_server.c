@@ -350,8 +350,8 @@ void http_parsed_free(struct http_parsed *r)
 /* ============================== server and connections ==================================== */
 
 #define READ_CHUNK (64 * 1024)
-#define LINGER_MS  2000 /* how long a closing connection drains input so the client sees the reply \
-                         */
+/* How long a closing connection drains input, so that the client gets to read the reply. */
+#define LINGER_MS 2000
 
 struct http_listener {
     uv_tcp_t tcp;

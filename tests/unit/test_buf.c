@@ -48,6 +48,18 @@ static void test_buf_steal_leaves_empty_buffer(void **state)
     free(p);
 }
 
+static void test_buf_steal_of_empty_buffer_is_empty_string(void **state)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    size_t len = 99;
+    char *p = buf_steal(&b, &len);
+    assert_non_null(p);
+    assert_int_equal(len, 0);
+    assert_string_equal(p, "");
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -55,6 +67,7 @@ int main(void)
         cmocka_unit_test(test_buf_refuses_growth_past_limit),
         cmocka_unit_test(test_buf_consume_moves_rest_to_front),
         cmocka_unit_test(test_buf_steal_leaves_empty_buffer),
+        cmocka_unit_test(test_buf_steal_of_empty_buffer_is_empty_string),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
