@@ -133,10 +133,12 @@ static void fill_field(struct mcp_session *s, const struct store_str *f, const s
     if (!val)
         return;
     if (f->len == 5 && memcmp(f->ptr, "owner", 5) == 0) {
+        free(s->owner);
         s->owner = val;
         return;
     }
     if (f->len == 2 && memcmp(f->ptr, "pv", 2) == 0) {
+        free(s->protocol_version);
         s->protocol_version = val;
         return;
     }
@@ -257,6 +259,7 @@ struct mcp_live {
     struct mcp_ctx *ctx;
     unsigned refs;
     bool ending;
+    bool registered; /* found in ctx->live under sid */
     struct store_sub *control_sub;
     struct store_sub *toserver_sub;
     struct hashmap *calls;   /* request id key -> struct mcp_call */
@@ -269,8 +272,11 @@ static void live_end(struct mcp_live *l);
 static void on_control(void *arg, const char *channel, const char *msg, size_t len)
 {
     struct mcp_live *l = arg;
-    if (memmem(msg, len, "\"SHUTDOWN\"", 10))
-        live_end(l);
+    if (!memmem(msg, len, "\"SHUTDOWN\"", 10))
+        return;
+    l->refs++;
+    live_end(l);
+    mcp_live_release(l);
 }
 
 static void deliver_reply(struct mcp_live *l, const json_t *response)
@@ -331,6 +337,7 @@ struct mcp_live *mcp_live_acquire(struct mcp_ctx *ctx, const char *sid, bool cre
         free(l);
         return NULL;
     }
+    l->registered = true;
     return l;
 }
 
@@ -338,7 +345,8 @@ void mcp_live_release(struct mcp_live *l)
 {
     if (!l || --l->refs > 0)
         return;
-    hashmap_remove(l->ctx->live, l->sid, strlen(l->sid));
+    if (l->registered)
+        hashmap_remove(l->ctx->live, l->sid, strlen(l->sid));
     if (l->control_sub)
         store_unsubscribe(l->control_sub);
     if (l->toserver_sub)
@@ -459,13 +467,13 @@ void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *re
 }
 
 /* The session is over on every instance: close its streams, cancel its calls, fail its pending
- * server->client requests. Each of those drops its own reference. */
+ * server->client requests. Each of those drops its own reference; the caller holds one more, so
+ * l outlives this function. */
 static void live_end(struct mcp_live *l)
 {
     if (l->ending)
         return;
     l->ending = true;
-    l->refs++;
     while (l->members.next != &l->members) {
         struct mcp_live_member *m = l->members.next;
         mcp_live_remove_member(l, m);
@@ -489,25 +497,35 @@ static void live_end(struct mcp_live *l)
         free(p);
     }
     l->ending = false;
-    mcp_live_release(l);
 }
 
 void mcp_live_end_all(struct mcp_ctx *ctx)
 {
+    size_t n = hashmap_count(ctx->live);
+    if (n == 0)
+        return;
+    struct mcp_live **all = calloc(n, sizeof *all);
+    if (!all)
+        return;
     struct hashmap_iter it;
     const char *k;
-    size_t kl;
+    size_t kl, count = 0;
     void *v;
-    for (;;) {
-        hashmap_iter_init(&it);
-        if (!hashmap_next(ctx->live, &it, &k, &kl, &v))
-            return;
+    hashmap_iter_init(&it);
+    while (count < n && hashmap_next(ctx->live, &it, &k, &kl, &v)) {
         struct mcp_live *l = v;
         l->refs++;
-        live_end(l);
-        /* Whatever still holds l after it ended is waiting on the loop; detach it from the
-         * registry so the loop can finish without it being found again. */
-        hashmap_remove(ctx->live, l->sid, strlen(l->sid));
-        mcp_live_release(l);
+        all[count++] = l;
     }
+    /* Detach them all first: whatever still holds one after it ended is waiting on the loop
+     * and must not be found again, and the registry must empty for the loop to finish. */
+    for (size_t i = 0; i < count; i++) {
+        hashmap_remove(ctx->live, all[i]->sid, strlen(all[i]->sid));
+        all[i]->registered = false;
+    }
+    for (size_t i = 0; i < count; i++) {
+        live_end(all[i]);
+        mcp_live_release(all[i]);
+    }
+    free(all);
 }
