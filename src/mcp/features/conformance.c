@@ -24,9 +24,13 @@
 
 /* Spacing of the logging and progress steps; the scenarios expect ~50 ms. */
 #define STEP_MS 50
-/* test_reconnection answers after this delay so that the transport has closed the POST stream
- * (SEP-1699 polling) before the result exists and must be replayed on a Last-Event-ID GET. */
+/* test_reconnection closes its POST stream at once and answers after this delay, so the result
+ * exists only after the client has lost the stream and must come back by a Last-Event-ID GET
+ * (SEP-1699 polling). */
 #define RECONNECTION_DELAY_MS 200
+/* The retry hint sent as the stream closes. Short, because the suite and our tests reconnect
+ * right away and a polite client would otherwise wait (the fixture's 5 s) for nothing. */
+#define RECONNECTION_RETRY_MS 500
 
 #define JSONRPC_INVALID_PARAMS -32602
 #define JSONRPC_INTERNAL_ERROR -32603
@@ -168,6 +172,7 @@ static void reconnection_done(struct mcp_call *c, void *arg)
 
 static void tool_reconnection(struct mcp_call *c, const json_t *args)
 {
+    mcp_call_close_stream(c, RECONNECTION_RETRY_MS);
     after_or_fail(c, RECONNECTION_DELAY_MS, reconnection_done, 0);
 }
 

