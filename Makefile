@@ -85,10 +85,16 @@ bench:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
+# clang-tidy runs once per file: clang-tidy 14's static analyzer keeps state between files in one
+# run (its va_start matcher binds to the first file's AST), which gives false valist findings.
+# cppcheck does not read system headers; scripts/cppcheck/jansson.cfg gives it jansson's
+# iteration macros, which it would otherwise stop on (unknownMacro).
+LINT_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 lint:
-	clang-tidy --quiet $$(git ls-files 'src/*.c') -- $(CPPFLAGS) $(CSTD)
+	git ls-files 'src/*.c' | xargs -P$(LINT_JOBS) -I{} clang-tidy --quiet {} -- $(CPPFLAGS) $(CSTD)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
-	  --suppress=missingIncludeSystem -Isrc $$(git ls-files 'src/*.c')
+	  --suppress=missingIncludeSystem --library=scripts/cppcheck/jansson.cfg -Isrc \
+	  $$(git ls-files 'src/*.c')
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(build-essential pkg-config clang libclang-rt-14-dev libuv1-dev node-llhttp
+APT_PKGS=(build-essential pkg-config clang libclang-rt-14-dev clang-format clang-tidy cppcheck libuv1-dev node-llhttp
   libjansson-dev libssl-dev libcurl4-openssl-dev libhiredis-dev libcmocka-dev
   redis-server redis-tools haproxy curl jq wrk ca-certificates git)
 # Any Node with npm will do to fetch Node 22; take Debian's only when none is installed (a

@@ -59,8 +59,9 @@ static void on_signal(uv_signal_t *h, int signum)
 static int check_role(const struct config *c)
 {
     if (c->role == ROLE_AUTH || c->role == ROLE_ALL) {
-        fprintf(stderr, "mcpd: the '%s' role (OAuth authorization server) is not available in "
-                        "this build yet; run 'mcpd mcp --no-auth'\n",
+        fprintf(stderr,
+                "mcpd: the '%s' role (OAuth authorization server) is not available in "
+                "this build yet; run 'mcpd mcp --no-auth'\n",
                 c->role == ROLE_AUTH ? "auth" : "all");
         return -1;
     }
@@ -70,8 +71,9 @@ static int check_role(const struct config *c)
         return -1;
     }
     if (c->no_auth && !http_host_is_loopback(c->host)) {
-        fprintf(stderr, "mcpd: --no-auth serves MCP without authorization and is refused on "
-                        "the non-loopback address '%s'; bind 127.0.0.1 or ::1\n",
+        fprintf(stderr,
+                "mcpd: --no-auth serves MCP without authorization and is refused on "
+                "the non-loopback address '%s'; bind 127.0.0.1 or ::1\n",
                 c->host);
         return -1;
     }
@@ -94,8 +96,8 @@ static void print_banner(const struct app *a)
             "  MCP endpoint (Streamable HTTP): http://%s:%d/mcp\n"
             "  health:                         http://%s:%d/health\n"
             "  features: %s; logs: JSON lines on stdout; Ctrl-C stops\n",
-            MCPD_VERSION, store_backend_name(a->store), a->cfg.no_auth ? "OFF" : "on", host,
-            port, host, port, a->cfg.features);
+            MCPD_VERSION, store_backend_name(a->store), a->cfg.no_auth ? "OFF" : "on", host, port,
+            host, port, a->cfg.features);
 }
 
 static int run(struct app *a)

@@ -17,7 +17,7 @@ struct buf {
     size_t limit; /* maximum len; 0 means SIZE_MAX / 2 */
 };
 
-#define BUF_OK 0
+#define BUF_OK        0
 #define BUF_ERR_LIMIT (-1) /* the append would pass limit; the buffer is unchanged */
 #define BUF_ERR_NOMEM (-2)
 

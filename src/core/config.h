@@ -24,25 +24,26 @@ enum config_role {
 
 struct config {
     enum config_role role;
-    char *host;            /* HOST / --host: bind address (default 127.0.0.1) */
-    int port;              /* PORT / --port: MCP listener (default 3232) */
-    int auth_port;         /* AUTH_SERVER_PORT / --auth-port (default 3001) */
-    char *base_uri;        /* BASE_URI / --base-uri (default http://localhost:{port}) */
-    char *auth_server_url; /* AUTH_SERVER_URL / --auth-server-url (default http://localhost:{auth_port}) */
-    char *redis_url;       /* REDIS_URL / --redis-url; NULL means the embedded memory store */
-    char *redis_password;  /* REDIS_PASSWORD */
-    bool no_auth;          /* AUTH_MODE=none / --no-auth */
-    char *features;        /* MCP_FEATURES / --features: comma list of feature packs */
-    char *allowed_origins; /* ALLOWED_ORIGINS / --allowed-origins: extra comma list */
-    char *log_level;       /* LOG_LEVEL / --log-level (default info) */
+    char *host;                 /* HOST / --host: bind address (default 127.0.0.1) */
+    int port;                   /* PORT / --port: MCP listener (default 3232) */
+    int auth_port;              /* AUTH_SERVER_PORT / --auth-port (default 3001) */
+    char *base_uri;             /* BASE_URI / --base-uri (default http://localhost:{port}) */
+    char *auth_server_url;      /* AUTH_SERVER_URL / --auth-server-url (default
+                                   http://localhost:{auth_port}) */
+    char *redis_url;            /* REDIS_URL / --redis-url; NULL means the embedded memory store */
+    char *redis_password;       /* REDIS_PASSWORD */
+    bool no_auth;               /* AUTH_MODE=none / --no-auth */
+    char *features;             /* MCP_FEATURES / --features: comma list of feature packs */
+    char *allowed_origins;      /* ALLOWED_ORIGINS / --allowed-origins: extra comma list */
+    char *log_level;            /* LOG_LEVEL / --log-level (default info) */
     uint64_t session_ttl_ms;    /* SESSION_TTL_MS (default 300000, the peer's 5 minutes) */
     size_t event_log_max;       /* EVENT_LOG_MAX: events kept per stream for replay (default 256) */
     uint64_t sse_retry_ms;      /* SSE_RETRY_MS: retry hint in priming events (default 1000) */
     uint64_t shutdown_grace_ms; /* SHUTDOWN_GRACE_MS (default 5000) */
     uint64_t request_timeout_ms; /* server->client request timeout (default 60000) */
-    struct http_limits limits;  /* MAX_HEADER_BYTES, MAX_BODY_BYTES, MAX_CONNECTIONS,
-                                   HEADER_TIMEOUT_MS, REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_MS,
-                                   SSE_MAX_QUEUED_BYTES */
+    struct http_limits limits;   /* MAX_HEADER_BYTES, MAX_BODY_BYTES, MAX_CONNECTIONS,
+                                    HEADER_TIMEOUT_MS, REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_MS,
+                                    SSE_MAX_QUEUED_BYTES */
     bool show_help;
     bool show_version;
 };

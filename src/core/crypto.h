@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define CRYPTO_SHA256_SIZE 32
-#define CRYPTO_UUID_SIZE 37 /* 36 characters + NUL */
+#define CRYPTO_UUID_SIZE   37 /* 36 characters + NUL */
 
 int crypto_random(void *out, size_t len); /* 0, or -1 if the CSPRNG failed */
 /* Random UUID v4, lower-case, into out[CRYPTO_UUID_SIZE]. */
@@ -30,7 +30,8 @@ void crypto_hex(const uint8_t *data, size_t len, char *out); /* out: 2*len+1 byt
 size_t crypto_base64_len(size_t len);
 /* Encoders write a NUL-terminated string and return its length, or -1 if out is too small. */
 long crypto_base64_encode(const void *data, size_t len, char *out, size_t out_size);
-long crypto_base64url_encode(const void *data, size_t len, char *out, size_t out_size); /* no padding */
+long crypto_base64url_encode(const void *data, size_t len, char *out,
+                             size_t out_size); /* no padding */
 /* Decoders accept padded or unpadded input and refuse characters outside the alphabet. Return
  * the decoded length, or -1 for invalid input or a too-small out. */
 long crypto_base64_decode(const char *in, size_t len, uint8_t *out, size_t out_size);

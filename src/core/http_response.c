@@ -278,8 +278,10 @@ int http_stream_write(struct http_exchange *ex, const char *data, size_t len)
     }
     memcpy(chunk, prefix, (size_t)plen);
     memcpy(chunk + plen, data, len);
-    if (!ex->raw_stream)
-        memcpy(chunk + plen + len, "\r\n", 2);
+    if (!ex->raw_stream) {
+        chunk[(size_t)plen + len] = '\r';
+        chunk[(size_t)plen + len + 1] = '\n';
+    }
     return http_exchange_write(ex, chunk, total, NULL, 0);
 }
 

@@ -44,7 +44,7 @@ size_t http_stream_queued_bytes(const struct http_exchange *ex);
 int http_sse_begin(struct http_exchange *ex, int status);
 int http_sse_event(struct http_exchange *ex, const char *id, const char *event, const char *data,
                    size_t len);
-int http_sse_retry(struct http_exchange *ex, uint64_t retry_ms); /* "retry: N\n\n" */
+int http_sse_retry(struct http_exchange *ex, uint64_t retry_ms);  /* "retry: N\n\n" */
 int http_sse_comment(struct http_exchange *ex, const char *text); /* ": text\n\n" (heartbeat) */
 
 const char *http_status_reason(int status);

@@ -23,35 +23,36 @@
 
 struct logger;
 
-#define HTTP_OK 0
-#define HTTP_ERR (-1)
-#define HTTP_ERR_CLOSED (-2)   /* the connection is gone */
-#define HTTP_ERR_OVERFLOW (-3) /* a stream's queued bytes passed the cap; the connection is closed */
-#define HTTP_ERR_STATE (-4)    /* call not allowed in the exchange's current state */
+#define HTTP_OK         0
+#define HTTP_ERR        (-1)
+#define HTTP_ERR_CLOSED (-2) /* the connection is gone */
+#define HTTP_ERR_OVERFLOW                                                                          \
+    (-3)                    /* a stream's queued bytes passed the cap; the connection is closed */
+#define HTTP_ERR_STATE (-4) /* call not allowed in the exchange's current state */
 
 struct http_limits {
-    size_t max_header_bytes;       /* request line + all header lines */
-    size_t max_headers;            /* number of header fields */
-    size_t max_body_bytes;         /* decoded body (Content-Length or chunked) */
-    unsigned max_connections;      /* accepted connections beyond this are closed at once */
-    uint64_t header_timeout_ms;    /* first byte of a request until its headers are complete */
-    uint64_t request_timeout_ms;   /* first byte of a request until its body is complete */
-    uint64_t idle_timeout_ms;      /* keep-alive: a connection with no request in progress */
+    size_t max_header_bytes;        /* request line + all header lines */
+    size_t max_headers;             /* number of header fields */
+    size_t max_body_bytes;          /* decoded body (Content-Length or chunked) */
+    unsigned max_connections;       /* accepted connections beyond this are closed at once */
+    uint64_t header_timeout_ms;     /* first byte of a request until its headers are complete */
+    uint64_t request_timeout_ms;    /* first byte of a request until its body is complete */
+    uint64_t idle_timeout_ms;       /* keep-alive: a connection with no request in progress */
     size_t stream_max_queued_bytes; /* unsent bytes a streaming response may queue */
 };
 
 /* Defaults used when a limit is 0. */
-#define HTTP_DEFAULT_MAX_HEADER_BYTES (16 * 1024)
-#define HTTP_DEFAULT_MAX_HEADERS 100
-#define HTTP_DEFAULT_MAX_BODY_BYTES (4 * 1024 * 1024)
-#define HTTP_DEFAULT_MAX_CONNECTIONS 16384
-#define HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000
+#define HTTP_DEFAULT_MAX_HEADER_BYTES   (16 * 1024)
+#define HTTP_DEFAULT_MAX_HEADERS        100
+#define HTTP_DEFAULT_MAX_BODY_BYTES     (4 * 1024 * 1024)
+#define HTTP_DEFAULT_MAX_CONNECTIONS    16384
+#define HTTP_DEFAULT_HEADER_TIMEOUT_MS  10000
 #define HTTP_DEFAULT_REQUEST_TIMEOUT_MS 30000
-#define HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
-#define HTTP_DEFAULT_STREAM_MAX_QUEUED (1024 * 1024)
+#define HTTP_DEFAULT_IDLE_TIMEOUT_MS    60000
+#define HTTP_DEFAULT_STREAM_MAX_QUEUED  (1024 * 1024)
 
 struct http_header {
-    const char *name; /* NUL-terminated, as received */
+    const char *name;  /* NUL-terminated, as received */
     const char *value; /* NUL-terminated, surrounding whitespace trimmed */
 };
 
@@ -62,7 +63,7 @@ struct http_request {
     const char *query;  /* after '?', not decoded; NULL when absent */
     const struct http_header *headers;
     size_t header_count;
-    const char *body;  /* NUL-terminated (NUL not counted); "" when there is none */
+    const char *body; /* NUL-terminated (NUL not counted); "" when there is none */
     size_t body_len;
     const char *remote_addr; /* peer IP address as text */
     int http_minor;          /* 1 for HTTP/1.1, 0 for HTTP/1.0 */

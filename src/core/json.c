@@ -136,7 +136,9 @@ static int json_write_string(struct buf *out, const char *s, size_t len)
             esc[1] = 't';
             break;
         default:
-            memcpy(esc + 1, "u00", 3);
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
             esc[4] = hex[ch >> 4];
             esc[5] = hex[ch & 0xf];
             n = 6;
@@ -271,7 +273,7 @@ static void decimal_from_double(double d, int prec, struct decimal *dec)
         if (*p >= '0' && *p <= '9')
             dec->digits[n++] = *p;
     dec->ndigits = n;
-    dec->exp = atoi(p + 1);
+    dec->exp = (int)strtol(p + 1, NULL, 10); /* d is finite: %e always printed "e[+-]DD" */
 }
 
 static bool decimal_reads_back_as(const struct decimal *dec, double d)

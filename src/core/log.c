@@ -10,7 +10,8 @@
 #include "core/crypto.h"
 #include "core/json.h"
 
-static const char *const level_names[] = {"DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL"};
+static const char *const level_names[] = {"DEBUG",   "INFO",  "NOTICE",
+                                          "WARNING", "ERROR", "CRITICAL"};
 
 void log_init(struct logger *lg, FILE *out, enum log_level min)
 {

@@ -20,8 +20,8 @@ enum log_level {
 };
 
 struct logger {
-    FILE *out;           /* where lines go; stdout by default */
-    enum log_level min;  /* lines below this level are dropped */
+    FILE *out;          /* where lines go; stdout by default */
+    enum log_level min; /* lines below this level are dropped */
 };
 
 void log_init(struct logger *lg, FILE *out, enum log_level min);

@@ -158,8 +158,8 @@ void mcp_call_error(struct mcp_call *c, int code, const char *message, json_t *d
 
 void mcp_call_tool_error(struct mcp_call *c, const char *text)
 {
-    json_t *result = json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text", text,
-                               "isError", 1);
+    json_t *result =
+        json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text", text, "isError", 1);
     mcp_call_result(c, result);
 }
 

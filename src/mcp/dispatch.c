@@ -95,8 +95,8 @@ static void build_listings(struct mcp_dispatch *d)
     d->prompts = json_pack("{s:o}", "prompts", prompts);
     d->templates = json_pack("{s:o}", "resourceTemplates", templates);
     const struct mcp_feature_pack *first = d->packs[0];
-    d->server_info = json_pack("{s:s,s:s}", "name", first->server_name, "version",
-                               first->server_version);
+    d->server_info =
+        json_pack("{s:s,s:s}", "name", first->server_name, "version", first->server_version);
     d->instructions = first->instructions;
 }
 
@@ -320,8 +320,8 @@ static void method_complete(struct mcp_call *c)
         if (d->packs[i]->complete &&
             d->packs[i]->complete(c, ref, argument, json_object_get(c->params, "context")))
             return;
-    mcp_call_result(c, json_pack("{s:{s:[],s:i,s:b}}", "completion", "values", "total", 0,
-                                 "hasMore", 0));
+    mcp_call_result(
+        c, json_pack("{s:{s:[],s:i,s:b}}", "completion", "values", "total", 0, "hasMore", 0));
 }
 
 static void method_set_level(struct mcp_call *c)

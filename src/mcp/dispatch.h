@@ -1,10 +1,10 @@
 /*
  * dispatch: the MCP method table and the call machinery behind feature.h. It turns one JSON-RPC
  * request into a call, runs the method (initialize results, ping, the tools, resources and
- * prompts methods, completion/complete, logging/setLevel), and hands every message the call produces
- * (request-scoped notifications, server->client requests, the final response) to the call's
- * sink, which the transport provides. It merges the enabled feature packs into one server and
- * caches their listings. It knows nothing of HTTP.
+ * prompts methods, completion/complete, logging/setLevel), and hands every message the call
+ * produces (request-scoped notifications, server->client requests, the final response) to the
+ * call's sink, which the transport provides. It merges the enabled feature packs into one server
+ * and caches their listings. It knows nothing of HTTP.
  */
 #ifndef MCPD_MCP_DISPATCH_H
 #define MCPD_MCP_DISPATCH_H

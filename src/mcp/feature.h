@@ -88,7 +88,7 @@ typedef void (*mcp_prompt_fn)(struct mcp_call *c, const json_t *args);
 
 struct mcp_tool {
     const char *name;
-    const char *title;         /* NULL: omitted */
+    const char *title; /* NULL: omitted */
     const char *description;
     const char *input_schema;  /* JSON text */
     const char *output_schema; /* JSON text or NULL */

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const mcp_protocol_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
-                                             "2024-11-05", NULL};
+const char *const mcp_protocol_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05",
+                                             NULL};
 
 bool jsonrpc_valid_id(const json_t *id)
 {

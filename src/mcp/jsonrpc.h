@@ -10,14 +10,14 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#define JSONRPC_PARSE_ERROR (-32700)
-#define JSONRPC_INVALID_REQUEST (-32600)
-#define JSONRPC_METHOD_NOT_FOUND (-32601)
-#define JSONRPC_INVALID_PARAMS (-32602)
-#define JSONRPC_INTERNAL_ERROR (-32603)
-#define JSONRPC_SERVER_ERROR (-32000)       /* implementation-defined server error */
-#define MCP_ERROR_REQUEST_TIMEOUT (-32001)  /* a server->client request was not answered */
-#define MCP_ERROR_SESSION_NOT_FOUND (-32001) /* the SDKs' code for an unknown session */
+#define JSONRPC_PARSE_ERROR          (-32700)
+#define JSONRPC_INVALID_REQUEST      (-32600)
+#define JSONRPC_METHOD_NOT_FOUND     (-32601)
+#define JSONRPC_INVALID_PARAMS       (-32602)
+#define JSONRPC_INTERNAL_ERROR       (-32603)
+#define JSONRPC_SERVER_ERROR         (-32000) /* implementation-defined server error */
+#define MCP_ERROR_REQUEST_TIMEOUT    (-32001) /* a server->client request was not answered */
+#define MCP_ERROR_SESSION_NOT_FOUND  (-32001) /* the SDKs' code for an unknown session */
 #define MCP_ERROR_RESOURCE_NOT_FOUND (-32002)
 
 enum jsonrpc_kind {

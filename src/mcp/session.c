@@ -98,17 +98,14 @@ int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_ses
                        void *arg)
 {
     char key[KEY_SIZE];
-    char *caps = json_serialize(s->client_capabilities ? s->client_capabilities : json_object(),
-                                NULL);
+    char *caps =
+        json_serialize(s->client_capabilities ? s->client_capabilities : json_object(), NULL);
     if (!caps)
         return -1;
     struct store_str pairs[] = {
-        {"owner", 5},
-        {s->owner, strlen(s->owner)},
-        {"pv", 2},
-        {s->protocol_version, strlen(s->protocol_version)},
-        {"caps", 4},
-        {caps, strlen(caps)},
+        {"owner", 5}, {s->owner, strlen(s->owner)},
+        {"pv", 2},    {s->protocol_version, strlen(s->protocol_version)},
+        {"caps", 4},  {caps, strlen(caps)},
     };
     record_key(key, s->id);
     int rc = store_hset(ctx->store, key, pairs, 6, session_ttl(ctx), NULL, NULL);
@@ -120,8 +117,8 @@ int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_ses
         return -1;
     owner_key(key, s->id);
     /* Commands complete in order, so this callback also means the hash is written. */
-    rc = store_set(ctx->store, key, s->owner, strlen(s->owner), session_ttl(ctx), 0, op_done_int,
-                   o);
+    rc =
+        store_set(ctx->store, key, s->owner, strlen(s->owner), session_ttl(ctx), 0, op_done_int, o);
     if (rc != STORE_OK)
         free(o);
     return rc == STORE_OK ? 0 : -1;
@@ -206,8 +203,7 @@ int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level)
     record_key(key, sid);
     const char *name = mcp_log_levels[level];
     struct store_str pairs[] = {{"level", 5}, {name, strlen(name)}};
-    return store_hset(ctx->store, key, pairs, 2, session_ttl(ctx), NULL, NULL) == STORE_OK ? 0
-                                                                                            : -1;
+    return store_hset(ctx->store, key, pairs, 2, session_ttl(ctx), NULL, NULL) == STORE_OK ? 0 : -1;
 }
 
 int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_fn fn, void *arg)
@@ -262,8 +258,8 @@ struct mcp_live {
     bool registered; /* found in ctx->live under sid */
     struct store_sub *control_sub;
     struct store_sub *toserver_sub;
-    struct hashmap *calls;   /* request id key -> struct mcp_call */
-    struct hashmap *pending; /* server request id (decimal) -> struct pending_reply */
+    struct hashmap *calls;          /* request id key -> struct mcp_call */
+    struct hashmap *pending;        /* server request id (decimal) -> struct pending_reply */
     struct mcp_live_member members; /* list head */
 };
 
@@ -484,8 +480,7 @@ static void live_end(struct mcp_live *l)
     const char *k;
     size_t kl;
     void *v;
-    for (hashmap_iter_init(&it); hashmap_next(l->calls, &it, &k, &kl, &v);
-         hashmap_iter_init(&it)) {
+    for (hashmap_iter_init(&it); hashmap_next(l->calls, &it, &k, &kl, &v); hashmap_iter_init(&it)) {
         hashmap_remove(l->calls, k, kl);
         mcp_call_cancel(v);
     }

@@ -17,7 +17,7 @@
 
 #include "mcp/context.h"
 
-#define MCP_SESSION_ID_MAX 64
+#define MCP_SESSION_ID_MAX  64
 #define MCP_LOG_LEVEL_COUNT 8
 
 /* A snapshot of the stored record, loaded per request. */

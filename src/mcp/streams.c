@@ -12,7 +12,7 @@
 #include "mcp/session.h"
 #include "store/store.h"
 
-#define KEY_SIZE (MCP_SESSION_ID_MAX + MCP_STREAM_ID_MAX + 40)
+#define KEY_SIZE   (MCP_SESSION_ID_MAX + MCP_STREAM_ID_MAX + 40)
 #define MARK_EVENT 'E'
 #define MARK_FINAL 'F'
 
@@ -234,8 +234,7 @@ static bool flush_held(struct resume *r)
         uint64_t seq;
         const char *entry;
         size_t entry_len;
-        if (parse_live(msg, n, &seq, &entry, &entry_len) &&
-            resume_write(r, seq, entry, entry_len))
+        if (parse_live(msg, n, &seq, &entry, &entry_len) && resume_write(r, seq, entry, entry_len))
             return true;
     }
     buf_reset(&r->held);

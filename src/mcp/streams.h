@@ -18,7 +18,7 @@
 #include "mcp/context.h"
 
 #define MCP_STREAM_ID_MAX 24
-#define MCP_EVENT_ID_MAX (MCP_STREAM_ID_MAX + 24)
+#define MCP_EVENT_ID_MAX  (MCP_STREAM_ID_MAX + 24)
 
 struct mcp_stream;
 
@@ -41,8 +41,8 @@ int mcp_event_id_parse(const char *event_id, char *stream_id, size_t size, uint6
 /* Resume a stream on ex (SSE already begun): replay the logged events after seq, then follow
  * live ones. A POST stream ends after its final event (finishing ex); a GET stream continues
  * via on_follow, which receives the last seq seen and takes over ex. */
-typedef void (*mcp_resume_follow_fn)(struct mcp_ctx *ctx, struct http_exchange *ex,
-                                     const char *sid, const char *stream_id, uint64_t last_seq);
+typedef void (*mcp_resume_follow_fn)(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
+                                     const char *stream_id, uint64_t last_seq);
 int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
                       const char *stream_id, uint64_t after_seq, mcp_resume_follow_fn follow);
 

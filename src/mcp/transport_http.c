@@ -43,12 +43,12 @@ struct post {
     struct mcp_ctx *ctx;
     struct http_exchange *ex; /* NULL once the client is gone or the stream was closed */
     char sid[MCP_SESSION_ID_MAX + 1];
-    bool prime;               /* the client speaks >= 2025-11-25: priming events and resumption */
+    bool prime; /* the client speaks >= 2025-11-25: priming events and resumption */
     bool batch;
-    bool dispatching;         /* requests are still being started */
-    unsigned outstanding;     /* calls not yet answered */
+    bool dispatching;     /* requests are still being started */
+    unsigned outstanding; /* calls not yet answered */
     enum post_mode mode;
-    json_t *responses;        /* answers collected while not streaming */
+    json_t *responses; /* answers collected while not streaming */
     struct mcp_stream *stream;
 };
 
@@ -106,8 +106,8 @@ static void post_complete(struct post *p)
         if (n == 0) {
             http_respond_empty(p->ex, 202);
         } else {
-            json_t *body = p->batch ? json_incref(p->responses)
-                                    : json_incref(json_array_get(p->responses, 0));
+            json_t *body =
+                p->batch ? json_incref(p->responses) : json_incref(json_array_get(p->responses, 0));
             http_response_header(p->ex, "Mcp-Session-Id", p->sid);
             http_respond_json(p->ex, 200, body);
         }
@@ -381,8 +381,8 @@ static void handle_post(struct mcp_ctx *ctx, struct http_exchange *ex, const cha
     json_t *body = json_parse(req->body, req->body_len, err, sizeof err);
     if (!json_is_object(body) && !json_is_array(body)) {
         json_decref(body);
-        http_respond_json(ex, 400,
-                          jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, "Parse error", json_string(err)));
+        http_respond_json(
+            ex, 400, jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, "Parse error", json_string(err)));
         return;
     }
     const char *sid = http_request_header(req, "mcp-session-id");

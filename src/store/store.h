@@ -20,9 +20,9 @@
 
 struct logger;
 
-#define STORE_OK 0
-#define STORE_ERR (-1)             /* generic failure */
-#define STORE_ERR_WRONGTYPE (-2)   /* the key holds another kind of value */
+#define STORE_OK              0
+#define STORE_ERR             (-1) /* generic failure */
+#define STORE_ERR_WRONGTYPE   (-2) /* the key holds another kind of value */
 #define STORE_ERR_UNAVAILABLE (-3) /* the backend is down (Redis unreachable) */
 
 #define STORE_SET_NX 1u /* only set if the key does not exist */
@@ -65,23 +65,22 @@ struct store_ops {
                 uint64_t ttl_ms, store_int_cb, void *);
     int (*hget)(struct store *, const char *key, const char *field, store_str_cb, void *);
     int (*hgetall)(struct store *, const char *key, store_strs_cb, void *);
-    int (*hincrby)(struct store *, const char *key, const char *field, long long by,
-                   store_int_cb, void *);
+    int (*hincrby)(struct store *, const char *key, const char *field, long long by, store_int_cb,
+                   void *);
     int (*hdel)(struct store *, const char *key, const char *field, store_int_cb, void *);
-    int (*sadd)(struct store *, const char *key, const char *member, size_t len,
-                uint64_t ttl_ms, store_int_cb, void *);
+    int (*sadd)(struct store *, const char *key, const char *member, size_t len, uint64_t ttl_ms,
+                store_int_cb, void *);
     int (*srem)(struct store *, const char *key, const char *member, size_t len, store_int_cb,
                 void *);
     int (*smembers)(struct store *, const char *key, store_strs_cb, void *);
-    int (*publish)(struct store *, const char *channel, const char *msg, size_t len,
-                   store_int_cb, void *);
-    struct store_sub *(*subscribe)(struct store *, const char *channel, store_message_fn,
-                                   void *);
+    int (*publish)(struct store *, const char *channel, const char *msg, size_t len, store_int_cb,
+                   void *);
+    struct store_sub *(*subscribe)(struct store *, const char *channel, store_message_fn, void *);
     void (*unsubscribe)(struct store_sub *);
     int (*log_append)(struct store *, const char *key, const char *data, size_t len,
                       size_t max_entries, uint64_t ttl_ms, store_int_cb, void *);
-    int (*log_read)(struct store *, const char *key, uint64_t after_seq, size_t max,
-                    store_log_cb, void *);
+    int (*log_read)(struct store *, const char *key, uint64_t after_seq, size_t max, store_log_cb,
+                    void *);
     bool (*healthy)(struct store *);
     void (*close)(struct store *, void (*done)(void *), void *);
 };

@@ -192,11 +192,10 @@ static void heap_sift_down(struct mem_store *m, size_t i)
     heap_place(m, i, v);
 }
 
-static void heap_remove(struct mem_store *m, struct mem_value *v)
+/* Take the value in slot i out of the heap and return it. */
+static struct mem_value *heap_remove_at(struct mem_store *m, size_t i)
 {
-    size_t i = v->heap_idx;
-    if (i == HEAP_NONE)
-        return;
+    struct mem_value *v = m->heap[i];
     v->heap_idx = HEAP_NONE;
     struct mem_value *last = m->heap[--m->heap_len];
     if (i < m->heap_len) {
@@ -204,6 +203,13 @@ static void heap_remove(struct mem_store *m, struct mem_value *v)
         heap_sift_up(m, i);
         heap_sift_down(m, last->heap_idx);
     }
+    return v;
+}
+
+static void heap_remove(struct mem_store *m, struct mem_value *v)
+{
+    if (v->heap_idx != HEAP_NONE)
+        heap_remove_at(m, v->heap_idx);
 }
 
 /* Insert or reposition v after its expire_at changed. If the heap cannot grow the key stays
@@ -972,11 +978,19 @@ static void mem_unsubscribe(struct store_sub *base)
 
 /* ---- event log ---- */
 
-/* Make room for one more entry in a log that will hold at most max_entries. */
-static int log_reserve(struct mem_log *lg, size_t max_entries)
+/* Make room for one more entry in a log that keeps at most max_entries (> 0): drop the oldest
+ * entries so the newest max_entries, the new one included, remain, or else grow a full ring.
+ * Fails, changing nothing, only when the ring cannot grow. */
+static int log_make_room(struct mem_log *lg, size_t max_entries)
 {
-    if (lg->count < lg->cap || lg->count >= max_entries)
-        return 0; /* a free slot, or trimming will free one */
+    while (lg->count >= max_entries) {
+        free(lg->ring[lg->head]);
+        lg->head = (lg->head + 1) % lg->cap;
+        lg->count--;
+    }
+    if (lg->count < lg->cap)
+        return 0;
+    /* The ring is full (count == cap), so copying cap entries copies them all. */
     size_t cap = lg->cap ? lg->cap * 2 : MEM_LOG_MIN_CAP;
     if (cap < lg->cap || cap > max_entries)
         cap = max_entries;
@@ -985,7 +999,7 @@ static int log_reserve(struct mem_log *lg, size_t max_entries)
     struct mem_blob **ring = malloc(cap * sizeof(*ring));
     if (!ring)
         return -1;
-    for (size_t i = 0; i < lg->count; i++)
+    for (size_t i = 0; i < lg->cap; i++)
         ring[i] = lg->ring[(lg->head + i) % lg->cap];
     free(lg->ring);
     lg->ring = ring;
@@ -998,6 +1012,8 @@ static int mem_log_append(struct store *s, const char *key, const char *data, si
                           size_t max_entries, uint64_t ttl_ms, store_int_cb cb, void *arg)
 {
     struct mem_store *m = mem(s);
+    if (max_entries == 0)
+        return STORE_ERR; /* store_log_append already refuses it; the ring needs a slot */
     struct mem_reply *r;
     int rc = int_begin(m, cb, arg, &r);
     if (rc != STORE_OK)
@@ -1014,16 +1030,11 @@ static int mem_log_append(struct store *s, const char *key, const char *data, si
         return int_abort(r, STORE_ERR);
     }
     struct mem_log *lg = &v->u.log;
-    if (log_reserve(lg, max_entries) != 0) {
+    if (log_make_room(lg, max_entries) != 0) {
         free(b);
         if (lg->count == 0)
             key_delete(m, v);
         return int_abort(r, STORE_ERR);
-    }
-    while (lg->count >= max_entries) { /* keep the newest max_entries, this one included */
-        free(lg->ring[lg->head]);
-        lg->head = (lg->head + 1) % lg->cap;
-        lg->count--;
     }
     lg->ring[(lg->head + lg->count) % lg->cap] = b;
     lg->count++;
@@ -1087,7 +1098,7 @@ static void on_sweep(uv_timer_t *t)
     uint64_t now = uv_now(m->base.loop);
     unsigned freed = 0;
     while (m->heap_len > 0 && now > m->heap[0]->expire_at && freed < MEM_SWEEP_BUDGET) {
-        key_delete(m, m->heap[0]);
+        key_delete(m, heap_remove_at(m, 0)); /* out of the heap first: the next top is live */
         freed++;
     }
     if (freed == MEM_SWEEP_BUDGET)

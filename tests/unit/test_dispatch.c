@@ -130,7 +130,8 @@ static void test_unknown_method_is_method_not_found(void **state)
 static void test_unknown_tool_is_invalid_params(void **state)
 {
     struct fixture *f = *state;
-    request(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"zz\"}}");
+    request(
+        f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"zz\"}}");
     json_t *err = json_object_get(last(f), "error");
     assert_int_equal(json_integer_value(json_object_get(err, "code")), JSONRPC_INVALID_PARAMS);
     assert_string_equal(json_string_value(json_object_get(err, "message")), "Unknown tool: zz");
@@ -185,9 +186,9 @@ static void test_sampling_request_is_answered_by_routed_reply(void **state)
     assert_string_equal(json_string_value(json_object_get(req, "method")),
                         "sampling/createMessage");
     assert_int_equal(json_integer_value(json_object_get(req, "id")), 0);
-    json_t *reply = json_pack("{s:s,s:i,s:{s:s,s:{s:s,s:s},s:s}}", "jsonrpc", "2.0", "id", 0,
-                              "result", "role", "assistant", "content", "type", "text", "text",
-                              "sampled!", "model", "m");
+    json_t *reply =
+        json_pack("{s:s,s:i,s:{s:s,s:{s:s,s:s},s:s}}", "jsonrpc", "2.0", "id", 0, "result", "role",
+                  "assistant", "content", "type", "text", "text", "sampled!", "model", "m");
     mcp_live_route_reply(&f->ctx, f->sess.id, reply);
     json_decref(reply);
     run_until_finals(f, 1);
@@ -246,8 +247,9 @@ static void test_log_level_filters_call_logs(void **state)
 static void test_malformed_cursor_is_invalid_params(void **state)
 {
     struct fixture *f = *state;
-    request(f, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"resources/list\",\"params\":{\"cursor\":"
-               "\"!!\"}}");
+    request(f,
+            "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"resources/list\",\"params\":{\"cursor\":"
+            "\"!!\"}}");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(last(f), "error"), "code")),
                      JSONRPC_INVALID_PARAMS);
 }
@@ -264,8 +266,9 @@ static void test_resources_list_has_no_cursor_on_last_page(void **state)
 static void test_set_level_refuses_unknown_level(void **state)
 {
     struct fixture *f = *state;
-    request(f, "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"logging/setLevel\",\"params\":{\"level\":"
-               "\"loud\"}}");
+    request(f,
+            "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"logging/setLevel\",\"params\":{\"level\":"
+            "\"loud\"}}");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(last(f), "error"), "code")),
                      JSONRPC_INVALID_PARAMS);
 }

@@ -53,8 +53,8 @@ static void test_envelopes_use_peer_key_order(void **state)
     json_decref(m);
     m = jsonrpc_error(id, -32601, "Method not found", NULL);
     s = json_serialize(m, NULL);
-    assert_string_equal(
-        s, "{\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-32601,\"message\":\"Method not found\"}}");
+    assert_string_equal(s, "{\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-32601,\"message\":"
+                           "\"Method not found\"}}");
     free(s);
     json_decref(m);
     m = jsonrpc_request(0, "sampling/createMessage", json_object());
