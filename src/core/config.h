@@ -40,10 +40,24 @@ struct config {
     size_t event_log_max;       /* EVENT_LOG_MAX: events kept per stream for replay (default 256) */
     uint64_t sse_retry_ms;      /* SSE_RETRY_MS: retry hint in priming events (default 1000) */
     uint64_t shutdown_grace_ms; /* SHUTDOWN_GRACE_MS (default 5000) */
-    uint64_t request_timeout_ms; /* server->client request timeout (default 60000) */
-    struct http_limits limits;   /* MAX_HEADER_BYTES, MAX_BODY_BYTES, MAX_CONNECTIONS,
-                                    HEADER_TIMEOUT_MS, REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_MS,
-                                    SSE_MAX_QUEUED_BYTES */
+    uint64_t request_timeout_ms;     /* server->client request timeout (default 60000) */
+    unsigned timer_scale_percent;    /* TIMER_SCALE_PERCENT: feature timers' periods, % (100) */
+    char *response_mode;             /* RESPONSE_MODE: auto, json or sse (see transport_http.h) */
+    char *introspection_secret;      /* INTROSPECTION_SECRET: shared by the AS and the MCP role */
+    uint64_t access_token_ttl_s;     /* ACCESS_TOKEN_TTL_S (3600) */
+    uint64_t refresh_token_ttl_s;    /* REFRESH_TOKEN_TTL_S (604800) */
+    uint64_t code_ttl_s;             /* AUTH_CODE_TTL_S (600) */
+    uint64_t client_ttl_s;           /* CLIENT_TTL_S: registrations and their secrets (2592000) */
+    uint64_t introspection_cache_ms; /* INTROSPECTION_CACHE_MS (60000; never past exp) */
+    uint64_t auth_check_interval_ms; /* AUTH_CHECK_INTERVAL_MS: AS reachability re-check (3000) */
+    unsigned rate_limit_mcp;       /* RATE_LIMIT_MCP: requests/min per IP on MCP routes (0: off) */
+    unsigned rate_limit_static;    /* RATE_LIMIT_STATIC: splash and assets (500) */
+    unsigned rate_limit_authorize; /* RATE_LIMIT_AUTHORIZE: /authorize + mock IdP (200) */
+    unsigned rate_limit_token;     /* RATE_LIMIT_TOKEN: /token, /revoke, /introspect (1200) */
+    unsigned rate_limit_register;  /* RATE_LIMIT_REGISTER: /register (60) */
+    struct http_limits limits;     /* MAX_HEADER_BYTES, MAX_BODY_BYTES, MAX_CONNECTIONS,
+                                      HEADER_TIMEOUT_MS, REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_MS,
+                                      SSE_MAX_QUEUED_BYTES */
     bool show_help;
     bool show_version;
 };

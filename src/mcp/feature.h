@@ -94,6 +94,9 @@ struct mcp_tool {
     const char *output_schema; /* JSON text or NULL */
     const char *annotations;   /* JSON text or NULL */
     mcp_tool_fn call;
+    /* Listed (and callable) only for clients that declared this capability path, e.g.
+     * "elicitation"; NULL for every client. */
+    const char *requires_capability;
 };
 
 struct mcp_prompt {
@@ -102,6 +105,31 @@ struct mcp_prompt {
     const char *description;
     const char *arguments; /* JSON array text, or NULL: omitted */
     mcp_prompt_fn get;
+};
+
+/* ---- session notifications outside any request (periodic timers) ----
+ *
+ * A notifier is a session's standalone stream: the GET /mcp stream, or the legacy /sse stream.
+ * The instance holding it runs the packs' timers for that session (DESIGN.md §4) and stops them
+ * when the stream or the session ends. No stream, no timer work. */
+struct mcp_notifier;
+
+const char *mcp_notifier_session_id(const struct mcp_notifier *n);
+/* Send a notification on the stream; params stolen (may be NULL). */
+void mcp_notifier_send(struct mcp_notifier *n, const char *method, json_t *params);
+/* notifications/message at level, filtered by the session's current logging/setLevel (read
+ * from the store); logger may be NULL; data stolen. */
+void mcp_notifier_log(struct mcp_notifier *n, const char *level, const char *logger, json_t *data);
+/* The session's resource subscriptions (resources/subscribe), asynchronously. uris is borrowed
+ * for the callback; the callback does not run if the stream ended meanwhile. */
+typedef void (*mcp_subscriptions_fn)(struct mcp_notifier *n, const char *const *uris, size_t count,
+                                     void *arg);
+int mcp_notifier_subscriptions(struct mcp_notifier *n, mcp_subscriptions_fn fn, void *arg);
+
+struct mcp_pack_timer {
+    const char *name;   /* for logs */
+    uint64_t period_ms; /* the peer's period; TIMER_SCALE_PERCENT scales it for tests */
+    void (*fire)(struct mcp_notifier *n);
 };
 
 struct mcp_feature_pack {
@@ -136,9 +164,14 @@ struct mcp_feature_pack {
     /* completion/complete: answer and return true if ref belongs to this pack. May be NULL. */
     bool (*complete)(struct mcp_call *c, const json_t *ref, const json_t *argument,
                      const json_t *context);
+
+    /* Periodic notifications per session, run where the session's standalone stream is. */
+    const struct mcp_pack_timer *timers;
+    size_t timer_count;
 };
 
 /* The packs compiled into mcpd; names are looked up by --features. */
 extern const struct mcp_feature_pack mcp_pack_conformance;
+extern const struct mcp_feature_pack mcp_pack_reference;
 
 #endif
