@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/crypto.h"
 #include "core/json.h"
 #include "mcp/call_internal.h"
@@ -20,7 +21,8 @@ static const struct mcp_feature_pack *const known_packs[] = {
 struct mcp_dispatch {
     const struct mcp_feature_pack *packs[MAX_PACKS];
     size_t pack_count;
-    json_t *tools;        /* tools/list result, built once */
+    json_t *tools;        /* tools/list result with every tool, built once */
+    bool gated_tools;     /* some tool is listed only for clients with a capability */
     json_t *prompts;      /* prompts/list result */
     json_t *templates;    /* resources/templates/list result */
     json_t *capabilities; /* merged capabilities */
@@ -80,8 +82,10 @@ static void build_listings(struct mcp_dispatch *d)
     d->capabilities = json_object();
     for (size_t i = 0; i < d->pack_count; i++) {
         const struct mcp_feature_pack *p = d->packs[i];
-        for (size_t t = 0; t < p->tool_count; t++)
+        for (size_t t = 0; t < p->tool_count; t++) {
             json_array_append_new(tools, tool_entry(&p->tools[t]));
+            d->gated_tools |= p->tools[t].requires_capability != NULL;
+        }
         for (size_t t = 0; t < p->prompt_count; t++)
             json_array_append_new(prompts, prompt_entry(&p->prompts[t]));
         if (p->resource_templates) {
@@ -145,6 +149,16 @@ void mcp_dispatch_free(struct mcp_dispatch *d)
     free(d);
 }
 
+size_t mcp_dispatch_pack_count(const struct mcp_dispatch *d)
+{
+    return d->pack_count;
+}
+
+const struct mcp_feature_pack *mcp_dispatch_pack(const struct mcp_dispatch *d, size_t i)
+{
+    return i < d->pack_count ? d->packs[i] : NULL;
+}
+
 json_t *mcp_dispatch_initialize_result(const struct mcp_dispatch *d, const char *protocol_version)
 {
     json_t *r = json_object();
@@ -168,9 +182,26 @@ static void method_ping(struct mcp_call *c)
     mcp_call_result(c, json_object());
 }
 
+static bool tool_offered(const struct mcp_call *c, const struct mcp_tool *t)
+{
+    return !t->requires_capability || mcp_call_client_supports(c, t->requires_capability);
+}
+
 static void method_tools_list(struct mcp_call *c)
 {
-    mcp_call_result(c, json_incref(c->ctx->dispatch->tools));
+    const struct mcp_dispatch *d = c->ctx->dispatch;
+    if (!d->gated_tools) {
+        mcp_call_result(c, json_incref(d->tools));
+        return;
+    }
+    /* The cached entries are in pack/table order, so index i walks both together. */
+    json_t *all = json_object_get(d->tools, "tools"), *list = json_array();
+    size_t i = 0;
+    for (size_t p = 0; p < d->pack_count; p++)
+        for (size_t t = 0; t < d->packs[p]->tool_count; t++, i++)
+            if (tool_offered(c, &d->packs[p]->tools[t]))
+                json_array_append(list, json_array_get(all, i));
+    mcp_call_result(c, json_pack("{s:o}", "tools", list));
 }
 
 static void method_tools_call(struct mcp_call *c)
@@ -184,7 +215,8 @@ static void method_tools_call(struct mcp_call *c)
         return invalid_params(c, "Invalid params: arguments must be an object");
     for (size_t i = 0; i < d->pack_count; i++)
         for (size_t t = 0; t < d->packs[i]->tool_count; t++)
-            if (strcmp(d->packs[i]->tools[t].name, name) == 0) {
+            if (strcmp(d->packs[i]->tools[t].name, name) == 0 &&
+                tool_offered(c, &d->packs[i]->tools[t])) {
                 d->packs[i]->tools[t].call(c, args);
                 return;
             }
@@ -269,7 +301,8 @@ static void method_resources_subscribe(struct mcp_call *c)
         return invalid_params(c, "Invalid params: uri must be a string");
     char key[MCP_SESSION_ID_MAX + 32];
     snprintf(key, sizeof key, "session:%s:subs", c->sess.id);
-    uint64_t ttl = 300000;
+    uint64_t ttl =
+        c->ctx->cfg && c->ctx->cfg->session_ttl_ms ? c->ctx->cfg->session_ttl_ms : 300000;
     if (subscribe)
         store_sadd(c->ctx->store, key, uri, strlen(uri), ttl, NULL, NULL);
     else
@@ -332,6 +365,15 @@ static void method_set_level(struct mcp_call *c)
                                  "warning, error, critical, alert, emergency");
     mcp_session_set_log_level(c->ctx, c->sess.id, level);
     c->sess.log_level = level;
+    /* The peer announces the change on the standalone stream, unfiltered (reference-spec
+     * §8.7); it is not part of the response, so it does not go on this call's stream. */
+    char text[64];
+    snprintf(text, sizeof text, "Logging level set to: %s", mcp_log_levels[level]);
+    json_t *note = jsonrpc_notification(
+        "notifications/message",
+        json_pack("{s:s,s:s,s:s}", "level", "debug", "logger", "test-server", "data", text));
+    mcp_session_notify(c->ctx, c->sess.id, note);
+    json_decref(note);
     mcp_call_result(c, json_object());
 }
 

@@ -43,6 +43,10 @@ void mcp_dispatch_request(struct mcp_ctx *ctx, const struct mcp_session *sess,
 void mcp_dispatch_notification(struct mcp_ctx *ctx, const struct mcp_session *sess,
                                const json_t *notification);
 
+/* The enabled packs, in --features order. */
+size_t mcp_dispatch_pack_count(const struct mcp_dispatch *d);
+const struct mcp_feature_pack *mcp_dispatch_pack(const struct mcp_dispatch *d, size_t i);
+
 /* Cancel a call in progress: no response is sent (the sink gets a final NULL). */
 void mcp_call_cancel(struct mcp_call *c);
 

@@ -15,6 +15,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/session.h"
 #include "mcp/transport_http.h"
+#include "mcp/transport_sse.h"
 #include "store/store.h"
 
 struct mcp_server {
@@ -51,11 +52,27 @@ static bool path_is(const struct http_request *req, const char *path)
     return strcmp(req->path, path) == 0;
 }
 
+/* The MCP routes, after authentication. */
+static void route_mcp(struct mcp_server *s, struct http_exchange *ex, const char *user)
+{
+    const struct http_request *req = http_exchange_request(ex);
+    if (path_is(req, "/mcp")) {
+        mcp_http_handle(&s->ctx, ex, user);
+    } else if (path_is(req, "/sse") && !strcmp(req->method, "GET")) {
+        mcp_sse_open(&s->ctx, ex, user);
+    } else if (path_is(req, "/message") && !strcmp(req->method, "POST")) {
+        mcp_sse_message(&s->ctx, ex, user);
+    } else {
+        http_response_header(ex, "Allow", path_is(req, "/sse") ? "GET" : "POST");
+        mcp_http_error(ex, 405, JSONRPC_SERVER_ERROR, "Method not allowed");
+    }
+}
+
 static void on_request(struct http_exchange *ex, void *arg)
 {
     struct mcp_server *s = arg;
     const struct http_request *req = http_exchange_request(ex);
-    bool mcp_route = path_is(req, "/mcp");
+    bool mcp_route = path_is(req, "/mcp") || path_is(req, "/sse") || path_is(req, "/message");
     /* DNS-rebinding protection: a browser tricked into calling us carries a foreign Host or
      * Origin (transports spec, "Security Warning"; 2025-11-25 requires 403 for Origin). */
     if (!http_policy_host_allowed(&s->policy, req)) {
@@ -72,7 +89,7 @@ static void on_request(struct http_exchange *ex, void *arg)
     }
     if (mcp_route) {
         http_policy_cors(ex, &s->policy);
-        mcp_http_handle(&s->ctx, ex, "anonymous");
+        route_mcp(s, ex, "anonymous");
     } else if (path_is(req, "/health") &&
                (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))) {
         respond_health(s, ex);

@@ -41,6 +41,7 @@ void mcp_session_copy(struct mcp_session *dst, const struct mcp_session *src)
     dst->client_capabilities =
         src->client_capabilities ? json_incref(src->client_capabilities) : json_object();
     dst->log_level = src->log_level;
+    dst->legacy_sse = src->legacy_sse;
 }
 
 bool mcp_session_id_valid(const char *id)
@@ -67,6 +68,11 @@ static void record_key(char *out, const char *sid)
 static void owner_key(char *out, const char *sid)
 {
     snprintf(out, KEY_SIZE, "session:%s:owner", sid);
+}
+
+static void subs_key(char *out, const char *sid)
+{
+    snprintf(out, KEY_SIZE, "session:%s:subs", sid);
 }
 
 struct op {
@@ -102,13 +108,16 @@ int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_ses
         json_serialize(s->client_capabilities ? s->client_capabilities : json_object(), NULL);
     if (!caps)
         return -1;
+    const char *kind = s->legacy_sse ? "sse" : "shttp";
     struct store_str pairs[] = {
         {"owner", 5}, {s->owner, strlen(s->owner)},
         {"pv", 2},    {s->protocol_version, strlen(s->protocol_version)},
         {"caps", 4},  {caps, strlen(caps)},
+        {"kind", 4},  {kind, strlen(kind)},
     };
     record_key(key, s->id);
-    int rc = store_hset(ctx->store, key, pairs, 6, session_ttl(ctx), NULL, NULL);
+    int rc = store_hset(ctx->store, key, pairs, sizeof pairs / sizeof pairs[0], session_ttl(ctx),
+                        NULL, NULL);
     free(caps);
     if (rc != STORE_OK)
         return -1;
@@ -149,6 +158,8 @@ static void fill_field(struct mcp_session *s, const struct store_str *f, const s
         }
     } else if (f->len == 5 && memcmp(f->ptr, "level", 5) == 0) {
         s->log_level = mcp_log_level_index(val);
+    } else if (f->len == 4 && memcmp(f->ptr, "kind", 4) == 0) {
+        s->legacy_sse = strcmp(val, "sse") == 0;
     }
     free(val);
 }
@@ -195,6 +206,8 @@ void mcp_session_touch(struct mcp_ctx *ctx, const char *sid)
     store_expire(ctx->store, key, session_ttl(ctx), NULL, NULL);
     owner_key(key, sid);
     store_expire(ctx->store, key, session_ttl(ctx), NULL, NULL);
+    subs_key(key, sid);
+    store_expire(ctx->store, key, session_ttl(ctx), NULL, NULL);
 }
 
 int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level)
@@ -211,6 +224,8 @@ int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_f
     char key[KEY_SIZE], channel[KEY_SIZE];
     owner_key(key, sid);
     store_del(ctx->store, key, NULL, NULL);
+    subs_key(key, sid);
+    store_del(ctx->store, key, NULL, NULL);
     record_key(key, sid);
     struct op *o = op_new((void *)fn, arg, sid);
     if (!o || store_del(ctx->store, key, op_done_int, o) != STORE_OK) {
@@ -221,6 +236,22 @@ int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_f
     static const char shutdown[] = "{\"type\":\"control\",\"action\":\"SHUTDOWN\"}";
     store_publish(ctx->store, channel, shutdown, sizeof shutdown - 1, NULL, NULL);
     return 0;
+}
+
+void mcp_session_stream_channel(char *out, size_t size, const char *sid)
+{
+    snprintf(out, size, "mcp:shttp:toclient:%s:__GET_stream", sid);
+}
+
+void mcp_session_notify(struct mcp_ctx *ctx, const char *sid, const json_t *msg)
+{
+    char channel[KEY_SIZE];
+    size_t len = 0;
+    char *text = json_serialize(msg, &len);
+    mcp_session_stream_channel(channel, sizeof channel, sid);
+    if (text)
+        store_publish(ctx->store, channel, text, len, NULL, NULL);
+    free(text);
 }
 
 static void on_next_id(void *arg, int status, long long value)

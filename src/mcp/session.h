@@ -27,6 +27,7 @@ struct mcp_session {
     char *protocol_version;
     json_t *client_capabilities; /* {} when none */
     int log_level;               /* index into mcp_log_levels, -1 when never set */
+    bool legacy_sse;             /* opened by GET /sse (HTTP+SSE, 2024-11-05 transport) */
 };
 
 extern const char *const mcp_log_levels[MCP_LOG_LEVEL_COUNT];
@@ -49,6 +50,13 @@ void mcp_session_touch(struct mcp_ctx *ctx, const char *sid);
 int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level);
 /* Delete the stored record and tell every instance (control channel) to close its streams. */
 int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_fn fn, void *arg);
+/* A notification for the session's standalone stream (GET /mcp or legacy /sse), wherever it is
+ * open: published on mcp:shttp:toclient:{sid}:__GET_stream. Dropped when none is open, as the
+ * peer does. msg is borrowed. */
+void mcp_session_notify(struct mcp_ctx *ctx, const char *sid, const json_t *msg);
+/* The name of that channel, into out (>= MCP_SESSION_ID_MAX + 48 bytes). */
+void mcp_session_stream_channel(char *out, size_t size, const char *sid);
+
 /* The next id for a server->client request in this session (0, 1, 2, ...). */
 typedef void (*mcp_session_id_fn)(void *arg, int status, long long id);
 int mcp_session_next_request_id(struct mcp_ctx *ctx, const char *sid, mcp_session_id_fn fn,

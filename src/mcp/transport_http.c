@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "mcp/dispatch.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/notifier.h"
 #include "mcp/session.h"
 #include "mcp/streams.h"
 #include "store/store.h"
@@ -26,6 +27,20 @@ static bool header_has(const struct http_request *req, const char *name, const c
 {
     const char *v = http_request_header(req, name);
     return v && strcasestr(v, token);
+}
+
+/* RESPONSE_MODE: "json" answers with one JSON body unless a call streams; "sse" always
+ * streams; "auto" streams for requests without MCP-Protocol-Version, as the peer always does,
+ * so scripts written against it (grep '^data: ') keep working, and gives clients that name
+ * their revision the cheaper JSON answer. */
+static bool wants_sse(const struct mcp_ctx *ctx, const struct http_request *req)
+{
+    const char *mode = ctx->cfg && ctx->cfg->response_mode ? ctx->cfg->response_mode : "auto";
+    if (strcmp(mode, "sse") == 0)
+        return true;
+    if (strcmp(mode, "json") == 0)
+        return false;
+    return http_request_header(req, "mcp-protocol-version") == NULL;
 }
 
 static const char *effective_version(const struct http_request *req, const struct mcp_session *s)
@@ -176,6 +191,8 @@ static void run_requests(struct mcp_ctx *ctx, struct http_exchange *ex, const st
     p->outstanding = request_count;
     p->dispatching = true;
     http_exchange_set_abort(ex, post_abort, p);
+    if (wants_sse(ctx, http_exchange_request(ex)))
+        post_begin_stream(p);
     if (p->batch) {
         size_t i;
         json_t *m;
@@ -198,9 +215,11 @@ struct post_load {
     char *user;
 };
 
+/* Another user's session, or one of the legacy transport, is "not found" here: never reveal
+ * which (DESIGN.md §4). */
 static bool owner_matches(const struct mcp_session *s, const char *user)
 {
-    return s->owner && user && strcmp(s->owner, user) == 0;
+    return s->owner && user && strcmp(s->owner, user) == 0 && !s->legacy_sse;
 }
 
 static int count_messages(json_t *body, const struct mcp_session *s, unsigned *requests,
@@ -313,8 +332,21 @@ static void on_session_created(void *arg, int status)
         mcp_http_error(in->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
     } else {
         json_t *result = mcp_dispatch_initialize_result(in->ctx->dispatch, in->version);
+        json_t *msg = jsonrpc_result(in->id, result);
         http_response_header(in->ex, "Mcp-Session-Id", in->sid);
-        http_respond_json(in->ex, 200, jsonrpc_result(in->id, result));
+        if (wants_sse(in->ctx, http_exchange_request(in->ex))) {
+            /* One event, nothing to resume: the peer's framing without an event id. */
+            size_t len = 0;
+            char *text = json_serialize(msg, &len);
+            http_sse_begin(in->ex, 200);
+            if (text)
+                http_sse_event(in->ex, NULL, "message", text, len);
+            http_stream_end(in->ex);
+            free(text);
+            json_decref(msg);
+        } else {
+            http_respond_json(in->ex, 200, msg);
+        }
     }
     json_decref(in->id);
     free(in);
@@ -430,6 +462,7 @@ struct get_stream {
     struct mcp_stream *stream;
     struct mcp_live *live;
     struct store_sub *sub;
+    struct mcp_notifier *notifier; /* the packs' periodic notifications, while open */
     uv_timer_t heartbeat;
 };
 
@@ -444,6 +477,8 @@ static void get_stream_close(struct get_stream *g, bool end_response)
     if (g->sub)
         store_unsubscribe(g->sub);
     g->sub = NULL;
+    mcp_notifier_stop(g->notifier);
+    g->notifier = NULL;
     mcp_live_remove_member(g->live, &g->member);
     http_exchange_set_abort(g->ex, NULL, NULL);
     if (end_response)
@@ -471,6 +506,12 @@ static void get_stream_message(void *arg, const char *channel, const char *msg, 
     struct get_stream *g = arg;
     if (mcp_stream_emit(g->stream, msg, len, false) == HTTP_ERR_OVERFLOW)
         return; /* the connection is being closed; the abort callback cleans up */
+}
+
+static void get_stream_write(void *arg, const char *json, size_t len)
+{
+    struct get_stream *g = arg;
+    mcp_stream_emit(g->stream, json, len, false);
 }
 
 static void get_stream_heartbeat(uv_timer_t *t)
@@ -503,8 +544,9 @@ static void get_stream_start(struct mcp_ctx *ctx, struct http_exchange *ex, cons
     if (prime)
         mcp_stream_prime(g->stream, ctx->cfg->sse_retry_ms);
     char channel[MCP_SESSION_ID_MAX + 48];
-    snprintf(channel, sizeof channel, "mcp:shttp:toclient:%s:__GET_stream", sid);
+    mcp_session_stream_channel(channel, sizeof channel, sid);
     g->sub = store_subscribe(ctx->store, channel, get_stream_message, g);
+    g->notifier = mcp_notifier_start(ctx, sid, get_stream_write, g);
     g->member.on_session_end = get_stream_session_end;
     mcp_live_add_member(g->live, &g->member);
     uv_timer_init(ctx->loop, &g->heartbeat);
