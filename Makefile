@@ -12,6 +12,7 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CC        ?= cc
+HOSTCC    ?= cc
 ifeq ($(SAN),1)
 BUILD     ?= build-asan
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -33,6 +34,7 @@ LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lm
 LIB_SRC   := $(filter-out src/main.c,$(wildcard src/*/*.c src/mcp/features/*.c))
 LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 WEB_ASSETS := $(wildcard src/web/assets/*)
+WEB_GEN_OBJ := $(BUILD)/obj/gen/web_assets.o
 LLHTTP_OBJ := $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o $(BUILD)/obj/llhttp/llhttp.o
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -44,7 +46,7 @@ all: $(BUILD)/mcpd
 $(BUILD)/mcpd: $(BUILD)/obj/main.o $(BUILD)/libmcpd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/libmcpd.a: $(LIB_OBJ) $(LLHTTP_OBJ)
+$(BUILD)/libmcpd.a: $(LIB_OBJ) $(WEB_GEN_OBJ) $(LLHTTP_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -58,7 +60,21 @@ $(BUILD)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -I$(LLHTTP_INC) $(OPT) -g $(SANFLAGS) -w -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libmcpd.a
+# The splash page's files become C arrays (scripts/embed.c), so the binary needs no files at run
+# time. The generator runs on the build host: HOSTCC, without the sanitizer or fuzzer flags.
+$(BUILD)/embed: scripts/embed.c
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -O2 $(CSTD) $(WARN) $(shell pkg-config --cflags openssl) -o $@ $< $(shell pkg-config --libs openssl)
+
+$(BUILD)/gen/web_assets.c: $(BUILD)/embed $(WEB_ASSETS)
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed $@ $(WEB_ASSETS)
+
+$(WEB_GEN_OBJ): $(BUILD)/gen/web_assets.c src/web/web_assets.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libmcpd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $< $(BUILD)/libmcpd.a $(LDLIBS) $(shell pkg-config --libs cmocka)
 

@@ -1,0 +1,154 @@
+/* Fixed-window rate limiting on the shared store (see ratelimit.h). */
+#include "core/ratelimit.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/http_response.h"
+#include "core/ratelimit_internal.h"
+#include "store/store.h"
+
+/* One counter request in flight: what the store callback needs to build the result. */
+struct rl_pending {
+    ratelimit_fn fn;
+    void *arg;
+    unsigned limit;
+    uint64_t reset_ms; /* from the check to the end of its window */
+};
+
+/* Bytes of an IPv6 address kept for the key: a /56 is what one subscriber is typically
+ * delegated, so keying by the full address would let one client rotate through 2^72 keys
+ * (express-rate-limit groups the same way, reference-spec §3). */
+#define RL_IPV6_PREFIX_BYTES 7
+
+void ratelimit_client_id(const char *addr, char *out, size_t out_size)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    char text[INET6_ADDRSTRLEN];
+
+    if (!addr || !addr[0]) {
+        snprintf(out, out_size, "unknown");
+    } else if (inet_pton(AF_INET, addr, &a4) == 1) {
+        snprintf(out, out_size, "%s", addr);
+    } else if (inet_pton(AF_INET6, addr, &a6) != 1) {
+        snprintf(out, out_size, "%s", addr);
+    } else if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+        /* A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d: key them as IPv4. */
+        memcpy(&a4, &a6.s6_addr[12], sizeof a4);
+        inet_ntop(AF_INET, &a4, text, sizeof text);
+        snprintf(out, out_size, "%s", text);
+    } else {
+        memset(&a6.s6_addr[RL_IPV6_PREFIX_BYTES], 0, sizeof a6.s6_addr - RL_IPV6_PREFIX_BYTES);
+        inet_ntop(AF_INET6, &a6, text, sizeof text);
+        snprintf(out, out_size, "%s/56", text);
+    }
+}
+
+static void call_fail_open(ratelimit_fn fn, void *arg)
+{
+    struct ratelimit_result r = {.allowed = true};
+    fn(arg, &r);
+}
+
+static void on_incr(void *arg, int status, long long count)
+{
+    struct rl_pending *p = arg;
+    ratelimit_fn fn = p->fn;
+    void *fn_arg = p->arg;
+    struct ratelimit_result r = {.allowed = true};
+
+    if (status == STORE_OK) {
+        if (count < 1) /* only if something else wrote the key; count this request once */
+            count = 1;
+        r.limit = p->limit;
+        r.allowed = count <= (long long)p->limit;
+        r.remaining = r.allowed ? p->limit - (unsigned)count : 0;
+        r.reset_s = (p->reset_ms + 999) / 1000;
+    }
+    free(p);
+    fn(fn_arg, &r);
+}
+
+void ratelimit_check_at(struct store *s, const struct ratelimit *rl, const char *addr,
+                        uint64_t now_ms, ratelimit_fn fn, void *arg)
+{
+    /* A zero window is a configuration mistake; treat it like limit 0 rather than divide. */
+    if (rl->limit == 0 || rl->window_ms == 0) {
+        call_fail_open(fn, arg);
+        return;
+    }
+    /* Windows are aligned to the epoch, not started at a client's first hit (the peer's
+     * in-memory way): every instance then derives the same key for the same moment, and one
+     * INCR with a TTL is the whole protocol. */
+    uint64_t window = now_ms / rl->window_ms;
+    char client[RATELIMIT_CLIENT_MAX];
+    char key[256];
+    ratelimit_client_id(addr, client, sizeof client);
+    snprintf(key, sizeof key, "rl:%s:%s:%" PRIu64, rl->name ? rl->name : "default", client, window);
+
+    struct rl_pending *p = malloc(sizeof *p);
+    if (!p) {
+        call_fail_open(fn, arg);
+        return;
+    }
+    p->fn = fn;
+    p->arg = arg;
+    p->limit = rl->limit;
+    p->reset_ms = (window + 1) * rl->window_ms - now_ms;
+    if (store_incr(s, key, 1, rl->window_ms, on_incr, p) != STORE_OK) {
+        free(p);
+        call_fail_open(fn, arg); /* the store could not take the command: fail open */
+    }
+}
+
+static uint64_t wall_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void ratelimit_check(struct store *s, const struct ratelimit *rl, struct http_exchange *ex,
+                     ratelimit_fn fn, void *arg)
+{
+    /* The wall clock, not the loop clock: instances sharing the store must agree on windows. */
+    const struct http_request *req = http_exchange_request(ex);
+    ratelimit_check_at(s, rl, req->remote_addr, wall_clock_ms(), fn, arg);
+}
+
+static void add_number_header(struct http_exchange *ex, const char *name, uint64_t value)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%" PRIu64, value);
+    http_response_header(ex, name, text);
+}
+
+void ratelimit_headers(struct http_exchange *ex, const struct ratelimit_result *r)
+{
+    if (r->limit == 0)
+        return;
+    /* IETF draft names (what the SDK limiters send) and the X- twins of express-rate-limit's
+     * legacy headers, whose Reset is the window's end in Unix seconds rather than a delta. */
+    add_number_header(ex, "RateLimit-Limit", r->limit);
+    add_number_header(ex, "RateLimit-Remaining", r->remaining);
+    add_number_header(ex, "RateLimit-Reset", r->reset_s);
+    add_number_header(ex, "X-RateLimit-Limit", r->limit);
+    add_number_header(ex, "X-RateLimit-Remaining", r->remaining);
+    add_number_header(ex, "X-RateLimit-Reset", (uint64_t)time(NULL) + r->reset_s);
+}
+
+void ratelimit_reject(struct http_exchange *ex, const struct ratelimit *rl,
+                      const struct ratelimit_result *r)
+{
+    /* Retry-After of 0 would invite an immediate retry into the same window. */
+    add_number_header(ex, "Retry-After", r->reset_s ? r->reset_s : 1);
+    const char *desc = rl->description ? rl->description : "Too many requests";
+    http_respond_json(
+        ex, 429, json_pack("{s:s, s:s}", "error", "too_many_requests", "error_description", desc));
+}
