@@ -10,6 +10,7 @@
 #include "core/http_response.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "mcp/context.h"
 #include "mcp/dispatch.h"
 #include "mcp/jsonrpc.h"
@@ -17,11 +18,14 @@
 #include "mcp/transport_http.h"
 #include "mcp/transport_sse.h"
 #include "store/store.h"
+#include "web/web.h"
 
 struct mcp_server {
     struct mcp_ctx ctx;
     struct http_server *http;
     struct http_policy policy;
+    struct ratelimit mcp_limit;    /* /mcp, /sse, /message (off by default, as the peer's HEAD) */
+    struct ratelimit static_limit; /* the splash page and its assets */
     void (*done)(void *);
     void *done_arg;
 };
@@ -35,14 +39,18 @@ static void respond_not_found(struct http_exchange *ex)
                       json_pack("{s:s,s:s}", "error", "not_found", "error_description", msg));
 }
 
+/* GET /health (reference-spec §5.6): never rate limited, never authenticated. */
 static void respond_health(struct mcp_server *s, struct http_exchange *ex)
 {
     bool store_ok = store_healthy(s->ctx.store);
-    json_t *body = json_pack(
-        "{s:s,s:{s:s,s:s,s:s},s:s,s:I}", "status", store_ok ? "healthy" : "degraded", "services",
-        "mcp", "operational", "auth", s->ctx.cfg->no_auth ? "disabled" : "operational", "store",
-        store_ok ? "operational" : "unavailable", "storeBackend", store_backend_name(s->ctx.store),
-        "liveSessions", (json_int_t)hashmap_count(s->ctx.live));
+    bool degraded = !store_ok;
+    const char *auth = s->ctx.cfg->no_auth ? "disabled" : "operational";
+    json_t *body =
+        json_pack("{s:s,s:{s:s,s:s,s:s},s:s,s:s,s:s,s:I}", "status",
+                  degraded ? "degraded" : "healthy", "services", "mcp", "operational", "auth", auth,
+                  "store", store_ok ? "operational" : "unavailable", "storeBackend",
+                  store_backend_name(s->ctx.store), "authServerUrl", s->ctx.cfg->auth_server_url,
+                  "version", MCPD_VERSION, "liveSessions", (json_int_t)hashmap_count(s->ctx.live));
     http_response_header(ex, "Cache-Control", "no-store");
     http_respond_json(ex, store_ok ? 200 : 503, body);
 }
@@ -50,6 +58,63 @@ static void respond_health(struct mcp_server *s, struct http_exchange *ex)
 static bool path_is(const struct http_request *req, const char *path)
 {
     return strcmp(req->path, path) == 0;
+}
+
+enum route { ROUTE_MCP, ROUTE_PAGE };
+
+/* A request waiting for its rate-limit counter. */
+struct limited {
+    struct mcp_server *server;
+    struct http_exchange *ex;
+    enum route route;
+};
+
+static void route_mcp(struct mcp_server *s, struct http_exchange *ex, const char *user);
+
+static void serve_page(struct mcp_server *s, struct http_exchange *ex)
+{
+    struct web_page_state st = {.degraded = false, .auth_server_url = s->ctx.cfg->auth_server_url};
+    if (!web_serve(ex, &st))
+        respond_not_found(ex);
+}
+
+static void on_limit(void *arg, const struct ratelimit_result *r)
+{
+    struct limited *l = arg;
+    const struct ratelimit *rl =
+        l->route == ROUTE_MCP ? &l->server->mcp_limit : &l->server->static_limit;
+    ratelimit_headers(l->ex, r);
+    if (!r->allowed) {
+        log_write(l->server->ctx.log, LOG_WARNING, "rate limit exceeded",
+                  json_pack("{s:s,s:s}", "limiter", rl->name, "ip",
+                            http_exchange_request(l->ex)->remote_addr));
+        ratelimit_reject(l->ex, rl, r);
+    } else if (l->route == ROUTE_MCP) {
+        route_mcp(l->server, l->ex, "anonymous");
+    } else {
+        serve_page(l->server, l->ex);
+    }
+    free(l);
+}
+
+/* Count the request against its limiter, then serve it. A disabled limiter costs nothing. */
+static void limited(struct mcp_server *s, struct http_exchange *ex, enum route route)
+{
+    const struct ratelimit *rl = route == ROUTE_MCP ? &s->mcp_limit : &s->static_limit;
+    if (rl->limit == 0) {
+        if (route == ROUTE_MCP)
+            route_mcp(s, ex, "anonymous");
+        else
+            serve_page(s, ex);
+        return;
+    }
+    struct limited *l = malloc(sizeof *l);
+    if (!l) {
+        mcp_http_error(ex, 500, JSONRPC_INTERNAL_ERROR, "Internal error");
+        return;
+    }
+    *l = (struct limited){.server = s, .ex = ex, .route = route};
+    ratelimit_check(s->ctx.store, rl, ex, on_limit, l);
 }
 
 /* The MCP routes, after authentication. */
@@ -89,10 +154,12 @@ static void on_request(struct http_exchange *ex, void *arg)
     }
     if (mcp_route) {
         http_policy_cors(ex, &s->policy);
-        route_mcp(s, ex, "anonymous");
+        limited(s, ex, ROUTE_MCP);
     } else if (path_is(req, "/health") &&
                (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))) {
         respond_health(s, ex);
+    } else if (web_is_page(req->path)) {
+        limited(s, ex, ROUTE_PAGE);
     } else {
         respond_not_found(ex);
     }
@@ -121,6 +188,9 @@ struct mcp_server *mcp_server_new(uv_loop_t *loop, const struct config *cfg, str
         free(s);
         return NULL;
     }
+    s->mcp_limit = (struct ratelimit){"mcp", cfg->rate_limit_mcp, 60000, "MCP rate limit exceeded"};
+    s->static_limit = (struct ratelimit){"static", cfg->rate_limit_static, 60000,
+                                         "Static file rate limit exceeded"};
     s->http = http_server_new(loop, &cfg->limits, log, on_request, s);
     http_policy_add_security_headers(s->http);
     return s;
