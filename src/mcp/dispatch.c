@@ -15,6 +15,7 @@
 
 /* Every pack compiled in; --features picks from these by name. */
 static const struct mcp_feature_pack *const known_packs[] = {
+    &mcp_pack_reference,
     &mcp_pack_conformance,
 };
 
@@ -354,7 +355,7 @@ static void method_complete(struct mcp_call *c)
             d->packs[i]->complete(c, ref, argument, json_object_get(c->params, "context")))
             return;
     mcp_call_result(
-        c, json_pack("{s:{s:[],s:i,s:b}}", "completion", "values", "total", 0, "hasMore", 0));
+        c, json_pack("{s:{s:[],s:b,s:i}}", "completion", "values", "hasMore", 0, "total", 0));
 }
 
 static void method_set_level(struct mcp_call *c)

@@ -1,0 +1,51 @@
+/*
+ * verifier_internal: the verifier's state, shared by verifier.c (checks, cache, availability)
+ * and verifier_respond.c (the HTTP answers of the resource-server role). Not for other modules:
+ * they use verifier.h.
+ */
+#ifndef MCPD_AUTH_VERIFIER_INTERNAL_H
+#define MCPD_AUTH_VERIFIER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct config;
+struct logger;
+struct hashmap;
+struct http_client;
+
+struct verifier {
+    uv_loop_t *loop;
+    const struct config *cfg; /* borrowed */
+    struct logger *log;       /* borrowed */
+    struct http_client *http;
+    uv_timer_t recheck; /* next metadata fetch while unavailable */
+    bool available;     /* the AS metadata was fetched and no network failure since */
+    bool fetching;      /* a metadata request is in flight */
+    bool closing;
+    int fetch_failures;    /* consecutive failed metadata fetches in this outage */
+    unsigned open_handles; /* while closing: the timer and the client not yet closed */
+    void (*done)(void *);
+    void *done_arg;
+    /* Derived from the configuration once. */
+    char *metadata_url;   /* {AUTH_SERVER_URL}/.well-known/oauth-authorization-server */
+    char *introspect_url; /* {AUTH_SERVER_URL}/introspect */
+    char *resource_root;  /* BASE_URI without a trailing slash */
+    char *resource_mcp;   /* resource_root + "/mcp": the canonical MCP server URI */
+    char *prm_url;        /* RFC 9728 metadata URL of resource_mcp */
+    char *secret_header;  /* "Authorization: Bearer <introspection_secret>", or NULL */
+    /* From the AS. */
+    char *metadata;      /* raw metadata body as fetched, NUL-terminated; NULL before */
+    size_t metadata_len; /* bytes */
+    char *issuer;        /* its issuer, else AUTH_SERVER_URL: PRM authorization_servers */
+    /* Decisions by hex SHA-256(token). */
+    struct hashmap *cache;
+    uint64_t seq_next;       /* insertion sequence number of the next entry */
+    size_t cache_max;        /* entries */
+    uint64_t last_sweep_ms;  /* loop time of the last full sweep of stale entries */
+    struct hashmap *flights; /* introspections in flight, by the same key */
+};
+
+#endif

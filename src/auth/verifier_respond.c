@@ -1,0 +1,101 @@
+/*
+ * verifier_respond: the HTTP answers of the resource-server role, built in one place so that
+ * every route gets the same challenge and the same degraded-mode body. The byte-exact bodies
+ * come from reference-spec §5.3/§5.4/§5.8; the challenge parameters from RFC 6750 §3 and RFC
+ * 9728 §5.1, plus the scope hint MCP 2025-11-25 asks for.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/verifier.h"
+#include "auth/verifier_internal.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/http_response.h"
+#include "core/json.h"
+
+#define CHALLENGE_MAX 2048
+
+static const char SCOPE[] = "mcp";
+static const char UNAVAILABLE_HINT[] =
+    "The authentication server is not responding. Please ensure it is running and try again.";
+
+/* Append s as the inside of an RFC 7230 quoted-string. Our messages are constants without
+ * quotes; escaping anyway keeps a future message from breaking the header. */
+static void append_quoted(struct buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            buf_append_char(b, '\\');
+        buf_append_char(b, *s);
+    }
+}
+
+static void reject_invalid(struct verifier *v, struct http_exchange *ex,
+                           const struct verifier_result *res)
+{
+    const char *msg = res->error_description ? res->error_description : "Invalid token";
+    struct buf h;
+    buf_init(&h, CHALLENGE_MAX);
+    buf_append_str(&h, "Bearer ");
+    /* RFC 6750 §3.1: a request without credentials gets no error code. */
+    if (res->token_present) {
+        buf_append_str(&h, "error=\"invalid_token\", error_description=\"");
+        append_quoted(&h, msg);
+        buf_append_str(&h, "\", ");
+    }
+    buf_printf(&h, "resource_metadata=\"%s\", scope=\"%s\"", v->prm_url, SCOPE);
+    http_response_header(ex, "WWW-Authenticate", h.data ? h.data : "Bearer");
+    buf_free(&h);
+    /* The body keeps the peer's invalid_token for a missing header too (reference-spec §5.8). */
+    http_respond_json(ex, 401,
+                      json_pack("{s:s,s:s}", "error", "invalid_token", "error_description", msg));
+}
+
+static void reject_unavailable(struct verifier *v, struct http_exchange *ex)
+{
+    json_t *body =
+        json_pack("{s:s,s:{s:i,s:s,s:{s:s,s:s}},s:n}", "jsonrpc", "2.0", "error", "code", -32000,
+                  "message", "Authentication service unavailable", "data", "authServerUrl",
+                  v->cfg->auth_server_url, "hint", UNAVAILABLE_HINT, "id");
+    http_respond_json(ex, 503, body);
+}
+
+void verifier_reject(struct verifier *v, struct http_exchange *ex,
+                     const struct verifier_result *res)
+{
+    if (res->status == VERIFIER_UNAVAILABLE)
+        reject_unavailable(v, ex);
+    else
+        reject_invalid(v, ex, res);
+}
+
+void verifier_serve_prm(struct verifier *v, struct http_exchange *ex, bool mcp_path)
+{
+    /* The SDK client requires resource to match the URL it connects to by origin and path
+     * prefix (conformance.md §4.3), hence one document per path. */
+    json_t *doc = json_pack("{s:s,s:[s],s:[s],s:[s],s:s}", "resource",
+                            mcp_path ? v->resource_mcp : v->resource_root, "authorization_servers",
+                            v->issuer, "scopes_supported", SCOPE, "bearer_methods_supported",
+                            "header", "resource_name", "mcpd");
+    http_respond_json(ex, 200, doc);
+}
+
+void verifier_serve_as_metadata(struct verifier *v, struct http_exchange *ex)
+{
+    if (!verifier_available(v) || !v->metadata) {
+        http_respond_json(ex, 503,
+                          json_pack("{s:s,s:s}", "error", "service_unavailable",
+                                    "error_description",
+                                    "Authentication server is currently unavailable. Please "
+                                    "try again later."));
+        return;
+    }
+    http_respond(ex, 200, "application/json", v->metadata, v->metadata_len);
+}
+
+const char *verifier_prm_url(const struct verifier *v)
+{
+    return v->prm_url;
+}
