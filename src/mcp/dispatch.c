@@ -110,7 +110,7 @@ struct mcp_dispatch *mcp_dispatch_new(const char *features, char *err, size_t er
     struct mcp_dispatch *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
-    const char *p = features && *features ? features : "conformance";
+    const char *p = features && *features ? features : "reference";
     while (*p) {
         size_t n = strcspn(p, ",");
         const struct mcp_feature_pack *found = NULL;
@@ -118,7 +118,7 @@ struct mcp_dispatch *mcp_dispatch_new(const char *features, char *err, size_t er
             if (strlen(known_packs[i]->name) == n && strncmp(known_packs[i]->name, p, n) == 0)
                 found = known_packs[i];
         if (!found) {
-            snprintf(err, err_size, "unknown feature pack '%.*s' (known: conformance)", (int)n, p);
+            snprintf(err, err_size, "unknown feature pack '%.*s' (known: reference, conformance)", (int)n, p);
             free(d);
             return NULL;
         }
@@ -339,6 +339,16 @@ static void method_prompts_get(struct mcp_call *c)
     invalid_params(c, msg);
 }
 
+/* The pack that defines a prompt of this name, or NULL. */
+static const struct mcp_feature_pack *prompt_owner(const struct mcp_dispatch *d, const char *name)
+{
+    for (size_t i = 0; name && i < d->pack_count; i++)
+        for (size_t t = 0; t < d->packs[i]->prompt_count; t++)
+            if (strcmp(d->packs[i]->prompts[t].name, name) == 0)
+                return d->packs[i];
+    return NULL;
+}
+
 static void method_complete(struct mcp_call *c)
 {
     const struct mcp_dispatch *d = c->ctx->dispatch;
@@ -350,9 +360,13 @@ static void method_complete(struct mcp_call *c)
     if (!json_is_string(json_object_get(argument, "name")) ||
         !json_is_string(json_object_get(argument, "value")))
         return invalid_params(c, "Invalid params: argument needs a string name and value");
+    json_t *context = json_object_get(c->params, "context");
+    const struct mcp_feature_pack *owner = prompt_owner(d, json_get_string(ref, "name"));
+    if (owner && owner->complete && owner->complete(c, ref, argument, context))
+        return;
     for (size_t i = 0; i < d->pack_count; i++)
-        if (d->packs[i]->complete &&
-            d->packs[i]->complete(c, ref, argument, json_object_get(c->params, "context")))
+        if (d->packs[i] != owner && d->packs[i]->complete &&
+            d->packs[i]->complete(c, ref, argument, context))
             return;
     mcp_call_result(
         c, json_pack("{s:{s:[],s:b,s:i}}", "completion", "values", "hasMore", 0, "total", 0));

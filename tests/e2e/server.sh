@@ -1,5 +1,6 @@
 # Sourced by the test layers: start and stop one mcpd on a free loopback port.
 #   mcpd_start <bin> <log file> [extra mcpd args...]  sets MCPD_PID, MCPD_PORT, MCPD_URL
+#                  (feature packs: $MCPD_FEATURES, default conformance)
 #   mcpd_stop      SIGTERM; fails (and says why) on a non-zero exit or a sanitizer report
 #   mcpd_kill      for an EXIT trap: SIGKILL a server that is still running
 # Needs node or python3 on PATH (to ask the kernel for a free port).
@@ -27,7 +28,7 @@ mcpd_start() {
   MCPD_PORT=$(free_port) || return 1
   MCPD_LOG=$log
   mkdir -p "$(dirname "$log")"
-  "$bin" mcp --no-auth --features conformance --port "$MCPD_PORT" "$@" >"$log" 2>&1 &
+  "$bin" mcp --no-auth --features "${MCPD_FEATURES:-conformance}" --port "$MCPD_PORT" "$@" >"$log" 2>&1 &
   MCPD_PID=$!
   MCPD_URL="http://127.0.0.1:$MCPD_PORT/mcp"
   local i

@@ -26,11 +26,6 @@ for f in "$STABLE" "$ALPHA"; do
     exit 1
   fi
 done
-if ! mcpd_start "$BIN" "$LOGDIR/conformance-mcpd.log"; then
-  echo "0 passed, 1 failed"
-  exit 1
-fi
-
 # suite <label> <cli> <args...>: run one suite, count it by exit status.
 suite() {
   local label=$1 cli=$2
@@ -57,15 +52,24 @@ suite() {
   fi
 }
 
-suite stable-0.1.16 "$STABLE" --suite all
-suite alpha-2025-11-25 "$ALPHA" --requirements 2025-11-25
-
-if mcpd_stop; then
-  echo "ok   mcpd stopped cleanly"
-  PASSED=$((PASSED + 1))
-else
-  echo "FAIL mcpd did not stop cleanly"
-  FAILED=$((FAILED + 1))
-fi
+# The fixture alone, and beside the reference pack as users may run them together.
+for feats in ${MCPD_FEATURE_SETS:-conformance reference,conformance}; do
+  export MCPD_FEATURES=$feats
+  tag=${feats//,/+}
+  if ! mcpd_start "$BIN" "$LOGDIR/conformance-mcpd-$tag.log"; then
+    echo "FAIL mcpd did not start with --features $feats"
+    FAILED=$((FAILED + 1))
+    continue
+  fi
+  suite "stable-0.1.16-$tag" "$STABLE" --suite all
+  suite "alpha-2025-11-25-$tag" "$ALPHA" --requirements 2025-11-25
+  if mcpd_stop; then
+    echo "ok   mcpd stopped cleanly (--features $feats)"
+    PASSED=$((PASSED + 1))
+  else
+    echo "FAIL mcpd did not stop cleanly (--features $feats)"
+    FAILED=$((FAILED + 1))
+  fi
+done
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Layer: the integration tests (tests/integration/*.test.mjs, the official TypeScript SDK client
-# under node's test runner) once against the normal build and once against the ASan+UBSan build.
+# Layer: the integration tests (tests/integration/*.test.mjs under node's test runner: the official
+# TypeScript SDK client on the conformance and reference packs, the MCP Inspector CLI) once against
+# the normal build and once against the ASan+UBSan build. Each file starts the mcpd it needs.
 # Each test counts; a sanitizer report or unclean exit fails the test that stops the server.
 # Prints "N passed, N failed" last.
 set -uo pipefail

@@ -145,14 +145,6 @@ static json_t *no_values(void)
     return json_pack("{s:{s:[]}}", "completion", "values");
 }
 
-static bool is_our_prompt(const char *name)
-{
-    for (size_t i = 0; name && i < REF_PROMPT_COUNT; i++)
-        if (strcmp(REF_PROMPTS[i].name, name) == 0)
-            return true;
-    return false;
-}
-
 bool ref_complete(struct mcp_call *c, const json_t *ref, const json_t *argument,
                   const json_t *context)
 {
@@ -171,8 +163,9 @@ bool ref_complete(struct mcp_call *c, const json_t *ref, const json_t *argument,
         ref_answer(c, *last ? matching(completion_list("resourceId"), value) : no_values());
         return true;
     }
-    if (strcmp(type, "ref/prompt") != 0 ||
-        !is_our_prompt(json_string_value(json_object_get(ref, "name"))))
+    /* The peer ignores the prompt name (reference-spec §8.6). The dispatcher asks the pack that
+     * owns a named prompt first, so with several packs each keeps its own prompts' answers. */
+    if (strcmp(type, "ref/prompt") != 0)
         return false;
     const struct completion_list *list = completion_list(name);
     ref_answer(c, list ? matching(list, value) : no_values());
