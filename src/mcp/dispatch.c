@@ -118,7 +118,8 @@ struct mcp_dispatch *mcp_dispatch_new(const char *features, char *err, size_t er
             if (strlen(known_packs[i]->name) == n && strncmp(known_packs[i]->name, p, n) == 0)
                 found = known_packs[i];
         if (!found) {
-            snprintf(err, err_size, "unknown feature pack '%.*s' (known: reference, conformance)", (int)n, p);
+            snprintf(err, err_size, "unknown feature pack '%.*s' (known: reference, conformance)",
+                     (int)n, p);
             free(d);
             return NULL;
         }

@@ -561,6 +561,34 @@ static void test_authorize_unregistered_redirect_is_not_redirected(void **state)
     done(r);
 }
 
+static void test_authorize_post_form_renders_escaped_consent_page(void **state)
+{
+    struct fx *f = *state;
+    struct client c = register_client(f, NULL);
+    struct resp *r =
+        http(f, "POST", "/register", "application/json",
+             "{\"client_name\":\"<b>state=evil\\\"\",\"redirect_uris\":[\"" REDIRECT "\"]}", NULL);
+    assert_int_equal(r->status, 201);
+    snprintf(c.id, sizeof c.id, "%s", jstr(r, "client_id"));
+    done(r);
+    char body[512], csp[512];
+    snprintf(body, sizeof body,
+             "response_type=code&client_id=%s&code_challenge=" CHALLENGE
+             "&code_challenge_method=S256&state=s1",
+             c.id);
+    r = http(f, "POST", "/authorize", "application/x-www-form-urlencoded", body, NULL);
+    assert_int_equal(r->status, 200);
+    assert_true(header(r, "Content-Security-Policy", csp, sizeof csp));
+    assert_non_null(strstr(csp, "img-src 'self' data:"));
+    assert_null(strstr(r->body, "<b>"));
+    const char *first = strstr(r->body, "state=");
+    assert_non_null(first);
+    assert_true(first > strstr(r->body, "/mock-upstream-idp/authorize?redirect_uri="));
+    assert_int_equal(strspn(first + 6, "0123456789abcdef"), 64);
+    assert_true(first[70] == '"' || first[70] == '&');
+    done(r);
+}
+
 static void test_authorize_plain_or_missing_method_redirects_invalid_request(void **state)
 {
     struct fx *f = *state;
@@ -735,7 +763,14 @@ static void test_register_rate_limited(void **state)
     struct config c;
     config_defaults(&c);
     c.rate_limit_register = 2;
+    c.rate_limit_token = 1;
     struct fx *f = start(&c);
+    /* The resource server that proves the introspection secret is not throttled. */
+    for (int i = 0; i < 3; i++) {
+        struct resp *ir = introspect(f, "abc");
+        assert_int_equal(ir->status, 200);
+        done(ir);
+    }
     const char *body = "{\"redirect_uris\":[\"" REDIRECT "\"]}";
     for (int i = 0; i < 2; i++) {
         struct resp *r = http(f, "POST", "/register", "application/json", body, NULL);
@@ -781,6 +816,7 @@ int main(void)
         T(test_bad_idp_state_is_400_and_server_survives),
         T(test_idp_page_escapes_reflected_values),
         T(test_authorize_unregistered_redirect_is_not_redirected),
+        T(test_authorize_post_form_renders_escaped_consent_page),
         T(test_authorize_plain_or_missing_method_redirects_invalid_request),
         T(test_authorize_scope_and_resource_checks),
         T(test_token_client_authentication),

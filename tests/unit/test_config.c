@@ -109,7 +109,7 @@ static void test_defaults_match_the_peer(void **state)
     assert_null(c.redis_url);
     assert_null(c.redis_password);
     assert_false(c.no_auth);
-    assert_string_equal(c.features, "conformance");
+    assert_string_equal(c.features, "reference");
     assert_null(c.allowed_origins);
     assert_string_equal(c.log_level, "info");
     assert_int_equal(c.session_ttl_ms, 300000);
