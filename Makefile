@@ -84,7 +84,7 @@ deps:
 	@bash scripts/deps.sh
 
 run: deps all
-	@exec ./$(BUILD)/mcpd mcp --no-auth
+	@exec ./$(BUILD)/mcpd all
 
 test: deps
 	@bash scripts/test.sh

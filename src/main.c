@@ -1,8 +1,8 @@
 /*
- * mcpd entry point: reads the configuration, builds the server context for the chosen role
- * (mcp today; auth and all arrive with the OAuth work), runs the libuv loop, and shuts down
+ * mcpd entry point: reads the configuration, builds the roles it names (`mcp`, `auth`, or `all`
+ * for both in one process, DESIGN.md §1) on one libuv loop and one store, and shuts down
  * gracefully on SIGINT/SIGTERM: stop accepting, end sessions' streams, let in-flight requests
- * finish within SHUTDOWN_GRACE_MS, close the store, exit 0.
+ * finish within SHUTDOWN_GRACE_MS, close the store, exit 0. A second signal exits at once.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -10,7 +10,9 @@
 #include <string.h>
 #include <uv.h>
 
+#include "auth/server.h"
 #include "core/config.h"
+#include "core/crypto.h"
 #include "core/http_policy.h"
 #include "core/log.h"
 #include "mcp/server.h"
@@ -21,10 +23,21 @@ struct app {
     struct config cfg;
     struct logger log;
     struct store *store;
-    struct mcp_server *mcp;
+    struct mcp_server *mcp;   /* NULL unless the role serves MCP */
+    struct auth_server *auth; /* NULL unless the role serves OAuth */
     uv_signal_t sigint, sigterm;
     int stopping;
 };
+
+static bool serves_mcp(const struct config *c)
+{
+    return c->role == ROLE_MCP || c->role == ROLE_ALL;
+}
+
+static bool serves_auth(const struct config *c)
+{
+    return c->role == ROLE_AUTH || c->role == ROLE_ALL;
+}
 
 static void on_store_closed(void *arg)
 {
@@ -33,11 +46,23 @@ static void on_store_closed(void *arg)
     uv_close((uv_handle_t *)&a->sigterm, NULL);
 }
 
-static void on_mcp_closed(void *arg)
+/* Each role's shutdown ends here; the store closes once both are gone. */
+static void on_role_closed(void *arg)
 {
     struct app *a = arg;
-    a->mcp = NULL;
-    log_write(&a->log, LOG_INFO, "MCP server stopped", NULL);
+    if (a->mcp) {
+        struct mcp_server *m = a->mcp;
+        a->mcp = NULL;
+        mcp_server_shutdown(m, on_role_closed, a);
+        return;
+    }
+    if (a->auth) {
+        struct auth_server *s = a->auth;
+        a->auth = NULL;
+        auth_server_shutdown(s, on_role_closed, a);
+        return;
+    }
+    log_write(&a->log, LOG_INFO, "stopped", NULL);
     store_close(a->store, on_store_closed, a);
 }
 
@@ -50,27 +75,12 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     log_write(&a->log, LOG_INFO, "shutting down",
               json_pack("{s:s}", "signal", signum == SIGINT ? "SIGINT" : "SIGTERM"));
-    if (a->mcp)
-        mcp_server_shutdown(a->mcp, on_mcp_closed, a);
-    else
-        on_mcp_closed(a);
+    on_role_closed(a);
 }
 
-static int check_role(const struct config *c)
+static int check_config(const struct config *c)
 {
-    if (c->role == ROLE_AUTH || c->role == ROLE_ALL) {
-        fprintf(stderr,
-                "mcpd: the '%s' role (OAuth authorization server) is not available in "
-                "this build yet; run 'mcpd mcp --no-auth'\n",
-                c->role == ROLE_AUTH ? "auth" : "all");
-        return -1;
-    }
-    if (!c->no_auth) {
-        fprintf(stderr, "mcpd: bearer-token authorization is not available in this build yet; "
-                        "run with --no-auth (AUTH_MODE=none) on a loopback address\n");
-        return -1;
-    }
-    if (c->no_auth && !http_host_is_loopback(c->host)) {
+    if (serves_mcp(c) && c->no_auth && !http_host_is_loopback(c->host)) {
         fprintf(stderr,
                 "mcpd: --no-auth serves MCP without authorization and is refused on "
                 "the non-loopback address '%s'; bind 127.0.0.1 or ::1\n",
@@ -85,49 +95,95 @@ static int check_role(const struct config *c)
     return 0;
 }
 
+/* In `mcpd all` both roles share one configuration, so a secret for /introspect can be made up
+ * here; separate processes must be given the same INTROSPECTION_SECRET. */
+static void ensure_introspection_secret(struct config *c)
+{
+    if (c->role != ROLE_ALL || c->no_auth || (c->introspection_secret && *c->introspection_secret))
+        return;
+    char hex[65];
+    if (crypto_random_hex(hex, 32) != 0)
+        return;
+    free(c->introspection_secret);
+    c->introspection_secret = strdup(hex);
+}
+
 static void print_banner(const struct app *a)
 {
-    int port = mcp_server_port(a->mcp);
-    const char *h = strchr(a->cfg.host, ':') ? "[%s]" : "%s";
+    const char *fmt = strchr(a->cfg.host, ':') ? "[%s]" : "%s";
     char host[80];
-    snprintf(host, sizeof host, h, a->cfg.host);
-    fprintf(stderr,
-            "mcpd %s: MCP server on the %s store, authorization %s\n"
-            "  MCP endpoint (Streamable HTTP): http://%s:%d/mcp\n"
-            "  health:                         http://%s:%d/health\n"
-            "  features: %s; logs: JSON lines on stdout; Ctrl-C stops\n",
-            MCPD_VERSION, store_backend_name(a->store), a->cfg.no_auth ? "OFF" : "on", host, port,
-            host, port, a->cfg.features);
+    snprintf(host, sizeof host, fmt, a->cfg.host);
+    fprintf(stderr, "mcpd %s (%s store)\n", MCPD_VERSION, store_backend_name(a->store));
+    if (a->mcp) {
+        int port = mcp_server_port(a->mcp);
+        fprintf(stderr,
+                "  MCP endpoint (Streamable HTTP): http://%s:%d/mcp\n"
+                "  legacy HTTP+SSE:                http://%s:%d/sse\n"
+                "  splash page and health:         http://%s:%d/  /health\n"
+                "  authorization: %s; features: %s\n",
+                host, port, host, port, host, port,
+                a->cfg.no_auth ? "OFF (--no-auth)" : a->cfg.auth_server_url, a->cfg.features);
+    }
+    if (a->auth)
+        fprintf(stderr,
+                "  OAuth authorization server:     http://%s:%d/  (metadata: "
+                "/.well-known/oauth-authorization-server)\n",
+                host, auth_server_port(a->auth));
+    if (a->mcp && !a->cfg.no_auth)
+        fprintf(stderr,
+                "  connect: npx @modelcontextprotocol/inspector, Streamable HTTP, URL "
+                "http://%s:%d/mcp (it runs the OAuth flow)\n",
+                host, mcp_server_port(a->mcp));
+    fprintf(stderr, "  logs: JSON lines on stdout; Ctrl-C stops\n");
+}
+
+static int start_roles(struct app *a)
+{
+    char err[256] = "";
+    if (serves_auth(&a->cfg)) {
+        a->auth = auth_server_new(a->loop, &a->cfg, a->store, &a->log, err, sizeof err);
+        int rc = a->auth ? auth_server_listen(a->auth) : -1;
+        if (rc != 0) {
+            fprintf(stderr, "mcpd: authorization server: %s\n", a->auth ? uv_strerror(rc) : err);
+            return -1;
+        }
+    }
+    if (serves_mcp(&a->cfg)) {
+        a->mcp = mcp_server_new(a->loop, &a->cfg, a->store, &a->log, err, sizeof err);
+        int rc = a->mcp ? mcp_server_listen(a->mcp) : -1;
+        if (rc != 0) {
+            fprintf(stderr, "mcpd: MCP server: %s\n", a->mcp ? uv_strerror(rc) : err);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int run(struct app *a)
 {
-    char err[256] = "";
     a->loop = uv_default_loop();
     int level = log_level_parse(a->cfg.log_level ? a->cfg.log_level : "info");
     log_init(&a->log, stdout, level < 0 ? LOG_INFO : (enum log_level)level);
     signal(SIGPIPE, SIG_IGN);
     a->store = store_memory_new(a->loop, &a->log);
-    a->mcp = mcp_server_new(a->loop, &a->cfg, a->store, &a->log, err, sizeof err);
-    if (!a->mcp) {
-        fprintf(stderr, "mcpd: %s\n", err);
-        return 1;
-    }
-    int rc = mcp_server_listen(a->mcp);
-    if (rc != 0) {
-        fprintf(stderr, "mcpd: cannot listen on %s:%d: %s\n", a->cfg.host, a->cfg.port,
-                uv_strerror(rc));
-        return 1;
-    }
     uv_signal_init(a->loop, &a->sigint);
     uv_signal_init(a->loop, &a->sigterm);
     a->sigint.data = a->sigterm.data = a;
+    if (start_roles(a) != 0) {
+        a->stopping = 1;
+        on_role_closed(a); /* release whatever started, then the loop drains */
+        uv_run(a->loop, UV_RUN_DEFAULT);
+        uv_loop_close(a->loop);
+        return 1;
+    }
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     print_banner(a);
-    log_write(&a->log, LOG_INFO, "MCP server listening",
-              json_pack("{s:s,s:i,s:s}", "host", a->cfg.host, "port", mcp_server_port(a->mcp),
-                        "store", store_backend_name(a->store)));
+    log_write(&a->log, LOG_INFO, "listening",
+              json_pack("{s:s,s:i,s:i,s:s}", "host", a->cfg.host, "mcpPort",
+                        a->mcp ? mcp_server_port(a->mcp) : 0, "authPort",
+                        a->auth ? auth_server_port(a->auth) : 0, "store",
+                        store_backend_name(a->store)));
     uv_run(a->loop, UV_RUN_DEFAULT);
     uv_loop_close(a->loop);
     return 0;
@@ -143,17 +199,16 @@ int main(int argc, char **argv)
         config_free(&a.cfg);
         return 2;
     }
-    if (a.cfg.show_help) {
-        config_usage(stdout, "mcpd");
+    if (a.cfg.show_help || a.cfg.show_version) {
+        if (a.cfg.show_help)
+            config_usage(stdout, "mcpd");
+        else
+            printf("mcpd %s\n", MCPD_VERSION);
         config_free(&a.cfg);
         return 0;
     }
-    if (a.cfg.show_version) {
-        printf("mcpd %s\n", MCPD_VERSION);
-        config_free(&a.cfg);
-        return 0;
-    }
-    int rc = check_role(&a.cfg) == 0 ? run(&a) : 2;
+    ensure_introspection_secret(&a.cfg);
+    int rc = check_config(&a.cfg) == 0 ? run(&a) : 2;
     config_free(&a.cfg);
     return rc;
 }

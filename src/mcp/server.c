@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/ratelimit.h"
+#include "auth/verifier.h"
 #include "mcp/context.h"
 #include "mcp/dispatch.h"
 #include "mcp/jsonrpc.h"
@@ -26,6 +27,7 @@ struct mcp_server {
     struct http_policy policy;
     struct ratelimit mcp_limit;    /* /mcp, /sse, /message (off by default, as the peer's HEAD) */
     struct ratelimit static_limit; /* the splash page and its assets */
+    struct verifier *verifier;     /* bearer tokens by introspection; NULL with --no-auth */
     void (*done)(void *);
     void *done_arg;
 };
@@ -43,8 +45,9 @@ static void respond_not_found(struct http_exchange *ex)
 static void respond_health(struct mcp_server *s, struct http_exchange *ex)
 {
     bool store_ok = store_healthy(s->ctx.store);
-    bool degraded = !store_ok;
-    const char *auth = s->ctx.cfg->no_auth ? "disabled" : "operational";
+    bool auth_ok = !s->verifier || verifier_available(s->verifier);
+    bool degraded = !store_ok || !auth_ok;
+    const char *auth = !s->verifier ? "disabled" : auth_ok ? "operational" : "unavailable";
     json_t *body =
         json_pack("{s:s,s:{s:s,s:s,s:s},s:s,s:s,s:s,s:I}", "status",
                   degraded ? "degraded" : "healthy", "services", "mcp", "operational", "auth", auth,
@@ -52,6 +55,8 @@ static void respond_health(struct mcp_server *s, struct http_exchange *ex)
                   store_backend_name(s->ctx.store), "authServerUrl", s->ctx.cfg->auth_server_url,
                   "version", MCPD_VERSION, "liveSessions", (json_int_t)hashmap_count(s->ctx.live));
     http_response_header(ex, "Cache-Control", "no-store");
+    /* Degraded is still an answer: 200, so that load balancers keep the instance while it
+     * serves what it can (the peer does the same); a dead store is 503. */
     http_respond_json(ex, store_ok ? 200 : 503, body);
 }
 
@@ -70,10 +75,45 @@ struct limited {
 };
 
 static void route_mcp(struct mcp_server *s, struct http_exchange *ex, const char *user);
+static void authenticate(struct mcp_server *s, struct http_exchange *ex);
+
+struct pending_auth {
+    struct mcp_server *server;
+    struct http_exchange *ex;
+};
+
+static void on_verified(void *arg, const struct verifier_result *res)
+{
+    struct pending_auth *pa = arg;
+    if (http_exchange_closed(pa->ex))
+        http_exchange_finish(pa->ex);
+    else if (res->status != VERIFIER_OK)
+        verifier_reject(pa->server->verifier, pa->ex, res);
+    else /* sessions belong to the token's subject (DESIGN.md §4) */
+        route_mcp(pa->server, pa->ex, res->sub);
+    free(pa);
+}
+
+/* Every MCP route needs a valid bearer token for this resource (reference-spec §5.8). */
+static void authenticate(struct mcp_server *s, struct http_exchange *ex)
+{
+    if (!s->verifier) {
+        route_mcp(s, ex, "anonymous");
+        return;
+    }
+    struct pending_auth *pa = malloc(sizeof *pa);
+    if (!pa) {
+        mcp_http_error(ex, 500, JSONRPC_INTERNAL_ERROR, "Internal error");
+        return;
+    }
+    *pa = (struct pending_auth){.server = s, .ex = ex};
+    verifier_check(s->verifier, http_exchange_request(ex), on_verified, pa);
+}
 
 static void serve_page(struct mcp_server *s, struct http_exchange *ex)
 {
-    struct web_page_state st = {.degraded = false, .auth_server_url = s->ctx.cfg->auth_server_url};
+    struct web_page_state st = {.degraded = s->verifier && !verifier_available(s->verifier),
+                                .auth_server_url = s->ctx.cfg->auth_server_url};
     if (!web_serve(ex, &st))
         respond_not_found(ex);
 }
@@ -90,7 +130,7 @@ static void on_limit(void *arg, const struct ratelimit_result *r)
                             http_exchange_request(l->ex)->remote_addr));
         ratelimit_reject(l->ex, rl, r);
     } else if (l->route == ROUTE_MCP) {
-        route_mcp(l->server, l->ex, "anonymous");
+        authenticate(l->server, l->ex);
     } else {
         serve_page(l->server, l->ex);
     }
@@ -103,7 +143,7 @@ static void limited(struct mcp_server *s, struct http_exchange *ex, enum route r
     const struct ratelimit *rl = route == ROUTE_MCP ? &s->mcp_limit : &s->static_limit;
     if (rl->limit == 0) {
         if (route == ROUTE_MCP)
-            route_mcp(s, ex, "anonymous");
+            authenticate(s, ex);
         else
             serve_page(s, ex);
         return;
@@ -133,6 +173,11 @@ static void route_mcp(struct mcp_server *s, struct http_exchange *ex, const char
     }
 }
 
+static bool is_get(const struct http_request *req)
+{
+    return !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+}
+
 static void on_request(struct http_exchange *ex, void *arg)
 {
     struct mcp_server *s = arg;
@@ -158,6 +203,15 @@ static void on_request(struct http_exchange *ex, void *arg)
     } else if (path_is(req, "/health") &&
                (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))) {
         respond_health(s, ex);
+    } else if (s->verifier && is_get(req) &&
+               (path_is(req, "/.well-known/oauth-protected-resource") ||
+                path_is(req, "/.well-known/oauth-protected-resource/mcp"))) {
+        verifier_serve_prm(s->verifier, ex,
+                           path_is(req, "/.well-known/oauth-protected-resource/mcp"));
+    } else if (s->verifier && is_get(req) &&
+               path_is(req, "/.well-known/oauth-authorization-server")) {
+        /* MCP 2025-03-26 clients look for the AS metadata at the MCP origin (peer §5.4). */
+        verifier_serve_as_metadata(s->verifier, ex);
     } else if (web_is_page(req->path)) {
         limited(s, ex, ROUTE_PAGE);
     } else {
@@ -192,13 +246,18 @@ struct mcp_server *mcp_server_new(uv_loop_t *loop, const struct config *cfg, str
     s->static_limit = (struct ratelimit){"static", cfg->rate_limit_static, 60000,
                                          "Static file rate limit exceeded"};
     s->http = http_server_new(loop, &cfg->limits, log, on_request, s);
+    if (!cfg->no_auth)
+        s->verifier = verifier_new(loop, cfg, log);
     http_policy_add_security_headers(s->http);
     return s;
 }
 
 int mcp_server_listen(struct mcp_server *s)
 {
-    return http_server_listen(s->http, s->ctx.cfg->host, s->ctx.cfg->port);
+    int rc = http_server_listen(s->http, s->ctx.cfg->host, s->ctx.cfg->port);
+    if (rc == 0 && s->verifier)
+        verifier_start(s->verifier); /* degraded until the AS metadata has been fetched */
+    return rc;
 }
 
 int mcp_server_port(const struct mcp_server *s)
@@ -206,7 +265,7 @@ int mcp_server_port(const struct mcp_server *s)
     return http_server_port(s->http);
 }
 
-static void on_http_closed(void *arg)
+static void on_verifier_closed(void *arg)
 {
     struct mcp_server *s = arg;
     mcp_live_end_all(&s->ctx);
@@ -218,6 +277,15 @@ static void on_http_closed(void *arg)
     free(s);
     if (done)
         done(done_arg);
+}
+
+static void on_http_closed(void *arg)
+{
+    struct mcp_server *s = arg;
+    if (s->verifier)
+        verifier_close(s->verifier, on_verifier_closed, s);
+    else
+        on_verifier_closed(s);
 }
 
 void mcp_server_shutdown(struct mcp_server *s, void (*done)(void *arg), void *arg)

@@ -1,0 +1,96 @@
+/* The mock upstream IdP routes (see mock_idp.h). */
+#include "auth/mock_idp.h"
+
+#include <string.h>
+
+#include "auth/grants.h"
+#include "auth/pages.h"
+#include "auth/server_internal.h"
+#include "core/log.h"
+
+bool mock_idp_redirect_ok(const char *redirect_uri)
+{
+    /* "//host" and "/\host" are protocol-relative to browsers: another origin. */
+    return redirect_uri[0] == '/' && redirect_uri[1] != '/' && redirect_uri[1] != '\\' &&
+           strlen(redirect_uri) <= 1024;
+}
+
+bool mock_idp_user_id_ok(const char *user_id)
+{
+    size_t n = strlen(user_id);
+    if (n == 0 || n > OAUTH_SUB_MAX)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)user_id; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+int mock_idp_location(struct buf *b, const char *redirect_uri, const char *code, const char *state)
+{
+    int rc = buf_append_str(b, redirect_uri);
+    if (rc == BUF_OK)
+        rc = auth_append_query(b, "code", code);
+    if (rc == BUF_OK && state)
+        rc = auth_append_query(b, "state", state);
+    return rc;
+}
+
+/* GET /mock-upstream-idp/authorize?redirect_uri=...&state=... */
+void auth_handle_idp_page(struct auth_req *r)
+{
+    const char *why = auth_read_params(r);
+    const char *redirect = auth_param(r, "redirect_uri");
+    const char *state = auth_param(r, "state");
+    if (!redirect)
+        redirect = MOCK_IDP_CALLBACK_PATH;
+    if (why)
+        auth_reply_error(r, 400, "invalid_request", why);
+    else if (!state || strlen(state) > OAUTH_STATE_MAX)
+        auth_reply_error(r, 400, "invalid_request", "state is missing or too long");
+    else if (!mock_idp_redirect_ok(redirect))
+        auth_reply_error(r, 400, "invalid_request", "redirect_uri must be a path on this server");
+    else
+        auth_reply_html(r, OAUTH_IDP_CSP, oauth_page_idp(redirect, state));
+}
+
+static void on_approved(void *arg, const struct oauth_error *err, const char *redirect_uri,
+                        const char *state)
+{
+    struct auth_req *r = arg;
+    struct buf b;
+    if (err) {
+        auth_reply_oauth(r, err);
+        return;
+    }
+    buf_init(&b, 0);
+    /* The code was the IdP's state; it goes back to the client as the code. */
+    if (mock_idp_location(&b, redirect_uri, auth_param(r, "state"), state) != BUF_OK) {
+        buf_free(&b);
+        auth_reply_error(r, 500, "server_error", "Internal Server Error");
+        return;
+    }
+    auth_reply_redirect(r, b.data);
+    buf_free(&b);
+}
+
+/* GET /mock-upstream-idp/callback?state={code}&code={upstream code}&userId={id}: the peer
+ * exchanged the upstream code and minted tokens here; we record who approved and mint at
+ * /token, so no raw token is ever stored. */
+void auth_handle_idp_callback(struct auth_req *r)
+{
+    const char *why = auth_read_params(r);
+    const char *code = auth_param(r, "state");
+    const char *user = auth_param(r, "userId");
+    if (!user)
+        user = MOCK_IDP_ANONYMOUS;
+    if (why)
+        auth_reply_error(r, 400, "invalid_request", why);
+    else if (!code)
+        auth_reply_error(r, 400, "invalid_request", "state is required");
+    else if (!mock_idp_user_id_ok(user))
+        auth_reply_error(r, 400, "invalid_request", "userId is malformed");
+    else
+        oauth_grants_approve(r->s->grants, code, user, on_approved, r);
+}

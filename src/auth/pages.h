@@ -1,0 +1,37 @@
+/*
+ * pages: the authorization server's two HTML pages, the /authorize consent page and the mock
+ * upstream IdP page (reference-spec §4.5, §4.6), with their Content-Security-Policy values and
+ * the escaping every reflected value goes through: HTML text and attributes, and JavaScript
+ * string literals (JSON encoding with < > & ' escaped, so a value can close neither the string
+ * nor the <script> element). The peer put raw query values into its script (an XSS); here no
+ * request value reaches a page unescaped. Knows nothing of HTTP or the store.
+ */
+#ifndef MCPD_AUTH_PAGES_H
+#define MCPD_AUTH_PAGES_H
+
+#include "core/buf.h"
+
+#define OAUTH_CONSENT_CSP                                                                          \
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "    \
+    "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; form-action 'self'; "        \
+    "base-uri 'self'"
+#define OAUTH_IDP_CSP                                                                              \
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "    \
+    "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+
+/* HTML-escape s for text and quoted attributes: & < > " ' ` and also '=' (so reflected text can
+ * never contain the "state=" the e2e script looks for). Returns BUF_OK or BUF_ERR_*. */
+int oauth_html_escape(struct buf *out, const char *s);
+/* s as a double-quoted JavaScript string literal. */
+int oauth_js_string(struct buf *out, const char *s);
+
+/* The consent page for a pending authorization: client shown by id (and name when registered),
+ * and the "Continue to Authentication" link whose href carries the code as the IdP's state;
+ * it is the first "state=" in the page (the e2e contract). The caller frees the result; NULL on
+ * allocation failure. */
+char *oauth_page_consent(const char *client_id, const char *client_name, const char *code);
+/* The mock upstream IdP page: a user id kept in localStorage, Generate/Edit buttons, and
+ * "Complete Authentication", which goes to redirect_uri with state, code and userId. */
+char *oauth_page_idp(const char *redirect_uri, const char *state);
+
+#endif

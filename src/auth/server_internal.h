@@ -1,0 +1,95 @@
+/*
+ * server internals shared by the authorization server's endpoint files: the role object, the
+ * per-request state that travels through rate limiting, client loading and the grants, and the
+ * reply helpers every endpoint answers through (so every error body is OAuth-shaped and every
+ * reply frees the request state exactly once). server.c routes; authorize.c, token.c,
+ * mock_idp.c and the register/metadata handlers in server.c answer. Not for use outside
+ * src/auth/.
+ */
+#ifndef MCPD_AUTH_SERVER_INTERNAL_H
+#define MCPD_AUTH_SERVER_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "auth/clients.h"
+#include "auth/grants.h"
+#include "core/buf.h"
+#include "core/form.h"
+#include "core/http_server.h"
+#include "core/ratelimit.h"
+
+struct config;
+struct store;
+struct logger;
+
+struct auth_server {
+    const struct config *cfg;
+    struct store *store;
+    struct logger *log;
+    struct http_server *http;
+    struct oauth_grants *grants;
+    char *issuer; /* AUTH_SERVER_URL with the trailing '/' URL parsing adds (RFC 8414 §2) */
+    char *origin; /* scheme://host[:port] of AUTH_SERVER_URL: endpoints sit at its root */
+    struct ratelimit rl_authorize; /* /authorize and the mock IdP */
+    struct ratelimit rl_token;     /* /token, /revoke, /introspect */
+    struct ratelimit rl_register;  /* /register */
+    struct ratelimit rl_static;    /* /mcp-logo.png */
+    unsigned inflight; /* requests not yet answered (their store operations are pending) */
+    bool http_closed;  /* the listener is gone; free once inflight reaches 0 */
+    void (*done)(void *);
+    void *done_arg;
+};
+
+struct auth_req;
+typedef void (*auth_step_fn)(struct auth_req *r);
+
+/* One request from routing to its reply. */
+struct auth_req {
+    struct auth_server *s;
+    struct http_exchange *ex;
+    const struct http_request *req;
+    auth_step_fn handle; /* the route's handler, run once the rate limit allows */
+    auth_step_fn next;   /* what runs after client authentication */
+    struct form params;  /* query (GET) or body (POST) parameters */
+    struct oauth_credentials cred;
+    struct oauth_client *client; /* owned; loaded for /authorize, /token, /revoke */
+    char *redirect_uri;          /* /authorize: the redirect URI in effect */
+};
+
+/* Parameters of the request into r->params: the query for GET, a form or JSON object body for
+ * POST. NULL on success, else an invalid_request description (repeated parameters included,
+ * RFC 6749 §3.1). */
+const char *auth_read_params(struct auth_req *r);
+/* Parameter value, NULL when absent or empty (an empty parameter is an omitted one, RFC 6749
+ * §3.1). */
+const char *auth_param(const struct auth_req *r, const char *name);
+
+/* Replies. Each finishes the exchange and frees r. */
+void auth_reply_json(struct auth_req *r, int status, json_t *body); /* steals body */
+void auth_reply_error(struct auth_req *r, int status, const char *error, const char *desc);
+void auth_reply_oauth(struct auth_req *r, const struct oauth_error *e);
+void auth_reply_html(struct auth_req *r, const char *csp, char *html); /* takes html */
+void auth_reply_redirect(struct auth_req *r, const char *location);
+/* invalid_client: 401 with a Basic challenge when the client tried Basic (RFC 6749 §5.2). */
+void auth_reply_invalid_client(struct auth_req *r, const char *desc);
+
+/* Append "?name=value" or "&name=value" (percent-encoded) to a URL being built in b. */
+int auth_append_query(struct buf *b, const char *name, const char *value);
+
+/* Authenticate the client from r->params and the Authorization header, load it into
+ * r->client, then run next (or reply invalid_client / invalid_request). */
+void auth_authenticate_client(struct auth_req *r, auth_step_fn next);
+
+/* The caller of /introspect presented INTROSPECTION_SECRET (always true when none is set). */
+bool auth_introspect_caller_ok(const struct auth_req *r);
+
+/* Endpoint handlers. */
+void auth_handle_authorize(struct auth_req *r);
+void auth_handle_token(struct auth_req *r);
+void auth_handle_revoke(struct auth_req *r);
+void auth_handle_introspect(struct auth_req *r);
+void auth_handle_idp_page(struct auth_req *r);
+void auth_handle_idp_callback(struct auth_req *r);
+
+#endif
