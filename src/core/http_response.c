@@ -130,19 +130,47 @@ static bool status_has_body(int status)
 }
 
 /* Status line, default headers, the application's headers, framing and Connection. */
+/* Decimal digits of v into out (>= 21 bytes, not NUL-terminated); returns the length. */
+static size_t format_decimal(char *out, size_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 static int build_head(struct http_exchange *ex, struct buf *out, int status,
                       const char *content_type, enum body_framing framing, size_t len)
 {
-    int rc = buf_printf(out, "HTTP/1.1 %d %s\r\n", status, http_status_reason(status));
+    char num[24];
+    int rc = buf_append_str(out, "HTTP/1.1 ");
+    if (rc == BUF_OK)
+        rc = buf_append(out, num, format_decimal(num, (size_t)status));
+    if (rc == BUF_OK)
+        rc = buf_append_char(out, ' ');
+    if (rc == BUF_OK)
+        rc = buf_append_str(out, http_status_reason(status));
+    if (rc == BUF_OK)
+        rc = buf_append(out, "\r\n", 2);
     if (rc == BUF_OK && http_exchange_default_headers(ex, out) != 0)
         rc = BUF_ERR_NOMEM;
     for (size_t i = 0; rc == BUF_OK && i < ex->resp_header_count; i++)
-        rc = buf_printf(out, "%s: %s\r\n", ex->resp_headers[i].name, ex->resp_headers[i].value);
-    if (rc == BUF_OK && content_type && is_field_value(content_type))
-        rc = buf_printf(out, "Content-Type: %s\r\n", content_type);
-    if (rc == BUF_OK && framing == FRAME_LENGTH && status_has_body(status))
-        rc = buf_printf(out, "Content-Length: %zu\r\n", len);
-    else if (rc == BUF_OK && framing == FRAME_CHUNKED)
+        if (http_append_header(out, ex->resp_headers[i].name, ex->resp_headers[i].value) != 0)
+            rc = BUF_ERR_NOMEM;
+    if (rc == BUF_OK && content_type && is_field_value(content_type) &&
+        http_append_header(out, "Content-Type", content_type) != 0)
+        rc = BUF_ERR_NOMEM;
+    if (rc == BUF_OK && framing == FRAME_LENGTH && status_has_body(status)) {
+        size_t n = format_decimal(num, len);
+        num[n] = '\0';
+        if (http_append_header(out, "Content-Length", num) != 0)
+            rc = BUF_ERR_NOMEM;
+    } else if (rc == BUF_OK && framing == FRAME_CHUNKED)
         rc = buf_append_str(out, "Transfer-Encoding: chunked\r\n");
     if (framing == FRAME_RAW)
         ex->close_after = true;
