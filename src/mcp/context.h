@@ -14,6 +14,7 @@ struct logger;
 struct config;
 struct hashmap;
 struct mcp_dispatch;
+struct mcp_touch_cache;
 
 struct mcp_ctx {
     uv_loop_t *loop;
@@ -22,7 +23,8 @@ struct mcp_ctx {
     const struct config *cfg;
     struct mcp_dispatch *dispatch;
     struct hashmap *live; /* session id -> struct mcp_live, sessions active on this instance */
-    int shutting_down;    /* set once graceful shutdown begins: new sessions are refused */
+    struct mcp_touch_cache *touched; /* sessions whose TTL was refreshed in the last second */
+    int shutting_down; /* set once graceful shutdown begins: new sessions are refused */
 };
 
 #endif

@@ -271,6 +271,7 @@ static void on_verifier_closed(void *arg)
     mcp_live_end_all(&s->ctx);
     mcp_dispatch_free(s->ctx.dispatch);
     hashmap_free(s->ctx.live);
+    mcp_session_forget_touches(&s->ctx);
     http_policy_free(&s->policy);
     void (*done)(void *) = s->done;
     void *done_arg = s->done_arg;

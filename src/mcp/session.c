@@ -199,8 +199,47 @@ int mcp_session_load(struct mcp_ctx *ctx, const char *sid, mcp_session_load_fn f
     return 0;
 }
 
+/* A direct-mapped cache of recently refreshed sessions: refreshing the TTL (three PEXPIREs, three
+ * round trips with Redis) on every request of a busy session buys nothing when it was refreshed
+ * a moment ago. Bounded by construction; a collision only costs an extra refresh. */
+#define TOUCH_SLOTS       4096
+#define TOUCH_INTERVAL_MS 1000
+
+struct touch_slot {
+    uint64_t at_ms;
+    char sid[MCP_SESSION_ID_MAX + 1];
+};
+
+struct mcp_touch_cache {
+    struct touch_slot slots[TOUCH_SLOTS];
+};
+
+static bool recently_touched(struct mcp_ctx *ctx, const char *sid)
+{
+    if (!ctx->touched && !(ctx->touched = calloc(1, sizeof *ctx->touched)))
+        return false;
+    uint32_t h = 2166136261u; /* FNV-1a: session ids are random, any spread will do */
+    for (const char *p = sid; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    struct touch_slot *slot = &ctx->touched->slots[h % TOUCH_SLOTS];
+    uint64_t now = uv_now(ctx->loop);
+    if (now - slot->at_ms < TOUCH_INTERVAL_MS && strcmp(slot->sid, sid) == 0)
+        return true;
+    slot->at_ms = now;
+    snprintf(slot->sid, sizeof slot->sid, "%s", sid);
+    return false;
+}
+
+void mcp_session_forget_touches(struct mcp_ctx *ctx)
+{
+    free(ctx->touched);
+    ctx->touched = NULL;
+}
+
 void mcp_session_touch(struct mcp_ctx *ctx, const char *sid)
 {
+    if (recently_touched(ctx, sid))
+        return;
     char key[KEY_SIZE];
     record_key(key, sid);
     store_expire(ctx->store, key, session_ttl(ctx), NULL, NULL);

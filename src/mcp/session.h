@@ -46,7 +46,10 @@ typedef void (*mcp_session_load_fn)(void *arg, int status, const struct mcp_sess
 int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_session_done_fn fn,
                        void *arg);
 int mcp_session_load(struct mcp_ctx *ctx, const char *sid, mcp_session_load_fn fn, void *arg);
+/* Refresh the session's TTL (at most once a second per session on this instance). */
 void mcp_session_touch(struct mcp_ctx *ctx, const char *sid);
+/* Free the touch cache (server shutdown). */
+void mcp_session_forget_touches(struct mcp_ctx *ctx);
 int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level);
 /* Delete the stored record and tell every instance (control channel) to close its streams. */
 int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_fn fn, void *arg);

@@ -107,6 +107,7 @@ static int teardown(void **state)
     mcp_dispatch_free(f->ctx.dispatch);
     assert_int_equal(hashmap_count(f->ctx.live), 0);
     hashmap_free(f->ctx.live);
+    mcp_session_forget_touches(&f->ctx);
     mcp_session_free(&f->sess);
     json_decref(f->rec.messages);
     json_decref(f->written);

@@ -49,6 +49,7 @@ static int teardown(void **state)
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     hashmap_free(f->ctx.live);
+    mcp_session_forget_touches(&f->ctx);
     mcp_session_free(&f->loaded);
     free(f);
     return 0;
