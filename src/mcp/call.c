@@ -407,14 +407,16 @@ const char *mcp_call_protocol_version(const struct mcp_call *c)
     return c->sess.protocol_version;
 }
 
+/* The capabilities are parsed on first use; that cache is the only thing these "const"
+ * accessors change. */
 const json_t *mcp_call_client_capabilities(const struct mcp_call *c)
 {
-    return c->sess.client_capabilities;
+    return mcp_session_capabilities((struct mcp_session *)&c->sess);
 }
 
 bool mcp_call_client_supports(const struct mcp_call *c, const char *path)
 {
-    const json_t *node = c->sess.client_capabilities;
+    const json_t *node = mcp_call_client_capabilities(c);
     char part[64];
     while (node && *path) {
         size_t n = strcspn(path, ".");

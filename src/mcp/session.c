@@ -29,7 +29,8 @@ void mcp_session_free(struct mcp_session *s)
     free(s->owner);
     free(s->protocol_version);
     json_decref(s->client_capabilities);
-    s->owner = s->protocol_version = NULL;
+    free(s->capabilities_json);
+    s->owner = s->protocol_version = s->capabilities_json = NULL;
     s->client_capabilities = NULL;
 }
 
@@ -39,9 +40,25 @@ void mcp_session_copy(struct mcp_session *dst, const struct mcp_session *src)
     dst->owner = src->owner ? strdup(src->owner) : NULL;
     dst->protocol_version = src->protocol_version ? strdup(src->protocol_version) : NULL;
     dst->client_capabilities =
-        src->client_capabilities ? json_incref(src->client_capabilities) : json_object();
+        src->client_capabilities ? json_incref(src->client_capabilities) : NULL;
+    dst->capabilities_json = src->capabilities_json ? strdup(src->capabilities_json) : NULL;
     dst->log_level = src->log_level;
     dst->legacy_sse = src->legacy_sse;
+}
+
+const json_t *mcp_session_capabilities(struct mcp_session *s)
+{
+    if (!s->client_capabilities) {
+        json_t *caps = s->capabilities_json
+                           ? json_parse(s->capabilities_json, strlen(s->capabilities_json), NULL, 0)
+                           : NULL;
+        if (!json_is_object(caps)) {
+            json_decref(caps);
+            caps = json_object();
+        }
+        s->client_capabilities = caps;
+    }
+    return s->client_capabilities;
 }
 
 bool mcp_session_id_valid(const char *id)
@@ -104,8 +121,9 @@ int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_ses
                        void *arg)
 {
     char key[KEY_SIZE];
-    char *caps =
-        json_serialize(s->client_capabilities ? s->client_capabilities : json_object(), NULL);
+    char *caps = s->client_capabilities
+                     ? json_serialize(s->client_capabilities, NULL)
+                     : strdup(s->capabilities_json ? s->capabilities_json : "{}");
     if (!caps)
         return -1;
     const char *kind = s->legacy_sse ? "sse" : "shttp";
@@ -149,13 +167,9 @@ static void fill_field(struct mcp_session *s, const struct store_str *f, const s
         return;
     }
     if (f->len == 4 && memcmp(f->ptr, "caps", 4) == 0) {
-        json_t *caps = json_parse(val, v->len, NULL, 0);
-        if (json_is_object(caps)) {
-            json_decref(s->client_capabilities);
-            s->client_capabilities = caps;
-        } else {
-            json_decref(caps);
-        }
+        free(s->capabilities_json);
+        s->capabilities_json = val;
+        return;
     } else if (f->len == 5 && memcmp(f->ptr, "level", 5) == 0) {
         s->log_level = mcp_log_level_index(val);
     } else if (f->len == 4 && memcmp(f->ptr, "kind", 4) == 0) {
@@ -173,7 +187,7 @@ static void on_loaded(void *arg, int status, const struct store_str *items, size
         free(o);
         return;
     }
-    struct mcp_session s = {.log_level = -1, .client_capabilities = json_object()};
+    struct mcp_session s = {.log_level = -1};
     snprintf(s.id, sizeof s.id, "%s", o->sid);
     for (size_t i = 0; i + 1 < n; i += 2)
         fill_field(&s, &items[i], &items[i + 1]);

@@ -25,7 +25,8 @@ struct mcp_session {
     char id[MCP_SESSION_ID_MAX + 1];
     char *owner;
     char *protocol_version;
-    json_t *client_capabilities; /* {} when none */
+    json_t *client_capabilities; /* parsed, or NULL until mcp_session_capabilities() */
+    char *capabilities_json;     /* as stored (parsed only when needed), or NULL */
     int log_level;               /* index into mcp_log_levels, -1 when never set */
     bool legacy_sse;             /* opened by GET /sse (HTTP+SSE, 2024-11-05 transport) */
 };
@@ -34,6 +35,9 @@ extern const char *const mcp_log_levels[MCP_LOG_LEVEL_COUNT];
 int mcp_log_level_index(const char *name); /* -1 when unknown */
 
 void mcp_session_free(struct mcp_session *s); /* the members, not s */
+/* The client's capabilities from initialize (borrowed; {} when none). Parsed on first use:
+ * most requests never look at them, and parsing on every load showed in profiles. */
+const json_t *mcp_session_capabilities(struct mcp_session *s);
 /* Deep copy into dst. */
 void mcp_session_copy(struct mcp_session *dst, const struct mcp_session *src);
 /* True if id is a well-formed session id (visible ASCII, bounded). */

@@ -116,7 +116,7 @@ static void test_created_session_loads_with_owner_version_and_capabilities(void 
     assert_int_equal(f->status, 0);
     assert_string_equal(f->loaded.owner, "alice");
     assert_string_equal(f->loaded.protocol_version, "2025-06-18");
-    assert_non_null(json_object_get(f->loaded.client_capabilities, "sampling"));
+    assert_non_null(json_object_get(mcp_session_capabilities(&f->loaded), "sampling"));
     assert_int_equal(f->loaded.log_level, -1);
 }
 
