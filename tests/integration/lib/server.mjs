@@ -14,8 +14,20 @@ const START_TIMEOUT_MS = 15000; // the asan build starts slowly on a loaded 2-co
 const STOP_TIMEOUT_MS = 10000;
 const SANITIZER_PATTERNS = [/runtime error:/, /ERROR: AddressSanitizer/, /ERROR: LeakSanitizer/];
 
+const handedOut = new Set(); // never the same port twice in one test process
+
 /** A port the kernel just handed out on 127.0.0.1 (released again before mcpd binds it). */
-export function freePort() {
+export async function freePort() {
+  for (;;) {
+    const port = await kernelPort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function kernelPort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -49,21 +61,19 @@ function logTail(file, lines = 40) {
 }
 
 /**
- * Start mcpd. Options: bin (default $MCPD_BIN or build/mcpd), features (default "conformance"),
- * extraArgs, name (used in the log file name). Resolves to
- * { url, origin, port, logFile, proc, stop() } once the port accepts connections.
+ * Start mcpd with any role and arguments. Options: bin (default $MCPD_BIN or build/mcpd), args
+ * (the whole argument list, role first), waitPorts (loopback ports that must accept connections
+ * before this resolves), env (added to the environment), name (used in the log file name).
+ * Resolves to { bin, proc, logFile, stop() }; stop() is the same clean-exit check as startServer's.
  */
-export async function startServer(opts = {}) {
+export async function spawnMcpd(opts) {
   const bin = path.resolve(ROOT, opts.bin ?? process.env.MCPD_BIN ?? 'build/mcpd');
-  const port = await freePort();
   const logDir = path.resolve(ROOT, process.env.MCPD_LOG_DIR ?? 'build/test-logs');
   mkdirSync(logDir, { recursive: true });
-  const tag = `${opts.name ?? 'mcpd'}-${path.basename(path.dirname(bin))}-${port}`;
+  const tag = `${opts.name ?? 'mcpd'}-${path.basename(path.dirname(bin))}-${opts.waitPorts?.[0] ?? process.pid}`;
   const logFile = path.join(logDir, `${tag}.log`);
   const log = createWriteStream(logFile);
-  const args = ['mcp', '--no-auth', '--features', opts.features ?? 'conformance', '--port', String(port),
-    ...(opts.extraArgs ?? [])];
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(bin, opts.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env ?? {}) } });
   proc.stdout.pipe(log, { end: false });
   proc.stderr.pipe(log, { end: false });
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
@@ -72,13 +82,15 @@ export async function startServer(opts = {}) {
   proc.once('error', (err) => { exit = { code: -1, signal: null, error: err }; });
 
   const deadline = Date.now() + START_TIMEOUT_MS;
-  while (!(await portAnswers(port))) {
-    if (exit) throw new Error(`${bin} exited early (${JSON.stringify(exit)}):\n${logTail(logFile)}`);
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`${bin} did not listen on ${port} within ${START_TIMEOUT_MS} ms:\n${logTail(logFile)}`);
+  for (const port of opts.waitPorts ?? []) {
+    while (!(await portAnswers(port))) {
+      if (exit) throw new Error(`${bin} exited early (${JSON.stringify(exit)}):\n${logTail(logFile)}`);
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw new Error(`${bin} did not listen on ${port} within ${START_TIMEOUT_MS} ms:\n${logTail(logFile)}`);
+      }
+      await sleep(50);
     }
-    await sleep(50);
   }
 
   let stopped = null;
@@ -100,7 +112,19 @@ export async function startServer(opts = {}) {
     })();
     return stopped;
   }
+  return { bin, proc, logFile, stop };
+}
 
+/**
+ * Start mcpd. Options: bin (default $MCPD_BIN or build/mcpd), features (default "conformance"),
+ * extraArgs, name (used in the log file name). Resolves to
+ * { url, origin, port, logFile, proc, stop() } once the port accepts connections.
+ */
+export async function startServer(opts = {}) {
+  const port = await freePort();
+  const args = ['mcp', '--no-auth', '--features', opts.features ?? 'conformance', '--port', String(port),
+    ...(opts.extraArgs ?? [])];
+  const { proc, logFile, stop } = await spawnMcpd({ bin: opts.bin, args, waitPorts: [port], name: opts.name });
   const origin = `http://127.0.0.1:${port}`;
   return { url: `${origin}/mcp`, origin, port, logFile, proc, stop };
 }

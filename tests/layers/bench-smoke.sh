@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Layer: mcpbench smoke test. Builds the load generator, starts mcpd (reference pack, --no-auth)
+# and runs every mode for about 2 s with small counts. Correctness only, no speed assertion: a
+# check fails on errors > 0, a non-zero exit, a missing JSON line or a server that does not stop
+# cleanly. A second server answers every POST as SSE, so both answer framings are exercised.
+# Prints "N passed, N failed" last.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=../e2e/server.sh
+. tests/e2e/server.sh
+trap mcpd_kill EXIT
+
+BIN=${MCPD_BIN:-build/mcpd}
+LOGDIR=build/test-logs
+MCPBENCH=${MCPBENCH:-build/bench/mcpbench} # e.g. a sanitizer build of it
+PASSED=0
+FAILED=0
+export MCPD_FEATURES=reference
+
+ok() { echo "ok   $1"; PASSED=$((PASSED + 1)); }
+fail() { echo "FAIL $1"; FAILED=$((FAILED + 1)); }
+
+if ! make -s bench >"$LOGDIR/bench-build.log" 2>&1; then
+  tail -30 "$LOGDIR/bench-build.log"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+ok "make bench"
+
+# check <name> <jq condition> <mcpbench args…>: exit 0, one JSON line, no errors, the condition.
+check() {
+  local name=$1 cond=$2 out rc
+  shift 2
+  out=$("$MCPBENCH" --pid "$MCPD_PID" "$@" 2>"$LOGDIR/bench-smoke-stderr.log")
+  rc=$?
+  if [ "$rc" -eq 0 ] && jq -e "(.errors == 0) and ($cond)" <<<"$out" >/dev/null 2>&1; then
+    ok "$name"
+  else
+    fail "$name (exit $rc)"
+    echo "  $out"
+    head -5 "$LOGDIR/bench-smoke-stderr.log" | sed 's/^/  /'
+  fi
+}
+
+run_modes() { # run_modes <label>: every mode against $MCPD_URL
+  local l=$1 u=$MCPD_URL base=${MCPD_URL%/mcp}
+  local q=(--duration 2 --warmup 0.2)
+  check "$l health" '.requests > 0' --url "$base/health" --mode health --connections 4 "${q[@]}"
+  check "$l call echo" '.requests > 0 and .sessions == 8' --url "$u" --mode call --connections 4 --sessions 8 "${q[@]}"
+  check "$l call add" '.requests > 0 and .tool == "add"' --url "$u" --mode call --tool add --connections 4 "${q[@]}"
+  check "$l list" '.walks > 0 and .resources_per_walk == 100' --url "$u" --mode list --connections 4 "${q[@]}"
+  check "$l idle" '.sessions == 300 and .verified == 50 and .rss_per_session_kib != null' \
+    --url "$u" --mode idle --sessions 300 --connections 8 --duration 1 --verify 50 --delete
+  check "$l streams" '.streams_open == 100 and .streams_closed_early == 0 and .stream_events >= 100' \
+    --url "$u" --mode streams --sessions 100 --connections 8 --duration 1 --delete
+  check "$l open" '.sessions_per_s > 0' --url "$u" --mode open --connections 4 "${q[@]}"
+  check "$l open bounded" '.sessions > 0' --url "$u" --mode open --connections 4 --sessions 200 "${q[@]}"
+  check "$l requests bound" '.requests == 500' --url "$u" --mode call --connections 4 --requests 500 "${q[@]}"
+}
+
+for variant in json sse; do
+  if mcpd_start "$BIN" "$LOGDIR/bench-smoke-mcpd-$variant.log" --log-level warning --response-mode "$variant"; then
+    ok "mcpd started ($variant answers)"
+    run_modes "$variant:"
+    if [ "$variant" = json ]; then
+      # The checker is not vacuous: a wrong endpoint must count errors and exit 2 (no session).
+      out=$("$MCPBENCH" --url "${MCPD_URL%/mcp}/nope" --mode call --connections 2 --duration 1 2>/dev/null)
+      rc=$?
+      if [ "$rc" -eq 2 ] && jq -e '.errors > 0' <<<"$out" >/dev/null 2>&1; then
+        ok "wrong endpoint is reported as errors"
+      else
+        fail "wrong endpoint is reported as errors (exit $rc: $out)"
+      fi
+    fi
+    if mcpd_stop; then ok "mcpd stopped cleanly ($variant)"; else fail "mcpd stopped cleanly ($variant)"; fi
+  else
+    fail "mcpd started ($variant answers)"
+  fi
+done
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
