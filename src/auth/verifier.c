@@ -386,7 +386,7 @@ void verifier_start(struct verifier *v)
 
 bool verifier_available(const struct verifier *v)
 {
-    return v->available && !v->closing;
+    return v->available && !v->credential_refused && !v->closing;
 }
 
 /* ----------------------------------------------------------- introspection --- */
@@ -421,6 +421,19 @@ static struct vc_entry *introspect_outcome(struct vc_flight *f, int status, cons
             mark_unavailable(v, error);
         return NULL;
     }
+    if (status == 401 || status == 403) {
+        /* The AS refused our own credential (INTROSPECTION_SECRET differs): no token can be
+         * checked, and telling clients their tokens are bad would send them into a login
+         * loop. This is the server's fault: 503, and /health degraded until an introspection
+         * succeeds again (each request retries, so a fixed secret recovers at once). */
+        if (!v->credential_refused)
+            log_write(
+                v->log, LOG_ERROR, "Introspection credential refused by the AS",
+                json_pack("{s:i,s:s}", "status", status, "hint",
+                          "INTROSPECTION_SECRET must be the same for mcpd auth and mcpd mcp"));
+        v->credential_refused = true;
+        return NULL;
+    }
     if (status < 200 || status > 299) {
         /* The AS answered, so it is reachable; its refusal is the token's problem. */
         log_write(v->log, LOG_WARNING, "Token introspection refused",
@@ -429,6 +442,7 @@ static struct vc_entry *introspect_outcome(struct vc_flight *f, int status, cons
         *msg = MSG_FAILED;
         return NULL;
     }
+    v->credential_refused = false;
     json_t *doc = json_parse(body, len, NULL, 0);
     struct vc_entry *e = json_is_object(doc) ? entry_from_doc(v, f->key, doc) : NULL;
     json_decref(doc);
@@ -584,8 +598,9 @@ void verifier_check(struct verifier *v, const struct http_request *req, verifier
     const char *token = NULL;
     size_t len = 0;
     enum auth_header kind = parse_authorization(req, &token, &len);
-    /* Degraded mode answers 503 whatever the header says (reference-spec §5.3). */
-    if (!verifier_available(v)) {
+    /* Degraded mode answers 503 whatever the header says (reference-spec §5.3). A refused
+     * introspection credential is not checked here: the next introspection is the re-check. */
+    if (!v->available || v->closing) {
         deliver_error(VERIFIER_UNAVAILABLE, MSG_UNAVAILABLE, kind != AUTH_ABSENT, fn, arg);
         return;
     }

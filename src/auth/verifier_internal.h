@@ -21,9 +21,10 @@ struct verifier {
     const struct config *cfg; /* borrowed */
     struct logger *log;       /* borrowed */
     struct http_client *http;
-    uv_timer_t recheck; /* next metadata fetch while unavailable */
-    bool available;     /* the AS metadata was fetched and no network failure since */
-    bool fetching;      /* a metadata request is in flight */
+    uv_timer_t recheck;      /* next metadata fetch while unavailable */
+    bool available;          /* the AS metadata was fetched and no network failure since */
+    bool credential_refused; /* the AS refused INTROSPECTION_SECRET on the last introspection */
+    bool fetching;           /* a metadata request is in flight */
     bool closing;
     int fetch_failures;    /* consecutive failed metadata fetches in this outage */
     unsigned open_handles; /* while closing: the timer and the client not yet closed */

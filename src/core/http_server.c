@@ -1091,7 +1091,11 @@ void http_server_shutdown(struct http_server *s, uint64_t grace_ms, void (*done)
         uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
     }
     for (struct http_conn *c = s->conns; c; c = c->next) {
-        if (c->phase == CONN_IDLE || c->phase == CONN_REQUEST)
+        /* An idle keep-alive connection has nothing to flush or read: close it now rather
+         * than lingering (a pooled client never closes its side, and would hold the exit). */
+        if (c->phase == CONN_IDLE && c->in.len == 0)
+            conn_close(c);
+        else if (c->phase == CONN_IDLE || c->phase == CONN_REQUEST)
             conn_close_graceful(c);
         else if (c->phase == CONN_ACTIVE && c->ex)
             c->ex->close_after = true;

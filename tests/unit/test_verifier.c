@@ -98,6 +98,8 @@ static int canned_answer(const struct fake_as *as, const char *token, char *out,
         return snprintf(out, size, "{\"error\":\"server_error\"}"), 500;
     if (!strcmp(token, "garbage"))
         return snprintf(out, size, "not json"), 200;
+    if (!strcmp(token, "refuse-credential"))
+        return snprintf(out, size, "{\"error\":\"invalid_client\"}"), 401;
     if (!strcmp(token, "aud-missing"))
         return snprintf(out, size, "{\"active\":true,\"sub\":\"u\",\"exp\":%.3f}", now + 3600), 200;
     if (!strcmp(token, "noexp"))
@@ -651,6 +653,19 @@ static void test_unparsable_answer_is_unavailable_not_unauthorized(void **state)
     assert_string_equal(o.error, "Unable to verify token");
 }
 
+static void test_refused_introspection_credential_is_unavailable_until_it_works(void **state)
+{
+    struct fixture *f = *state;
+    /* A wrong INTROSPECTION_SECRET is the server's fault: 503, never "your token is bad". */
+    struct outcome o = check(f, "Bearer refuse-credential");
+    assert_int_equal(o.status, VERIFIER_UNAVAILABLE);
+    assert_false(verifier_available(f->v));
+    /* The next introspection is the re-check: once the AS accepts it, all is well again. */
+    o = check(f, "Bearer good-after");
+    assert_int_equal(o.status, VERIFIER_OK);
+    assert_true(verifier_available(f->v));
+}
+
 static void test_concurrent_checks_share_one_introspection(void **state)
 {
     struct fixture *f = *state;
@@ -852,6 +867,7 @@ int main(void)
         T(test_refusal_is_cached_briefly),
         T(test_http_error_is_token_validation_failed_and_not_cached),
         T(test_unparsable_answer_is_unavailable_not_unauthorized),
+        T(test_refused_introspection_credential_is_unavailable_until_it_works),
         T(test_concurrent_checks_share_one_introspection),
         T(test_cache_never_outlives_exp),
         T(test_cache_expires_after_introspection_cache_ms),
