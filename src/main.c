@@ -108,32 +108,31 @@ static void ensure_introspection_secret(struct config *c)
     c->introspection_secret = strdup(hex);
 }
 
+/* URLs are printed from BASE_URI and AUTH_SERVER_URL: OAuth clients check that the protected
+ * resource's origin is the one they were given, so users must type the configured form. */
 static void print_banner(const struct app *a)
 {
-    const char *fmt = strchr(a->cfg.host, ':') ? "[%s]" : "%s";
-    char host[80];
-    snprintf(host, sizeof host, fmt, a->cfg.host);
-    fprintf(stderr, "mcpd %s (%s store)\n", MCPD_VERSION, store_backend_name(a->store));
-    if (a->mcp) {
-        int port = mcp_server_port(a->mcp);
+    const struct config *c = &a->cfg;
+    fprintf(stderr, "mcpd %s (%s store, listening on %s)\n", MCPD_VERSION,
+            store_backend_name(a->store), c->host);
+    if (a->mcp)
         fprintf(stderr,
-                "  MCP endpoint (Streamable HTTP): http://%s:%d/mcp\n"
-                "  legacy HTTP+SSE:                http://%s:%d/sse\n"
-                "  splash page and health:         http://%s:%d/  /health\n"
+                "  MCP endpoint (Streamable HTTP): %s/mcp\n"
+                "  legacy HTTP+SSE:                %s/sse\n"
+                "  splash page and health:         %s/  %s/health\n"
                 "  authorization: %s; features: %s\n",
-                host, port, host, port, host, port,
-                a->cfg.no_auth ? "OFF (--no-auth)" : a->cfg.auth_server_url, a->cfg.features);
-    }
+                c->base_uri, c->base_uri, c->base_uri, c->base_uri,
+                c->no_auth ? "OFF (--no-auth)" : c->auth_server_url, c->features);
     if (a->auth)
         fprintf(stderr,
-                "  OAuth authorization server:     http://%s:%d/  (metadata: "
+                "  OAuth authorization server:     %s/  (metadata: "
                 "/.well-known/oauth-authorization-server)\n",
-                host, auth_server_port(a->auth));
-    if (a->mcp && !a->cfg.no_auth)
+                c->auth_server_url);
+    if (a->mcp && !c->no_auth)
         fprintf(stderr,
-                "  connect: npx @modelcontextprotocol/inspector, Streamable HTTP, URL "
-                "http://%s:%d/mcp (it runs the OAuth flow)\n",
-                host, mcp_server_port(a->mcp));
+                "  connect: npx @modelcontextprotocol/inspector, then Streamable HTTP, URL "
+                "%s/mcp (it runs the OAuth flow; the mock IdP page logs you in)\n",
+                c->base_uri);
     fprintf(stderr, "  logs: JSON lines on stdout; Ctrl-C stops\n");
 }
 
