@@ -567,7 +567,7 @@ struct auth_server *auth_server_new(uv_loop_t *loop, const struct config *cfg, s
 
 int auth_server_listen(struct auth_server *s)
 {
-    return http_server_listen(s->http, s->cfg->host, s->cfg->auth_port);
+    return http_server_listen_host(s->http, s->cfg->host, s->cfg->auth_port);
 }
 
 int auth_server_port(const struct auth_server *s)

@@ -1104,6 +1104,14 @@ void http_server_shutdown(struct http_server *s, uint64_t grace_ms, void (*done)
     server_check_done(s);
 }
 
+int http_server_listen_host(struct http_server *s, const char *host, int port)
+{
+    int rc = http_server_listen(s, host, port);
+    if (rc == 0 && port != 0 && strcmp(host, "127.0.0.1") == 0)
+        (void)http_server_listen(s, "::1", port);
+    return rc;
+}
+
 unsigned http_server_connection_count(const struct http_server *s)
 {
     return s->conn_count;

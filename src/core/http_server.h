@@ -84,6 +84,10 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *l
  * http_server_port. */
 int http_server_listen(struct http_server *s, const char *host, int port);
 int http_server_port(const struct http_server *s); /* the first listener's port */
+/* Listen on host:port, and when host is 127.0.0.1 with a fixed port also on [::1]:port, since
+ * "localhost" (the default BASE_URI host) may resolve to ::1 first. The second bind may fail
+ * (no IPv6) without failing the call. */
+int http_server_listen_host(struct http_server *s, const char *host, int port);
 /* A header added to every response of this server (security headers). Copied. */
 void http_server_add_default_header(struct http_server *s, const char *name, const char *value);
 /* Graceful close: stop accepting, close idle connections, let in-flight exchanges finish (or

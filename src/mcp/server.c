@@ -254,7 +254,7 @@ struct mcp_server *mcp_server_new(uv_loop_t *loop, const struct config *cfg, str
 
 int mcp_server_listen(struct mcp_server *s)
 {
-    int rc = http_server_listen(s->http, s->ctx.cfg->host, s->ctx.cfg->port);
+    int rc = http_server_listen_host(s->http, s->ctx.cfg->host, s->ctx.cfg->port);
     if (rc == 0 && s->verifier)
         verifier_start(s->verifier); /* degraded until the AS metadata has been fetched */
     return rc;
