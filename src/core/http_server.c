@@ -1254,15 +1254,10 @@ int http_append_header(struct buf *out, const char *name, const char *value)
     size_t nl = strlen(name), vl = strlen(value);
     if (buf_reserve(out, nl + vl + 4) != BUF_OK)
         return -1;
-    char *p = out->data + out->len;
-    memcpy(p, name, nl);
-    p[nl] = ':';
-    p[nl + 1] = ' ';
-    memcpy(p + nl + 2, value, vl);
-    p[nl + 2 + vl] = '\r';
-    p[nl + 3 + vl] = '\n';
-    out->len += nl + vl + 4;
-    out->data[out->len] = '\0';
+    buf_append(out, name, nl);
+    buf_append(out, ": ", 2);
+    buf_append(out, value, vl);
+    buf_append(out, "\r\n", 2);
     return 0;
 }
 
