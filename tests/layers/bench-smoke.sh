@@ -5,7 +5,7 @@
 # cleanly. A second server answers every POST as SSE, so both answer framings are exercised.
 # Prints "N passed, N failed" last.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../e2e/server.sh
 . tests/e2e/server.sh
 trap mcpd_kill EXIT
