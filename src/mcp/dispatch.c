@@ -206,15 +206,26 @@ static void method_tools_list(struct mcp_call *c)
     mcp_call_result(c, json_pack("{s:o}", "tools", list));
 }
 
+/* tools/call and prompts/get share their params: a string name and optional object arguments.
+ * Answers the call and returns false when they are malformed. */
+static bool named_params(struct mcp_call *c, const char **name, json_t **args)
+{
+    *name = json_get_string(c->params, "name");
+    *args = json_object_get(c->params, "arguments");
+    if (!*name)
+        invalid_params(c, "Invalid params: name must be a string");
+    else if (*args && !json_is_object(*args))
+        invalid_params(c, "Invalid params: arguments must be an object");
+    return *name && (!*args || json_is_object(*args));
+}
+
 static void method_tools_call(struct mcp_call *c)
 {
     const struct mcp_dispatch *d = c->ctx->dispatch;
-    const char *name = json_get_string(c->params, "name");
-    json_t *args = json_object_get(c->params, "arguments");
-    if (!name)
-        return invalid_params(c, "Invalid params: name must be a string");
-    if (args && !json_is_object(args))
-        return invalid_params(c, "Invalid params: arguments must be an object");
+    const char *name;
+    json_t *args;
+    if (!named_params(c, &name, &args))
+        return;
     for (size_t i = 0; i < d->pack_count; i++)
         for (size_t t = 0; t < d->packs[i]->tool_count; t++)
             if (strcmp(d->packs[i]->tools[t].name, name) == 0 &&
@@ -323,12 +334,10 @@ static void method_prompts_list(struct mcp_call *c)
 static void method_prompts_get(struct mcp_call *c)
 {
     const struct mcp_dispatch *d = c->ctx->dispatch;
-    const char *name = json_get_string(c->params, "name");
-    json_t *args = json_object_get(c->params, "arguments");
-    if (!name)
-        return invalid_params(c, "Invalid params: name must be a string");
-    if (args && !json_is_object(args))
-        return invalid_params(c, "Invalid params: arguments must be an object");
+    const char *name;
+    json_t *args;
+    if (!named_params(c, &name, &args))
+        return;
     for (size_t i = 0; i < d->pack_count; i++)
         for (size_t t = 0; t < d->packs[i]->prompt_count; t++)
             if (strcmp(d->packs[i]->prompts[t].name, name) == 0) {

@@ -23,6 +23,19 @@ int mcp_http_error(struct http_exchange *ex, int status, int code, const char *m
     return http_respond_json(ex, status, jsonrpc_error(NULL, code, message, NULL));
 }
 
+json_t *mcp_http_parse_body(struct http_exchange *ex)
+{
+    const struct http_request *req = http_exchange_request(ex);
+    char err[160];
+    json_t *body = json_parse(req->body, req->body_len, err, sizeof err);
+    if (json_is_object(body) || json_is_array(body))
+        return body;
+    json_decref(body);
+    http_respond_json(ex, 400,
+                      jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, "Parse error", json_string(err)));
+    return NULL;
+}
+
 static bool header_has(const struct http_request *req, const char *name, const char *token)
 {
     const char *v = http_request_header(req, name);
@@ -409,14 +422,9 @@ static void handle_post(struct mcp_ctx *ctx, struct http_exchange *ex, const cha
                        "Unsupported Media Type: Content-Type must be application/json");
         return;
     }
-    char err[160];
-    json_t *body = json_parse(req->body, req->body_len, err, sizeof err);
-    if (!json_is_object(body) && !json_is_array(body)) {
-        json_decref(body);
-        http_respond_json(
-            ex, 400, jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, "Parse error", json_string(err)));
+    json_t *body = mcp_http_parse_body(ex);
+    if (!body)
         return;
-    }
     const char *sid = http_request_header(req, "mcp-session-id");
     if (!sid) {
         if (is_initialize(body) && !ctx->shutting_down)

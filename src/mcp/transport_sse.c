@@ -385,14 +385,9 @@ void mcp_sse_message(struct mcp_ctx *ctx, struct http_exchange *ex, const char *
         bad_request(ex, "Content-Type must be application/json");
         return;
     }
-    char err[160];
-    json_t *body = json_parse(req->body, req->body_len, err, sizeof err);
-    if (!json_is_object(body) && !json_is_array(body)) {
-        json_decref(body);
-        http_respond_json(
-            ex, 400, jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, "Parse error", json_string(err)));
+    json_t *body = mcp_http_parse_body(ex);
+    if (!body)
         return;
-    }
     json_decref(body);
     if (!mcp_session_id_valid(sid)) {
         mcp_http_error(ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
