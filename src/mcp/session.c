@@ -237,7 +237,10 @@ static bool recently_touched(struct mcp_ctx *ctx, const char *sid)
         h = (h ^ (unsigned char)*p) * 16777619u;
     struct touch_slot *slot = &ctx->touched->slots[h % TOUCH_SLOTS];
     uint64_t now = uv_now(ctx->loop);
-    if (now - slot->at_ms < TOUCH_INTERVAL_MS && strcmp(slot->sid, sid) == 0)
+    /* Skipping may shorten the session's life by the interval: keep that a small part of it. */
+    uint64_t quarter = session_ttl(ctx) / 4;
+    uint64_t interval = quarter < TOUCH_INTERVAL_MS ? quarter : TOUCH_INTERVAL_MS;
+    if (now - slot->at_ms < interval && strcmp(slot->sid, sid) == 0)
         return true;
     slot->at_ms = now;
     snprintf(slot->sid, sizeof slot->sid, "%s", sid);
@@ -576,6 +579,34 @@ static void live_end(struct mcp_live *l)
         free(p);
     }
     l->ending = false;
+}
+
+struct alive_check {
+    struct mcp_ctx *ctx;
+    char sid[MCP_SESSION_ID_MAX + 1];
+};
+
+static void on_alive_checked(void *arg, int status, const struct mcp_session *s)
+{
+    struct alive_check *ac = arg;
+    /* Only a definite "absent" ends the session; a store error proves nothing. */
+    struct mcp_live *l = status == 1 ? mcp_live_acquire(ac->ctx, ac->sid, false) : NULL;
+    if (l) {
+        live_end(l);
+        mcp_live_release(l);
+    }
+    free(ac);
+}
+
+void mcp_session_check_alive(struct mcp_ctx *ctx, const char *sid)
+{
+    struct alive_check *ac = malloc(sizeof *ac);
+    if (!ac)
+        return;
+    ac->ctx = ctx;
+    snprintf(ac->sid, sizeof ac->sid, "%s", sid);
+    if (mcp_session_load(ctx, sid, on_alive_checked, ac) != 0)
+        free(ac);
 }
 
 void mcp_live_end_all(struct mcp_ctx *ctx)

@@ -103,6 +103,9 @@ void mcp_live_cancel_reply(struct mcp_live *l, json_int_t id);
 /* A response or error from the client for session sid: delivered here if this instance awaits
  * it, else published on the session's toserver channel for the instance that does. */
 void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *response);
+/* If the stored session is gone (expired, or deleted where no control message reached us), end
+ * what this instance still holds for it: its streams close and its calls are cancelled. */
+void mcp_session_check_alive(struct mcp_ctx *ctx, const char *sid);
 /* Close every live session (server shutdown). */
 void mcp_live_end_all(struct mcp_ctx *ctx);
 

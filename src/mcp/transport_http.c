@@ -526,6 +526,9 @@ static void get_stream_heartbeat(uv_timer_t *t)
 {
     struct get_stream *g = t->data;
     http_sse_comment(g->ex, "keepalive");
+    /* Open GET streams do not keep a session alive (the peer's rule: only messages do); when
+     * it expires, end the stream and its timers instead of serving a dead session. */
+    mcp_session_check_alive(g->ctx, mcp_live_sid(g->live));
 }
 
 /* Start (or, after a resume, continue) the standalone stream on ex, SSE already begun. */
@@ -559,7 +562,10 @@ static void get_stream_start(struct mcp_ctx *ctx, struct http_exchange *ex, cons
     mcp_live_add_member(g->live, &g->member);
     uv_timer_init(ctx->loop, &g->heartbeat);
     g->heartbeat.data = g;
-    uv_timer_start(&g->heartbeat, get_stream_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
+    /* Often enough to notice an expired session within half its TTL. */
+    uint64_t ttl = ctx->cfg && ctx->cfg->session_ttl_ms ? ctx->cfg->session_ttl_ms : 300000;
+    uint64_t period = ttl / 2 < HEARTBEAT_MS ? (ttl / 2 ? ttl / 2 : 1) : HEARTBEAT_MS;
+    uv_timer_start(&g->heartbeat, get_stream_heartbeat, period, period);
     http_exchange_set_abort(ex, get_stream_abort, g);
 }
 
