@@ -147,6 +147,8 @@ static size_t format_decimal(char *out, size_t v)
 static int build_head(struct http_exchange *ex, struct buf *out, int status,
                       const char *content_type, enum body_framing framing, size_t len)
 {
+    if (status >= 400)
+        http_exchange_log_refusal(ex, status);
     char num[24];
     int rc = buf_append_str(out, "HTTP/1.1 ");
     if (rc == BUF_OK)

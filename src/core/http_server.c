@@ -1261,6 +1261,18 @@ int http_append_header(struct buf *out, const char *name, const char *value)
     return 0;
 }
 
+void http_exchange_log_refusal(const struct http_exchange *ex, int status)
+{
+    const struct http_server *s = ex->server;
+    if (!s || !s->log || LOG_INFO < s->log->min)
+        return;
+    /* Every refused request leaves one line (bad input is logged, DEVELOPERS standards); the
+     * target is logged without its query, which may carry codes or state. */
+    log_write(s->log, status >= 500 ? LOG_WARNING : LOG_INFO, "Request refused",
+              json_pack("{s:i,s:s,s:s,s:s}", "status", status, "method", ex->req.method, "path",
+                        ex->req.path, "ip", ex->remote_addr));
+}
+
 int http_exchange_default_headers(const struct http_exchange *ex, struct buf *out)
 {
     const struct http_server *s = ex->server;
