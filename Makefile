@@ -6,7 +6,7 @@
 #   make fuzz       libFuzzer targets (clang) into build-fuzz/
 #   make format | lint | clean
 
-PKGS      := libuv jansson openssl libcurl
+PKGS      := libuv jansson openssl libcurl hiredis
 LLHTTP_DIR ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)

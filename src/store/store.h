@@ -93,6 +93,11 @@ struct store {
 
 /* The embedded in-memory backend (no REDIS_URL). */
 struct store *store_memory_new(uv_loop_t *loop, struct logger *log);
+/* The Redis backend: url is redis://[[user]:password@]host[:port][/db] (port 6379, db 0 by
+ * default); a non-empty password overrides the URL's. Returns at once and connects in the
+ * background: store_healthy is false until both connections are ready. NULL on a bad URL. */
+struct store *store_redis_new(uv_loop_t *loop, struct logger *log, const char *url,
+                              const char *password);
 
 /* Each returns 0 when the command was queued (its callback will run), or a negative STORE_ERR_*
  * when it could not be issued (the callback will not run). */
