@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # rawcheck.sh <mcp-url> <protocol-version> [extra curl args, e.g. -H "Authorization: Bearer $T"]
-# The raw Streamable HTTP checks of shared/spec/conformance.md §5, with asserted status codes:
-# what no SDK client exercises on purpose (bad headers, foreign Origin/Host, dead sessions,
-# 2025-03-26 batches). One line per check ("ok ..." / "FAIL ..."), then "N passed, N failed".
+# The raw Streamable HTTP checks that no SDK client exercises on purpose, with asserted status
+# codes and, where the server names its refusal, the exact JSON body: bad headers, wrong methods
+# and media types, foreign Origin/Host on /mcp and on the legacy /sse and /message routes, dead
+# sessions, 2025-03-26 batches. A refusal is only checked beside a control that the same request
+# without the foreign header is served. One line per check ("ok ..." / "FAIL ..."), then
+# "N passed, N failed". Every request is bounded (tests/e2e/curl.sh); one that hits its bound is
+# reported as "TIMEOUT curl <url>" and counts as a failure.
 set -uo pipefail
 
 if [ $# -lt 2 ]; then
@@ -13,15 +17,31 @@ U=$1
 PV=$2
 shift 2
 X=("$@")
+BASE=${U%/mcp}
+ORIGIN=$(printf %s "$U" | sed -E 's#^(https?://[^/]+).*#\1#')
 
+# shellcheck source=curl.sh
+. "$(dirname "$0")/curl.sh"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+curl_bound "$TMP"
 PASS=0
 FAIL=0
 
 # check <name> <got> <wanted ERE>
 check() {
   if [[ $2 =~ ^($3)$ ]]; then
+    echo "ok   $1 ($2)"
+    PASS=$((PASS + 1))
+  else
+    echo "FAIL $1: got '$2', want '$3'"
+    FAIL=$((FAIL + 1))
+  fi
+}
+
+# check_is <name> <got> <wanted, verbatim>
+check_is() {
+  if [ "$2" = "$3" ]; then
     echo "ok   $1 ($2)"
     PASS=$((PASS + 1))
   else
@@ -39,6 +59,22 @@ post() {
   curl -s -o "$TMP/body" -w '%{http_code}' "$@" -X POST "$U"
 }
 
+# answer <curl args incl. URL>: "<status> <body>" of one request.
+answer() {
+  local code
+  rm -f "$TMP/abody" # a request that fails must not show the previous body
+  code=$(curl -s -o "$TMP/abody" -w '%{http_code}' "$@")
+  printf '%s %s' "$code" "$(cat "$TMP/abody" 2>/dev/null)"
+}
+
+# The JSON-RPC error body mcpd sends with a refusal (no id: it answers no request).
+err() { printf '{"jsonrpc":"2.0","id":null,"error":{"code":%s,"message":"%s"}}' "$1" "$2"; }
+BAD_ORIGIN=$(err -32000 'Forbidden: invalid Origin header')
+BAD_HOST=$(err -32000 'Forbidden: invalid Host header')
+NOT_ALLOWED=$(err -32000 'Method not allowed')
+BAD_TYPE=$(err -32000 'Unsupported Media Type: Content-Type must be application/json')
+NO_SESSION=$(err -32001 'Session not found')
+
 code=$(curl -s -D "$TMP/hdr" -o "$TMP/body" -w '%{http_code}' "${H[@]}" -X POST "$U" -d "$INIT")
 check "initialize" "$code" 200
 SID=$(grep -i '^mcp-session-id:' "$TMP/hdr" | head -1 | cut -d: -f2- | tr -d ' \r')
@@ -54,9 +90,18 @@ check "bad MCP-Protocol-Version" \
 check "request without session" "$(post "${H[@]}" -d "$PING")" 400
 check "Accept without text/event-stream" \
   "$(post -H 'Content-Type: application/json' -H 'Accept: application/json' "${X[@]}" "${S[@]}" -d "$PING")" 406
+check_is "POST /mcp with Content-Type text/plain" \
+  "$(answer -X POST -H 'Content-Type: text/plain' -H 'Accept: application/json, text/event-stream' "${X[@]}" "${S[@]}" -d "$PING" "$U")" \
+  "415 $BAD_TYPE"
+for m in PUT PATCH; do
+  check_is "$m /mcp" "$(answer -X "$m" "${H[@]}" "${S[@]}" -d "$PING" -D "$TMP/mhdr" "$U")" "405 $NOT_ALLOWED"
+  check_is "$m /mcp: Allow header" "$(grep -i '^allow:' "$TMP/mhdr" | cut -d: -f2- | tr -d '\r' | sed 's/^ *//')" \
+    'GET, POST, DELETE'
+done
 
-# The standalone GET stream stays open: -m 2 cuts it, and the headers tell what was sent.
-curl -s -m 2 -D "$TMP/ghdr" -o /dev/null -H 'Accept: text/event-stream' "${X[@]}" "${S[@]}" "$U"
+# The standalone GET stream stays open: -m 2 cuts it on purpose (so not through the wrapper that
+# reports a cut as a timeout), and the headers tell what was sent.
+command curl -s -m 2 -D "$TMP/ghdr" -o /dev/null -H 'Accept: text/event-stream' "${X[@]}" "${S[@]}" "$U"
 gstatus=$(head -1 "$TMP/ghdr" | awk '{print $2}')
 gtype=$(grep -i '^content-type:' "$TMP/ghdr" | head -1 | cut -d: -f2- | tr -d ' \r')
 check "GET opens an SSE stream" "${gstatus:-none} ${gtype:-none}" '200 text/event-stream(;.*)?'
@@ -74,12 +119,34 @@ if [ "$PV" = "2025-03-26" ]; then
   check "batch answered with two responses" "${ids% }" 'b1 b2'
 fi
 
-check "foreign Origin" "$(post "${H[@]}" -H 'Origin: http://evil.example.com' -d "$INIT")" 403
-check "foreign Host" "$(post "${H[@]}" -H 'Host: evil.example.com' -d "$INIT")" '4[0-9][0-9]'
+# DNS-rebinding protection on every MCP route. The control (the server's own origin) shows that
+# the refusal is the foreign header's doing.
+FOREIGN=(-H 'Origin: http://evil.example.com')
+OWN=(-H "Origin: $ORIGIN")
+check "/mcp: initialize with its own Origin" "$(post "${H[@]}" "${OWN[@]}" -d "$INIT")" 200
+check_is "/mcp: foreign Origin" "$(answer -X POST "${H[@]}" "${FOREIGN[@]}" -d "$INIT" "$U")" "403 $BAD_ORIGIN"
+check_is "/mcp: foreign Host" "$(answer -X POST "${H[@]}" -H 'Host: evil.example.com' -d "$INIT" "$U")" "403 $BAD_HOST"
+# /sse streams on: -m 2 cuts the accepted stream on purpose; a foreign Origin that were wrongly
+# accepted would stream too, and -m 5 ends it with the status telling.
+rm -f "$TMP/shdr" "$TMP/sbody"
+command curl -s -m 2 -D "$TMP/shdr" -o "$TMP/sbody" -H 'Accept: text/event-stream' "${X[@]}" "${OWN[@]}" "$BASE/sse"
+check "GET /sse with its own Origin opens the legacy stream" \
+  "$(head -1 "$TMP/shdr" 2>/dev/null | awk '{print $2}') $(sed -n 's/^data: *//p' "$TMP/sbody" 2>/dev/null | head -1 | tr -d '\r')" \
+  '200 /message\?sessionId=[!-~]+'
+check_is "GET /sse: foreign Origin" \
+  "$(rm -f "$TMP/abody"; command curl -s -m 5 -o "$TMP/abody" -w '%{http_code}' -H 'Accept: text/event-stream' "${X[@]}" "${FOREIGN[@]}" "$BASE/sse") $(cat "$TMP/abody" 2>/dev/null)" \
+  "403 $BAD_ORIGIN"
+check_is "POST /message to an unknown session with its own Origin" \
+  "$(answer -X POST "${H[@]}" "${OWN[@]}" -d "$PING" "$BASE/message?sessionId=nope")" "404 $NO_SESSION"
+check_is "POST /message: foreign Origin" \
+  "$(answer -X POST "${H[@]}" "${FOREIGN[@]}" -d "$PING" "$BASE/message?sessionId=nope")" "403 $BAD_ORIGIN"
+
 check "DELETE session" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${X[@]}" "${S[@]}" "$U")" '200|204'
 check "deleted session" "$(post "${H[@]}" "${S[@]}" -d "$PING")" 404
 check "unknown session" \
   "$(post "${H[@]}" -H 'Mcp-Session-Id: nope' -H "MCP-Protocol-Version: $PV" -d "$PING")" 404
 
+curl_timeouts
+FAIL=$((FAIL + CURL_TIMEOUTS))
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
