@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # mcp-e2e.sh <server-url> [extra curl args, e.g. -H "Authorization: Bearer $TOKEN"]
-# Phase 2 of the peer's scripts/test-e2e.sh (reference-spec.md §12.1) in bash + curl + jq, against
-# a running mcpd serving the reference feature pack. <server-url> is the server's base URL
+# Phase 2 of the peer's scripts/test-e2e.sh in bash + curl + jq, against a running mcpd serving
+# the reference feature pack. <server-url> is the server's base URL
 # (http://host:port) or its /mcp endpoint. Unlike the peer's script, every expectation is asserted:
 # one "ok ..." / "FAIL ..." line per check, then "N passed, N failed"; the exit status is non-zero
 # when a check failed. Requests are exactly the peer's: protocolVersion 2024-11-05 and no
 # MCP-Protocol-Version header, so each POST reply is SSE whose only data: line is the JSON answer.
+# Every request is bounded (tests/e2e/curl.sh); one that hits its bound is reported as
+# "TIMEOUT curl <url>" and counts as a failure.
 set -uo pipefail
 
 if [ $# -lt 1 ]; then
@@ -28,8 +30,11 @@ for tool in curl jq; do
   }
 done
 
+# shellcheck source=curl.sh
+. "$(dirname "$0")/curl.sh"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+curl_bound "$TMP"
 PASS=0
 FAIL=0
 
@@ -107,5 +112,7 @@ if [ -n "$SESSION_ID" ]; then
   curl -s -o /dev/null -m 10 -X DELETE "${X[@]}" -H "Mcp-Session-Id: $SESSION_ID" "$U" || true
 fi
 
+curl_timeouts
+FAIL=$((FAIL + CURL_TIMEOUTS))
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # oauth-e2e.sh [mcpd binary, default build/mcpd]
-# The peer's scripts/test-e2e.sh (reference-spec.md §12.1), both phases, against mcpd's two roles
+# The peer's scripts/test-e2e.sh, both phases, against mcpd's two roles
 # started here as SEPARATE processes on free loopback ports (`mcpd auth` and `mcpd mcp`, sharing a
 # fresh INTROSPECTION_SECRET; BASE_URI and AUTH_SERVER_URL name those ports). Phase 1: register →
 # PKCE → /authorize page (the code is the first state=) → mock IdP callback (its Location must carry
@@ -8,11 +8,14 @@
 # Unlike the peer, every expectation is asserted: "ok ..." / "FAIL ..." per check, then
 # "N passed, N failed"; the exit status is non-zero when a check failed. Both servers are stopped
 # before the script ends (SIGTERM; an unclean exit or a sanitizer report is a failure) and killed
-# on any early exit. Tokens are never printed.
+# on any early exit. Tokens are never printed. Every request is bounded (tests/e2e/curl.sh); one
+# that hits its bound is reported as "TIMEOUT curl <url>" (no query) and counts as a failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=server.sh
 . tests/e2e/server.sh # free_port
+# shellcheck source=curl.sh
+. tests/e2e/curl.sh
 
 BIN=${1:-${MCPD_BIN:-build/mcpd}}
 LOGDIR=${MCPD_LOG_DIR:-build/test-logs}
@@ -22,6 +25,7 @@ FAIL=0
 AUTH_PID=""
 MCP_PID=""
 TMP=$(mktemp -d)
+curl_bound "$TMP"
 
 cleanup() {
   local p
@@ -43,6 +47,8 @@ check() { # check <name> <got> <wanted ERE>
   fi
 }
 finish() {
+  curl_timeouts
+  FAIL=$((FAIL + CURL_TIMEOUTS))
   echo "$PASS passed, $FAIL failed"
   [ "$FAIL" -eq 0 ]
   exit
@@ -54,7 +60,7 @@ bail() { # a step the rest depends on failed
 }
 
 for tool in curl jq openssl; do
-  command -v "$tool" >/dev/null || bail "$tool is not installed"
+  type -P "$tool" >/dev/null || bail "$tool is not installed" # not `command -v`: curl is a function here
 done
 [ -x "$BIN" ] || bail "$BIN is missing (build it first)"
 

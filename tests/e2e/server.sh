@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # MCPD_* are read by the sourcing layer
 # Sourced by the test layers: start and stop one mcpd on a free loopback port.
 #   mcpd_start <bin> <log file> [extra mcpd args...]  sets MCPD_PID, MCPD_PORT, MCPD_URL
 #                  (feature packs: $MCPD_FEATURES, default conformance)
@@ -31,8 +32,7 @@ mcpd_start() {
   "$bin" mcp --no-auth --features "${MCPD_FEATURES:-conformance}" --port "$MCPD_PORT" "$@" >"$log" 2>&1 &
   MCPD_PID=$!
   MCPD_URL="http://127.0.0.1:$MCPD_PORT/mcp"
-  local i
-  for i in $(seq 1 300); do # up to 15 s: the asan build starts slowly on a busy machine
+  for _ in $(seq 1 300); do # up to 15 s: the asan build starts slowly on a busy machine
     if (exec 3<>"/dev/tcp/127.0.0.1/$MCPD_PORT") 2>/dev/null; then
       return 0
     fi
@@ -51,10 +51,10 @@ mcpd_start() {
 
 mcpd_stop() {
   [ -n "$MCPD_PID" ] || return 0
-  local pid=$MCPD_PID rc i
+  local pid=$MCPD_PID rc
   MCPD_PID=""
   kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 1 200); do
+  for _ in $(seq 1 200); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
