@@ -2,18 +2,25 @@
 # Layer: the C hygiene gates: clang-format with the repo's config (no diff), and make lint
 # (clang-tidy with .clang-tidy, warnings as errors; cppcheck). Prints "N passed, N failed" last.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-PASSED=0
-FAILED=0
-if clang-format --dry-run -Werror $(git ls-files '*.c' '*.h') >build/test-logs/format.log 2>&1; then
-  echo "ok   clang-format"; PASSED=$((PASSED + 1))
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=lib.sh
+. tests/layers/lib.sh
+
+LOGDIR=build/test-logs
+mkdir -p "$LOGDIR"
+mapfile -t files < <(git ls-files '*.c' '*.h')
+if [ "${#files[@]}" -eq 0 ]; then
+  fail "clang-format: no C files found (git ls-files)"
+elif clang-format --dry-run -Werror "${files[@]}" >"$LOGDIR/format.log" 2>&1; then
+  ok "clang-format (${#files[@]} files)"
 else
-  head -30 build/test-logs/format.log; echo "FAIL clang-format (run make format)"; FAILED=$((FAILED + 1))
+  head -30 "$LOGDIR/format.log"
+  fail "clang-format (run make format)"
 fi
-if make -s lint >build/test-logs/lint.log 2>&1; then
-  echo "ok   make lint"; PASSED=$((PASSED + 1))
+if make -s lint >"$LOGDIR/lint.log" 2>&1; then
+  ok "make lint"
 else
-  grep -E 'warning:|error:' build/test-logs/lint.log | head -30; echo "FAIL make lint"; FAILED=$((FAILED + 1))
+  grep -E 'warning:|error:' "$LOGDIR/lint.log" | head -30
+  fail "make lint"
 fi
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish
