@@ -3,7 +3,7 @@
 # to bound whatever could hang. A layer prints one line per check and "N passed, N failed" last.
 #   ok <what> / fail <what>        one check passed / failed ("ok   …" / "FAIL …")
 #   timed_out <what>               a bound was hit: "TIMEOUT <what>", one failure
-#   bounded <seconds> <cmd…>       run a command under timeout(1); exit 124 means the bound was hit
+#   bounded <seconds> <cmd…>       run a command under timeout(1); 124: the bound was hit
 #   read_counts <text>             COUNT_P / COUNT_F from the text's last "N passed, N failed" line
 #   add_counts <label> <rc> <out>  fold a sub-script's output and counts into this layer
 #   run_counted <label> <seconds> <cmd…>   bounded + add_counts, TIMEOUT when the bound was hit
@@ -33,11 +33,15 @@ timed_out() {
 }
 
 # The command gets its own process group, so a hang is ended with everything it started; -k
-# follows up with SIGKILL for a process that ignores SIGTERM.
+# follows up with SIGKILL for a process that ignores SIGTERM. Returns 124 exactly when the bound
+# was hit (timeout says 137 when it had to kill, as would any other SIGKILL).
 bounded() {
-  local secs=$1
+  local secs=$1 start=$SECONDS rc
   shift
   timeout -k 10 "$secs" "$@"
+  rc=$?
+  if [ "$rc" -eq 137 ] && [ $((SECONDS - start)) -ge "$secs" ]; then rc=124; fi
+  return "$rc"
 }
 
 read_counts() {
@@ -76,7 +80,7 @@ run_counted() {
   shift 2
   out=$(bounded "$secs" "$@" 2>&1)
   rc=$?
-  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+  if [ "$rc" -eq 124 ]; then
     printf '%s\n' "$out" | grep -vE "$SUMMARY_RE"
     timed_out "$label (no end after ${secs} s)"
     return
