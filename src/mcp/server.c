@@ -28,6 +28,7 @@ struct mcp_server {
     struct ratelimit mcp_limit;    /* /mcp, /sse, /message (off by default, as the peer's HEAD) */
     struct ratelimit static_limit; /* the splash page and its assets */
     struct verifier *verifier;     /* bearer tokens by introspection; NULL with --no-auth */
+    uv_timer_t grace;              /* shutdown: when calls still running are answered */
     void (*done)(void *);
     void *done_arg;
 };
@@ -246,6 +247,8 @@ struct mcp_server *mcp_server_new(uv_loop_t *loop, const struct config *cfg, str
     s->static_limit = (struct ratelimit){"static", cfg->rate_limit_static, 60000,
                                          "Static file rate limit exceeded"};
     s->http = http_server_new(loop, &cfg->limits, log, on_request, s);
+    uv_timer_init(loop, &s->grace);
+    s->grace.data = s;
     if (!cfg->no_auth)
         s->verifier = verifier_new(loop, cfg, log);
     http_policy_add_security_headers(s->http);
@@ -265,9 +268,13 @@ int mcp_server_port(const struct mcp_server *s)
     return http_server_port(s->http);
 }
 
-static void on_verifier_closed(void *arg)
+/* The answers written when the grace period ends need a moment to reach their clients before
+ * the HTTP server drops whatever connection is still open. */
+#define SHUTDOWN_ANSWER_MS 1000
+
+static void on_grace_closed(uv_handle_t *h)
 {
-    struct mcp_server *s = arg;
+    struct mcp_server *s = h->data;
     mcp_live_end_all(&s->ctx);
     mcp_dispatch_free(s->ctx.dispatch);
     hashmap_free(s->ctx.live);
@@ -280,6 +287,13 @@ static void on_verifier_closed(void *arg)
         done(done_arg);
 }
 
+static void on_verifier_closed(void *arg)
+{
+    struct mcp_server *s = arg;
+    uv_timer_stop(&s->grace);
+    uv_close((uv_handle_t *)&s->grace, on_grace_closed);
+}
+
 static void on_http_closed(void *arg)
 {
     struct mcp_server *s = arg;
@@ -289,13 +303,24 @@ static void on_http_closed(void *arg)
         on_verifier_closed(s);
 }
 
+/* The grace period is over: every call still running gets a JSON-RPC error on its request
+ * (never a bare close), after which its connection closes. */
+static void on_grace_expired(uv_timer_t *t)
+{
+    struct mcp_server *s = t->data;
+    mcp_live_end_all(&s->ctx);
+}
+
 void mcp_server_shutdown(struct mcp_server *s, void (*done)(void *arg), void *arg)
 {
     s->done = done;
     s->done_arg = arg;
     s->ctx.shutting_down = 1;
-    /* Ending the sessions' streams first lets their connections close inside the grace
-     * period instead of holding the shutdown for the full timeout. */
-    mcp_live_end_all(&s->ctx);
-    http_server_shutdown(s->http, s->ctx.cfg->shutdown_grace_ms, on_http_closed, s);
+    uint64_t grace = s->ctx.cfg->shutdown_grace_ms;
+    uv_timer_start(&s->grace, on_grace_expired, grace, 0);
+    http_server_shutdown(s->http, grace + SHUTDOWN_ANSWER_MS, on_http_closed, s);
+    /* Streams never finish by themselves: end them now (after the HTTP server has marked the
+     * exchanges to close, so their connections close once the stream's end is flushed) and
+     * leave the calls their grace period. */
+    mcp_live_end_streams(&s->ctx);
 }

@@ -21,8 +21,9 @@ struct mcp_server *mcp_server_new(uv_loop_t *loop, const struct config *cfg, str
 /* Bind cfg->host:cfg->port. 0, or a negative libuv error. */
 int mcp_server_listen(struct mcp_server *s);
 int mcp_server_port(const struct mcp_server *s);
-/* Refuse new sessions, end live ones, let in-flight requests finish within the grace period,
- * then free the server and call done. */
+/* Stop accepting, end the sessions' standalone streams at once, let calls in flight finish
+ * within SHUTDOWN_GRACE_MS and answer those still running then with a JSON-RPC error, then free
+ * the server and call done. */
 void mcp_server_shutdown(struct mcp_server *s, void (*done)(void *arg), void *arg);
 
 #endif

@@ -350,7 +350,7 @@ struct mcp_live {
     struct mcp_live_member members; /* list head */
 };
 
-static void live_end(struct mcp_live *l);
+static void live_end(struct mcp_live *l, const char *why);
 
 static void on_control(void *arg, const char *channel, const char *msg, size_t len)
 {
@@ -358,7 +358,7 @@ static void on_control(void *arg, const char *channel, const char *msg, size_t l
     if (!memmem(msg, len, "\"SHUTDOWN\"", 10))
         return;
     l->refs++;
-    live_end(l);
+    live_end(l, "Request cancelled: session deleted");
     mcp_live_release(l);
 }
 
@@ -549,19 +549,25 @@ void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *re
     free(text);
 }
 
-/* The session is over on every instance: close its streams, cancel its calls, fail its pending
- * server->client requests. Each of those drops its own reference; the caller holds one more, so
- * l outlives this function. */
-static void live_end(struct mcp_live *l)
+static void live_end_members(struct mcp_live *l)
 {
-    if (l->ending)
-        return;
-    l->ending = true;
     while (l->members.next != &l->members) {
         struct mcp_live_member *m = l->members.next;
         mcp_live_remove_member(l, m);
         m->on_session_end(m);
     }
+}
+
+/* The session is over on every instance: close its streams, end its calls, fail its pending
+ * server->client requests. A call still has an open request (a POST, or a stream a client may
+ * resume), so it is answered with an error naming why rather than left without a response.
+ * Each of those drops its own reference; the caller holds one more, so l outlives this. */
+static void live_end(struct mcp_live *l, const char *why)
+{
+    if (l->ending)
+        return;
+    l->ending = true;
+    live_end_members(l);
     /* Each callback below may change the maps, so iteration restarts after every one. */
     struct hashmap_iter it;
     const char *k;
@@ -569,7 +575,7 @@ static void live_end(struct mcp_live *l)
     void *v;
     for (hashmap_iter_init(&it); hashmap_next(l->calls, &it, &k, &kl, &v); hashmap_iter_init(&it)) {
         hashmap_remove(l->calls, k, kl);
-        mcp_call_cancel(v);
+        mcp_call_error(v, JSONRPC_INTERNAL_ERROR, why, NULL);
     }
     for (hashmap_iter_init(&it); hashmap_next(l->pending, &it, &k, &kl, &v);
          hashmap_iter_init(&it)) {
@@ -592,7 +598,7 @@ static void on_alive_checked(void *arg, int status, const struct mcp_session *s)
     /* Only a definite "absent" ends the session; a store error proves nothing. */
     struct mcp_live *l = status == 1 ? mcp_live_acquire(ac->ctx, ac->sid, false) : NULL;
     if (l) {
-        live_end(l);
+        live_end(l, "Request cancelled: session expired");
         mcp_live_release(l);
     }
     free(ac);
@@ -609,24 +615,42 @@ void mcp_session_check_alive(struct mcp_ctx *ctx, const char *sid)
         free(ac);
 }
 
-void mcp_live_end_all(struct mcp_ctx *ctx)
+/* Every live entry of this instance, each with a reference taken; *count of them. */
+static struct mcp_live **live_collect(struct mcp_ctx *ctx, size_t *count)
 {
     size_t n = hashmap_count(ctx->live);
-    if (n == 0)
-        return;
-    struct mcp_live **all = calloc(n, sizeof *all);
+    *count = 0;
+    struct mcp_live **all = n ? calloc(n, sizeof *all) : NULL;
     if (!all)
-        return;
+        return NULL;
     struct hashmap_iter it;
     const char *k;
-    size_t kl, count = 0;
+    size_t kl;
     void *v;
     hashmap_iter_init(&it);
-    while (count < n && hashmap_next(ctx->live, &it, &k, &kl, &v)) {
+    while (*count < n && hashmap_next(ctx->live, &it, &k, &kl, &v)) {
         struct mcp_live *l = v;
         l->refs++;
-        all[count++] = l;
+        all[(*count)++] = l;
     }
+    return all;
+}
+
+void mcp_live_end_streams(struct mcp_ctx *ctx)
+{
+    size_t count;
+    struct mcp_live **all = live_collect(ctx, &count);
+    for (size_t i = 0; i < count; i++) {
+        live_end_members(all[i]);
+        mcp_live_release(all[i]);
+    }
+    free(all);
+}
+
+void mcp_live_end_all(struct mcp_ctx *ctx)
+{
+    size_t count;
+    struct mcp_live **all = live_collect(ctx, &count);
     /* Detach them all first: whatever still holds one after it ended is waiting on the loop
      * and must not be found again, and the registry must empty for the loop to finish. */
     for (size_t i = 0; i < count; i++) {
@@ -634,7 +658,7 @@ void mcp_live_end_all(struct mcp_ctx *ctx)
         all[i]->registered = false;
     }
     for (size_t i = 0; i < count; i++) {
-        live_end(all[i]);
+        live_end(all[i], "Server shutting down");
         mcp_live_release(all[i]);
     }
     free(all);

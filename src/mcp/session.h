@@ -104,9 +104,14 @@ void mcp_live_cancel_reply(struct mcp_live *l, json_int_t id);
  * it, else published on the session's toserver channel for the instance that does. */
 void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *response);
 /* If the stored session is gone (expired, or deleted where no control message reached us), end
- * what this instance still holds for it: its streams close and its calls are cancelled. */
+ * what this instance still holds for it: its streams close and its calls are answered with a
+ * -32603 error ("Request cancelled: session expired"), as DELETE's are ("... session deleted"). */
 void mcp_session_check_alive(struct mcp_ctx *ctx, const char *sid);
-/* Close every live session (server shutdown). */
+/* Close every live session's streams (GET /mcp and /sse), leaving its calls running (the first
+ * step of a graceful shutdown). */
+void mcp_live_end_streams(struct mcp_ctx *ctx);
+/* End every live session: streams close, calls still running are answered with a -32603
+ * "Server shutting down" error (the end of the shutdown grace period). */
 void mcp_live_end_all(struct mcp_ctx *ctx);
 
 #endif

@@ -132,7 +132,13 @@ static void post_complete(struct post *p)
         http_exchange_set_abort(p->ex, NULL, NULL);
         size_t n = json_array_size(p->responses);
         if (n == 0) {
-            http_respond_empty(p->ex, 202);
+            /* Every call was cancelled by the client (notifications/cancelled), which must get
+             * no response; 202 would claim the POST held no request. An event stream that ends
+             * without events is a valid answer to a request and carries none; without an
+             * event id there is nothing for the client to resume. */
+            http_response_header(p->ex, "Mcp-Session-Id", p->sid);
+            http_sse_begin(p->ex, 200);
+            http_stream_end(p->ex);
         } else {
             json_t *body =
                 p->batch ? json_incref(p->responses) : json_incref(json_array_get(p->responses, 0));
@@ -535,7 +541,9 @@ static void get_stream_heartbeat(uv_timer_t *t)
 static void get_stream_start(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
                              const char *stream_id, uint64_t seq, bool prime)
 {
-    struct get_stream *g = calloc(1, sizeof *g);
+    /* Shutdown has already ended the standalone streams; one resumed since would hold the
+     * exit until the grace period ends. */
+    struct get_stream *g = ctx->shutting_down ? NULL : calloc(1, sizeof *g);
     if (!g) {
         http_stream_end(ex);
         return;
@@ -591,6 +599,8 @@ static void on_get_session(void *arg, int status, const struct mcp_session *s)
         mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
     } else if (status > 0 || !owner_matches(s, sl->user)) {
         mcp_http_error(ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
+    } else if (sl->ctx->shutting_down) {
+        mcp_http_error(ex, 503, JSONRPC_SERVER_ERROR, "Server is shutting down");
     } else {
         const struct http_request *req = http_exchange_request(ex);
         const char *last = http_request_header(req, "last-event-id");

@@ -278,6 +278,12 @@ static void on_created(void *arg, int status)
         mcp_http_error(s->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
         s->ex = NULL;
         sse_unref(s);
+    } else if (s->ctx->shutting_down) {
+        /* Shutdown began while the session was stored: its streams have already been ended. */
+        mcp_session_destroy(s->ctx, s->sid, NULL, NULL);
+        mcp_http_error(s->ex, 503, JSONRPC_SERVER_ERROR, "Server is shutting down");
+        s->ex = NULL;
+        sse_unref(s);
     } else {
         sse_start(s);
     }

@@ -225,14 +225,65 @@ static void test_cancelled_call_gets_no_response(void **state)
     assert_int_equal(f->rec.finals, 1);
 }
 
-static void test_deleted_session_cancels_its_calls(void **state)
+static void assert_last_is_error(struct fixture *f, int id, const char *message)
+{
+    json_t *want = json_pack("{s:s,s:i,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", id, "error", "code",
+                             JSONRPC_INTERNAL_ERROR, "message", message);
+    assert_false(f->rec.last_final_null);
+    assert_true(json_equal(last(f), want));
+    json_decref(want);
+}
+
+/* The call's request is still open (a POST, or a stream the client may resume): it gets an
+ * error response, not silence. */
+static void test_deleted_session_answers_its_calls_with_an_error(void **state)
 {
     struct fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":"
                "\"test_tool_with_logging\"}}");
     mcp_session_destroy(&f->ctx, f->sess.id, NULL, NULL);
     run_until_finals(f, 1);
-    assert_true(f->rec.last_final_null);
+    assert_last_is_error(f, 8, "Request cancelled: session deleted");
+}
+
+struct member_probe {
+    struct mcp_live_member member; /* first */
+    int ended;
+};
+
+static void probe_end(struct mcp_live_member *m)
+{
+    ((struct member_probe *)m)->ended++;
+}
+
+/* Shutdown's first step: streams end, calls keep running to their real result. */
+static void test_end_streams_leaves_calls_running(void **state)
+{
+    struct fixture *f = *state;
+    request(f, "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"tools/call\",\"params\":{\"name\":"
+               "\"test_tool_with_logging\"}}");
+    struct member_probe probe = {.member.on_session_end = probe_end};
+    struct mcp_live *l = mcp_live_acquire(&f->ctx, f->sess.id, false);
+    assert_non_null(l); /* the call is waiting, so the session is live */
+    mcp_live_add_member(l, &probe.member);
+    mcp_live_end_streams(&f->ctx);
+    assert_int_equal(probe.ended, 1);
+    assert_int_equal(f->rec.finals, 0);
+    mcp_live_release(l);
+    run_until_finals(f, 1);
+    assert_non_null(json_object_get(last(f), "result"));
+}
+
+/* The end of the grace period: what still runs is answered, with the request's id. */
+static void test_end_all_answers_calls_shutting_down(void **state)
+{
+    struct fixture *f = *state;
+    request(f, "{\"jsonrpc\":\"2.0\",\"id\":14,\"method\":\"tools/call\",\"params\":{\"name\":"
+               "\"test_tool_with_logging\"}}");
+    assert_int_equal(f->rec.finals, 0);
+    mcp_live_end_all(&f->ctx);
+    assert_int_equal(f->rec.finals, 1);
+    assert_last_is_error(f, 14, "Server shutting down");
 }
 
 static void test_log_level_filters_call_logs(void **state)
@@ -306,7 +357,9 @@ int main(void)
         T(test_sampling_request_is_answered_by_routed_reply),
         T(test_unanswered_sampling_times_out),
         T(test_cancelled_call_gets_no_response),
-        T(test_deleted_session_cancels_its_calls),
+        T(test_deleted_session_answers_its_calls_with_an_error),
+        T(test_end_streams_leaves_calls_running),
+        T(test_end_all_answers_calls_shutting_down),
         T(test_log_level_filters_call_logs),
         T(test_malformed_cursor_is_invalid_params),
         T(test_resources_list_has_no_cursor_on_last_page),
