@@ -171,16 +171,20 @@ static uint64_t entry_ttl(const struct verifier *v, const struct vc_entry *e)
 
 /* --------------------------------------------------------------- the decision --- */
 
-/* RFC 8707 audience: this server's canonical URL, with or without the /mcp path, ignoring one
- * trailing slash on either side (MCP 2025-06-18 "Canonical Server URI"). */
+/* RFC 8707 audience: any of this server's resource URIs (BASE_URI, its /mcp and its /sse),
+ * ignoring one trailing slash on either side (MCP 2025-06-18 "Canonical Server URI"), on every
+ * route. The three name one resource server: the same users, sessions and tools behind one
+ * dispatcher, guarded by the same AS and scope. Binding a token to the transport it was asked
+ * for would protect nothing (the same user may ask the AS for the other resource at any time)
+ * and would break a client that falls back from Streamable HTTP to SSE, or back, keeping the
+ * token it already holds. */
 static bool audience_value_ok(const struct verifier *v, const char *aud)
 {
     size_t n = strlen(aud);
     if (n > 0 && aud[n - 1] == '/')
         n--;
-    const char *mine[] = {v->resource_root, v->resource_mcp};
-    for (size_t i = 0; i < 2; i++)
-        if (strlen(mine[i]) == n && memcmp(mine[i], aud, n) == 0)
+    for (size_t i = 0; i < VERIFIER_RESOURCE_COUNT; i++)
+        if (strlen(v->resource[i]) == n && memcmp(v->resource[i], aud, n) == 0)
             return true;
     return false;
 }
@@ -640,16 +644,27 @@ static char *url_join(const char *base, const char *suffix)
 
 /* RFC 9728 §3.1: the well-known segment goes between the origin and the resource's path, so
  * BASE_URI https://h/p gives https://h/.well-known/oauth-protected-resource/p/mcp. */
-static char *prm_url_for(const char *resource_mcp)
+static char *prm_url_for(const char *resource)
 {
-    const char *auth = strstr(resource_mcp, "://");
-    auth = auth ? auth + 3 : resource_mcp;
-    size_t origin = (size_t)(auth - resource_mcp) + strcspn(auth, "/?#");
+    const char *auth = strstr(resource, "://");
+    auth = auth ? auth + 3 : resource;
+    size_t origin = (size_t)(auth - resource) + strcspn(auth, "/?#");
     char *out = NULL;
-    if (asprintf(&out, "%.*s/.well-known/oauth-protected-resource%s", (int)origin, resource_mcp,
-                 resource_mcp + origin) < 0)
+    if (asprintf(&out, "%.*s/.well-known/oauth-protected-resource%s", (int)origin, resource,
+                 resource + origin) < 0)
         return NULL;
     return out;
+}
+
+static int verifier_init_resources(struct verifier *v, const char *base_uri)
+{
+    for (size_t i = 0; i < VERIFIER_RESOURCE_COUNT; i++) {
+        v->resource[i] = url_join(base_uri, verifier_resource_path((enum verifier_resource)i));
+        v->prm_url[i] = v->resource[i] ? prm_url_for(v->resource[i]) : NULL;
+        if (!v->prm_url[i])
+            return -1;
+    }
+    return 0;
 }
 
 static int verifier_init_urls(struct verifier *v, const struct config *cfg)
@@ -657,16 +672,13 @@ static int verifier_init_urls(struct verifier *v, const struct config *cfg)
     const char *secret = cfg->introspection_secret;
     v->metadata_url = url_join(cfg->auth_server_url, "/.well-known/oauth-authorization-server");
     v->introspect_url = url_join(cfg->auth_server_url, "/introspect");
-    v->resource_root = url_join(cfg->base_uri, "");
-    v->resource_mcp = url_join(cfg->base_uri, "/mcp");
-    v->prm_url = v->resource_mcp ? prm_url_for(v->resource_mcp) : NULL;
     v->issuer = strdup(cfg->auth_server_url);
     if (secret && *secret && asprintf(&v->secret_header, "Authorization: Bearer %s", secret) < 0)
         v->secret_header = NULL;
-    if (!v->metadata_url || !v->introspect_url || !v->resource_root || !v->resource_mcp ||
-        !v->prm_url || !v->issuer || (secret && *secret && !v->secret_header))
+    if (!v->metadata_url || !v->introspect_url || !v->issuer ||
+        (secret && *secret && !v->secret_header))
         return -1;
-    return 0;
+    return verifier_init_resources(v, cfg->base_uri);
 }
 
 static void verifier_free(struct verifier *v)
@@ -680,9 +692,10 @@ static void verifier_free(struct verifier *v)
     free(v->secret_header);
     free(v->metadata_url);
     free(v->introspect_url);
-    free(v->resource_root);
-    free(v->resource_mcp);
-    free(v->prm_url);
+    for (size_t i = 0; i < VERIFIER_RESOURCE_COUNT; i++) {
+        free(v->resource[i]);
+        free(v->prm_url[i]);
+    }
     free(v->issuer);
     free(v->metadata);
     free(v);

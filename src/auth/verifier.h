@@ -8,8 +8,9 @@
  * peer's give-up after 5 tries). It also writes the responses that belong to this role: the 401
  * challenge with WWW-Authenticate (RFC 6750 §3, RFC 9728 §5.1), the degraded-mode 503, the RFC
  * 9728 protected resource metadata and the AS metadata proxy (reference-spec §5.4, §5.5). It knows
- * nothing of MCP sessions or routes: the server decides which routes need a token. Tokens never
- * reach a log line or a cache key.
+ * the resource URIs it protects, not MCP sessions or routes: the server decides which routes need
+ * a token and which resource a route's challenge names. Tokens never reach a log line or a cache
+ * key.
  */
 #ifndef MCPD_AUTH_VERIFIER_H
 #define MCPD_AUTH_VERIFIER_H
@@ -23,6 +24,16 @@
 struct config;
 struct logger;
 struct verifier;
+
+/* The resource URIs this server answers for, each with its own RFC 9728 metadata document. A
+ * client checks that the metadata's resource is a prefix of the URL it connects to, so a client
+ * of the legacy transport (which connects to /sse) needs a document whose resource is /sse. */
+enum verifier_resource {
+    VERIFIER_RESOURCE_ROOT, /* BASE_URI */
+    VERIFIER_RESOURCE_MCP,  /* BASE_URI/mcp: Streamable HTTP */
+    VERIFIER_RESOURCE_SSE,  /* BASE_URI/sse: legacy HTTP+SSE (/sse and /message) */
+    VERIFIER_RESOURCE_COUNT
+};
 
 #define VERIFIER_OK          0
 #define VERIFIER_INVALID     401 /* absent, malformed, inactive, expired or foreign token */
@@ -62,18 +73,21 @@ bool verifier_available(const struct verifier *v);
 void verifier_check(struct verifier *v, const struct http_request *req, verifier_fn fn, void *arg);
 
 /* Answer a failed check (finishes the exchange). 401: WWW-Authenticate: Bearer [error=
- * "invalid_token", error_description="…", ]resource_metadata="…", scope="mcp" and an OAuth error
- * body. 503: the peer's JSON-RPC body of reference-spec §5.3. */
+ * "invalid_token", error_description="…", ]resource_metadata="<metadata URL of resource>",
+ * scope="mcp" and an OAuth error body. 503: the peer's JSON-RPC body of reference-spec §5.3. */
 void verifier_reject(struct verifier *v, struct http_exchange *ex,
-                     const struct verifier_result *res);
-/* RFC 9728 protected resource metadata; resource is BASE_URI + "/mcp" when mcp_path (served at
- * /.well-known/oauth-protected-resource/mcp), else BASE_URI. */
-void verifier_serve_prm(struct verifier *v, struct http_exchange *ex, bool mcp_path);
+                     const struct verifier_result *res, enum verifier_resource resource);
+/* Which metadata document a request path asks for: /.well-known/oauth-protected-resource (ROOT),
+ * its /mcp and /sse variants. False for any other path. */
+bool verifier_prm_path(const char *path, enum verifier_resource *resource);
+/* RFC 9728 protected resource metadata of resource (200). */
+void verifier_serve_prm(struct verifier *v, struct http_exchange *ex,
+                        enum verifier_resource resource);
 /* The AS metadata exactly as fetched (200), or the 503 service_unavailable error while
  * unavailable (reference-spec §5.4). */
 void verifier_serve_as_metadata(struct verifier *v, struct http_exchange *ex);
-/* The resource_metadata URL the 401 challenge advertises (borrowed). */
-const char *verifier_prm_url(const struct verifier *v);
+/* The metadata URL of resource, as a 401 challenge names it (borrowed). */
+const char *verifier_prm_url(const struct verifier *v, enum verifier_resource resource);
 
 /* Stop: checks waiting on an introspection get VERIFIER_UNAVAILABLE before this returns, and
  * later checks get it at once; done(arg) runs from the loop once every handle is closed, after

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth/verifier.h"
+
 struct config;
 struct logger;
 struct hashmap;
@@ -33,10 +35,11 @@ struct verifier {
     /* Derived from the configuration once. */
     char *metadata_url;   /* {AUTH_SERVER_URL}/.well-known/oauth-authorization-server */
     char *introspect_url; /* {AUTH_SERVER_URL}/introspect */
-    char *resource_root;  /* BASE_URI without a trailing slash */
-    char *resource_mcp;   /* resource_root + "/mcp": the canonical MCP server URI */
-    char *prm_url;        /* RFC 9728 metadata URL of resource_mcp */
-    char *secret_header;  /* "Authorization: Bearer <introspection_secret>", or NULL */
+    /* By enum verifier_resource: BASE_URI without a trailing slash, then + "/mcp" (the
+     * canonical MCP server URI) and + "/sse"; and the RFC 9728 metadata URL of each. */
+    char *resource[VERIFIER_RESOURCE_COUNT];
+    char *prm_url[VERIFIER_RESOURCE_COUNT];
+    char *secret_header; /* "Authorization: Bearer <introspection_secret>", or NULL */
     /* From the AS. */
     char *metadata;      /* raw metadata body as fetched, NUL-terminated; NULL before */
     size_t metadata_len; /* bytes */
@@ -48,5 +51,8 @@ struct verifier {
     uint64_t last_sweep_ms;  /* loop time of the last full sweep of stale entries */
     struct hashmap *flights; /* introspections in flight, by the same key */
 };
+
+/* The path a resource adds to BASE_URI: "", "/mcp" or "/sse". */
+const char *verifier_resource_path(enum verifier_resource resource);
 
 #endif

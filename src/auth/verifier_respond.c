@@ -33,7 +33,7 @@ static void append_quoted(struct buf *b, const char *s)
 }
 
 static void reject_invalid(struct verifier *v, struct http_exchange *ex,
-                           const struct verifier_result *res)
+                           const struct verifier_result *res, enum verifier_resource resource)
 {
     const char *msg = res->error_description ? res->error_description : "Invalid token";
     struct buf h;
@@ -45,7 +45,7 @@ static void reject_invalid(struct verifier *v, struct http_exchange *ex,
         append_quoted(&h, msg);
         buf_append_str(&h, "\", ");
     }
-    buf_printf(&h, "resource_metadata=\"%s\", scope=\"%s\"", v->prm_url, SCOPE);
+    buf_printf(&h, "resource_metadata=\"%s\", scope=\"%s\"", v->prm_url[resource], SCOPE);
     http_response_header(ex, "WWW-Authenticate", h.data ? h.data : "Bearer");
     buf_free(&h);
     /* The body keeps the peer's invalid_token for a missing header too (reference-spec §5.8). */
@@ -63,22 +63,46 @@ static void reject_unavailable(struct verifier *v, struct http_exchange *ex)
 }
 
 void verifier_reject(struct verifier *v, struct http_exchange *ex,
-                     const struct verifier_result *res)
+                     const struct verifier_result *res, enum verifier_resource resource)
 {
     if (res->status == VERIFIER_UNAVAILABLE)
         reject_unavailable(v, ex);
     else
-        reject_invalid(v, ex, res);
+        reject_invalid(v, ex, res, resource);
 }
 
-void verifier_serve_prm(struct verifier *v, struct http_exchange *ex, bool mcp_path)
+const char *verifier_resource_path(enum verifier_resource resource)
+{
+    static const char *const path[VERIFIER_RESOURCE_COUNT] = {[VERIFIER_RESOURCE_ROOT] = "",
+                                                              [VERIFIER_RESOURCE_MCP] = "/mcp",
+                                                              [VERIFIER_RESOURCE_SSE] = "/sse"};
+    return path[resource];
+}
+
+bool verifier_prm_path(const char *path, enum verifier_resource *resource)
+{
+    static const char prefix[] = "/.well-known/oauth-protected-resource";
+    if (strncmp(path, prefix, sizeof prefix - 1) != 0)
+        return false;
+    const char *rest = path + sizeof prefix - 1;
+    for (size_t i = 0; i < VERIFIER_RESOURCE_COUNT; i++) {
+        enum verifier_resource r = (enum verifier_resource)i;
+        if (strcmp(rest, verifier_resource_path(r)) == 0) {
+            *resource = r;
+            return true;
+        }
+    }
+    return false;
+}
+
+void verifier_serve_prm(struct verifier *v, struct http_exchange *ex,
+                        enum verifier_resource resource)
 {
     /* The SDK client requires resource to match the URL it connects to by origin and path
-     * prefix (conformance.md §4.3), hence one document per path. */
-    json_t *doc = json_pack("{s:s,s:[s],s:[s],s:[s],s:s}", "resource",
-                            mcp_path ? v->resource_mcp : v->resource_root, "authorization_servers",
-                            v->issuer, "scopes_supported", SCOPE, "bearer_methods_supported",
-                            "header", "resource_name", "mcpd");
+     * prefix, hence one document per path; they differ in nothing else. */
+    json_t *doc = json_pack("{s:s,s:[s],s:[s],s:[s],s:s}", "resource", v->resource[resource],
+                            "authorization_servers", v->issuer, "scopes_supported", SCOPE,
+                            "bearer_methods_supported", "header", "resource_name", "mcpd");
     http_respond_json(ex, 200, doc);
 }
 
@@ -95,7 +119,7 @@ void verifier_serve_as_metadata(struct verifier *v, struct http_exchange *ex)
     http_respond(ex, 200, "application/json", v->metadata, v->metadata_len);
 }
 
-const char *verifier_prm_url(const struct verifier *v)
+const char *verifier_prm_url(const struct verifier *v, enum verifier_resource resource)
 {
-    return v->prm_url;
+    return v->prm_url[resource];
 }

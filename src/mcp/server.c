@@ -83,13 +83,22 @@ struct pending_auth {
     struct http_exchange *ex;
 };
 
+/* The legacy transport's challenge names the /sse metadata: clients connect to /sse and refuse
+ * metadata whose resource is not a prefix of that URL. */
+static enum verifier_resource challenge_resource(const struct http_request *req)
+{
+    bool legacy = path_is(req, "/sse") || path_is(req, "/message");
+    return legacy ? VERIFIER_RESOURCE_SSE : VERIFIER_RESOURCE_MCP;
+}
+
 static void on_verified(void *arg, const struct verifier_result *res)
 {
     struct pending_auth *pa = arg;
     if (http_exchange_closed(pa->ex))
         http_exchange_finish(pa->ex);
     else if (res->status != VERIFIER_OK)
-        verifier_reject(pa->server->verifier, pa->ex, res);
+        verifier_reject(pa->server->verifier, pa->ex, res,
+                        challenge_resource(http_exchange_request(pa->ex)));
     else /* sessions belong to the token's subject (DESIGN.md §4) */
         route_mcp(pa->server, pa->ex, res->sub);
     free(pa);
@@ -184,6 +193,7 @@ static void on_request(struct http_exchange *ex, void *arg)
     struct mcp_server *s = arg;
     const struct http_request *req = http_exchange_request(ex);
     bool mcp_route = path_is(req, "/mcp") || path_is(req, "/sse") || path_is(req, "/message");
+    enum verifier_resource prm;
     /* DNS-rebinding protection: a browser tricked into calling us carries a foreign Host or
      * Origin (transports spec, "Security Warning"; 2025-11-25 requires 403 for Origin). */
     if (!http_policy_host_allowed(&s->policy, req)) {
@@ -204,11 +214,8 @@ static void on_request(struct http_exchange *ex, void *arg)
     } else if (path_is(req, "/health") &&
                (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))) {
         respond_health(s, ex);
-    } else if (s->verifier && is_get(req) &&
-               (path_is(req, "/.well-known/oauth-protected-resource") ||
-                path_is(req, "/.well-known/oauth-protected-resource/mcp"))) {
-        verifier_serve_prm(s->verifier, ex,
-                           path_is(req, "/.well-known/oauth-protected-resource/mcp"));
+    } else if (s->verifier && is_get(req) && verifier_prm_path(req->path, &prm)) {
+        verifier_serve_prm(s->verifier, ex, prm);
     } else if (s->verifier && is_get(req) &&
                path_is(req, "/.well-known/oauth-authorization-server")) {
         /* MCP 2025-03-26 clients look for the AS metadata at the MCP origin (peer §5.4). */

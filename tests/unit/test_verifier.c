@@ -23,8 +23,10 @@
 #include "core/http_server.h"
 #include "core/log.h"
 
-#define BASE "http://localhost:3232"
-#define PRM  BASE "/.well-known/oauth-protected-resource/mcp"
+#define BASE     "http://localhost:3232"
+#define PRM      BASE "/.well-known/oauth-protected-resource/mcp"
+#define PRM_SSE  BASE "/.well-known/oauth-protected-resource/sse"
+#define PRM_ROOT BASE "/.well-known/oauth-protected-resource"
 
 #define MAX_HELD 8
 
@@ -94,6 +96,18 @@ static int canned_answer(const struct fake_as *as, const char *token, char *out,
         aud = "\"http://localhost:9999/mcp\"";
     else if (!strcmp(token, "aud-prefix"))
         aud = "\"" BASE "/mcpx\"";
+    else if (!strcmp(token, "aud-sse"))
+        aud = "\"" BASE "/sse\"";
+    else if (!strcmp(token, "aud-sse-slash"))
+        aud = "\"" BASE "/sse/\"";
+    else if (!strcmp(token, "aud-sse-array"))
+        aud = "[\"http://localhost:9999/sse\",\"" BASE "/sse\"]";
+    else if (!strcmp(token, "aud-sse-wrong"))
+        aud = "\"http://localhost:9999/sse\"";
+    else if (!strcmp(token, "aud-sse-prefix"))
+        aud = "\"" BASE "/ssex\"";
+    else if (!strcmp(token, "aud-sse-below"))
+        aud = "\"" BASE "/sse/message\"";
     if (!strcmp(token, "http500"))
         return snprintf(out, size, "{\"error\":\"server_error\"}"), 500;
     if (!strcmp(token, "garbage"))
@@ -215,10 +229,9 @@ static void on_mcp_request(struct http_exchange *ex, void *arg)
 {
     struct fixture *f = arg;
     const struct http_request *req = http_exchange_request(ex);
-    if (!strcmp(req->path, "/.well-known/oauth-protected-resource/mcp"))
-        verifier_serve_prm(f->v, ex, true);
-    else if (!strcmp(req->path, "/.well-known/oauth-protected-resource"))
-        verifier_serve_prm(f->v, ex, false);
+    enum verifier_resource prm;
+    if (verifier_prm_path(req->path, &prm))
+        verifier_serve_prm(f->v, ex, prm);
     else if (!strcmp(req->path, "/.well-known/oauth-authorization-server"))
         verifier_serve_as_metadata(f->v, ex);
     else
@@ -231,7 +244,8 @@ static void on_mcp_checked(void *arg, const struct verifier_result *res)
     if (res->status != VERIFIER_OK) {
         /* The lead's server would reject through the verifier it holds; so do we. */
         struct fixture *f = uv_loop_get_data(http_exchange_loop(ex));
-        verifier_reject(f->v, ex, res);
+        bool sse = !strcmp(http_exchange_request(ex)->path, "/sse");
+        verifier_reject(f->v, ex, res, sse ? VERIFIER_RESOURCE_SSE : VERIFIER_RESOURCE_MCP);
         return;
     }
     char body[128];
@@ -596,15 +610,46 @@ static void test_foreign_or_missing_audience_is_refused(void **state)
     assert_refused(f, "Bearer aud-wrong", "Token was not issued for this resource server");
     assert_refused(f, "Bearer aud-prefix", "Token was not issued for this resource server");
     assert_refused(f, "Bearer aud-missing", "Token was not issued for this resource server");
+    assert_refused(f, "Bearer aud-sse-wrong", "Token was not issued for this resource server");
+    assert_refused(f, "Bearer aud-sse-prefix", "Token was not issued for this resource server");
+    assert_refused(f, "Bearer aud-sse-below", "Token was not issued for this resource server");
 }
 
-static void test_both_audience_forms_are_accepted(void **state)
+static void test_every_resource_audience_is_accepted(void **state)
 {
     struct fixture *f = *state;
     assert_int_equal(check(f, "Bearer good").status, VERIFIER_OK); /* BASE/mcp */
     assert_int_equal(check(f, "Bearer aud-base").status, VERIFIER_OK);
     assert_int_equal(check(f, "Bearer aud-slash").status, VERIFIER_OK);
     assert_int_equal(check(f, "Bearer aud-array").status, VERIFIER_OK);
+    assert_int_equal(check(f, "Bearer aud-sse").status, VERIFIER_OK);
+    assert_int_equal(check(f, "Bearer aud-sse-slash").status, VERIFIER_OK);
+    assert_int_equal(check(f, "Bearer aud-sse-array").status, VERIFIER_OK);
+}
+
+/* The verifier knows no routes: the check of a /sse request is the check of a /mcp one (the
+ * fixture's requests say /mcp). What differs is the metadata the challenge names. */
+static void test_sse_challenge_names_the_sse_metadata(void **state)
+{
+    struct fixture *f = *state;
+    char h[512];
+    char *resp = mcp_get(f, "/sse", NULL);
+    assert_true(strncmp(resp, "HTTP/1.1 401 ", 13) == 0);
+    assert_string_equal(header_of(resp, "WWW-Authenticate", h, sizeof h),
+                        "Bearer resource_metadata=\"" PRM_SSE "\", scope=\"mcp\"");
+    assert_string_equal(body_of(resp), "{\"error\":\"invalid_token\",\"error_description\":"
+                                       "\"Missing Authorization header\"}");
+    free(resp);
+    resp = mcp_get(f, "/sse", "Bearer inactive");
+    assert_true(strncmp(resp, "HTTP/1.1 401 ", 13) == 0);
+    assert_string_equal(header_of(resp, "WWW-Authenticate", h, sizeof h),
+                        "Bearer error=\"invalid_token\", error_description=\"Token is not "
+                        "active\", resource_metadata=\"" PRM_SSE "\", scope=\"mcp\"");
+    free(resp);
+    resp = mcp_get(f, "/sse", "Bearer aud-sse");
+    assert_true(strncmp(resp, "HTTP/1.1 200 ", 13) == 0);
+    assert_string_equal(body_of(resp), "{\"sub\":\"user-1\"}");
+    free(resp);
 }
 
 static void test_introspection_sends_secret_and_form_encoded_token(void **state)
@@ -742,7 +787,76 @@ static void test_prm_documents_are_exact(void **state)
              f->auth_url);
     assert_string_equal(body_of(resp), expect);
     free(resp);
-    assert_string_equal(verifier_prm_url(f->v), PRM);
+    resp = mcp_get(f, "/.well-known/oauth-protected-resource/sse", NULL);
+    snprintf(expect, sizeof expect,
+             "{\"resource\":\"" BASE "/sse\",\"authorization_servers\":[\"%s\"],"
+             "\"scopes_supported\":[\"mcp\"],\"bearer_methods_supported\":[\"header\"],"
+             "\"resource_name\":\"mcpd\"}",
+             f->auth_url);
+    assert_true(strncmp(resp, "HTTP/1.1 200 ", 13) == 0);
+    assert_string_equal(body_of(resp), expect);
+    free(resp);
+    assert_string_equal(verifier_prm_url(f->v, VERIFIER_RESOURCE_MCP), PRM);
+    assert_string_equal(verifier_prm_url(f->v, VERIFIER_RESOURCE_SSE), PRM_SSE);
+    assert_string_equal(verifier_prm_url(f->v, VERIFIER_RESOURCE_ROOT), PRM_ROOT);
+}
+
+static void test_prm_paths_map_to_resources(void **state)
+{
+    (void)state;
+    enum verifier_resource r = VERIFIER_RESOURCE_COUNT;
+    assert_true(verifier_prm_path("/.well-known/oauth-protected-resource", &r));
+    assert_int_equal(r, VERIFIER_RESOURCE_ROOT);
+    assert_true(verifier_prm_path("/.well-known/oauth-protected-resource/mcp", &r));
+    assert_int_equal(r, VERIFIER_RESOURCE_MCP);
+    assert_true(verifier_prm_path("/.well-known/oauth-protected-resource/sse", &r));
+    assert_int_equal(r, VERIFIER_RESOURCE_SSE);
+    const char *no[] = {"/.well-known/oauth-protected-resource/",
+                        "/.well-known/oauth-protected-resource/message",
+                        "/.well-known/oauth-protected-resource/sse/",
+                        "/.well-known/oauth-protected-resource/ssex",
+                        "/.well-known/oauth-protected-resourcex",
+                        "/.well-known/oauth-protected-resource/mcp/sse",
+                        "/.well-known/oauth-protected-resourc",
+                        "/sse",
+                        ""};
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++) {
+        r = VERIFIER_RESOURCE_COUNT;
+        assert_false(verifier_prm_path(no[i], &r));
+        assert_int_equal(r, VERIFIER_RESOURCE_COUNT); /* untouched */
+    }
+}
+
+static void on_plain_closed(void *arg)
+{
+    *(bool *)arg = true;
+}
+
+/* RFC 9728 §3.1 with a BASE_URI that has a path: the well-known segment goes after the origin,
+ * for every resource. No server is needed to derive the URLs. */
+static void test_prm_urls_keep_the_base_path(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct config cfg = {.base_uri = "https://h.example/p/",
+                         .auth_server_url = "https://as.example",
+                         .introspection_secret = "s3cret",
+                         .introspection_cache_ms = 1000,
+                         .auth_check_interval_ms = 1000};
+    struct verifier *v = verifier_new(&loop, &cfg, NULL);
+    assert_non_null(v);
+    assert_string_equal(verifier_prm_url(v, VERIFIER_RESOURCE_ROOT),
+                        "https://h.example/.well-known/oauth-protected-resource/p");
+    assert_string_equal(verifier_prm_url(v, VERIFIER_RESOURCE_MCP),
+                        "https://h.example/.well-known/oauth-protected-resource/p/mcp");
+    assert_string_equal(verifier_prm_url(v, VERIFIER_RESOURCE_SSE),
+                        "https://h.example/.well-known/oauth-protected-resource/p/sse");
+    bool closed = false;
+    verifier_close(v, on_plain_closed, &closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_true(closed);
+    assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 static void test_as_metadata_is_served_exactly_as_fetched(void **state)
@@ -861,7 +975,8 @@ int main(void)
         T(test_inactive_token_is_not_active),
         T(test_time_claims_are_checked),
         T(test_foreign_or_missing_audience_is_refused),
-        T(test_both_audience_forms_are_accepted),
+        T(test_every_resource_audience_is_accepted),
+        T(test_sse_challenge_names_the_sse_metadata),
         T(test_introspection_sends_secret_and_form_encoded_token),
         T(test_cache_hit_makes_no_second_introspection),
         T(test_refusal_is_cached_briefly),
@@ -873,6 +988,8 @@ int main(void)
         T(test_cache_expires_after_introspection_cache_ms),
         T(test_full_cache_drops_its_oldest_entries),
         T(test_prm_documents_are_exact),
+        cmocka_unit_test(test_prm_paths_map_to_resources),
+        cmocka_unit_test(test_prm_urls_keep_the_base_path),
         T(test_as_metadata_is_served_exactly_as_fetched),
         cmocka_unit_test_teardown(test_as_down_at_start_then_up_recovers, teardown),
         T(test_as_lost_after_start_degrades_then_recovers),
