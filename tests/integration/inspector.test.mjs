@@ -21,7 +21,7 @@ before(async () => {
 });
 
 after(async () => {
-  await server?.stop().catch(() => {});
+  await server?.stop(); // an unclean stop fails the run even if the stop test never ran
 });
 
 /** Run the Inspector CLI; resolves to { code, stdout, stderr, json } (json: parsed stdout or null). */

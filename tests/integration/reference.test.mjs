@@ -157,8 +157,9 @@ before(async () => {
   server = await startServer({ name: 'reference', features: 'reference', extraArgs: ['--timer-scale-percent', String(TIMER_SCALE_PERCENT)] });
 });
 
+// Also when a test before the stop test failed: an unclean stop must fail the run, not vanish.
 after(async () => {
-  await server?.stop().catch(() => {}); // the last test asserts a clean stop; this only cleans up
+  await server?.stop();
 });
 
 /**
@@ -594,7 +595,7 @@ describe('--features reference,conformance over Streamable HTTP', () => {
   });
   after(async () => {
     await x?.close().catch(() => {});
-    await both?.stop().catch(() => {});
+    await both?.stop();
   });
   const raw = (method, params) => x.request(params === undefined ? { method } : { method, params }, ResultSchema);
 
