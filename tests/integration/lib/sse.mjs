@@ -34,7 +34,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A legacy HTTP+SSE session: GET /sse, then wait for the endpoint event. Resolves to
- * { sid, messageUrl, events, ended(), post(msg), waitForEvent(pred, ms, what), waitForEnd(ms),
+ * { sid, messageUrl, events, ended(), post(msg), reply(id), waitForEvent(pred, ms, what),
  * close() }. events collects every event as it arrives; ended() is null while the stream is
  * open, 'end' once the server ended it, or the error that broke it.
  */
@@ -88,14 +88,5 @@ export async function openLegacySse(origin, { headers = {}, ceilingMs = 15000 } 
     return JSON.parse(ev.data);
   }
 
-  async function waitForEnd(ms) {
-    const deadline = Date.now() + ms;
-    while (!ended) {
-      if (Date.now() > deadline) throw new Error(`the /sse stream was still open after ${ms} ms`);
-      await sleep(20);
-    }
-    return ended;
-  }
-
-  return { sid, messageUrl, events, ended: () => ended, post, reply, waitForEvent, waitForEnd, close: () => ac.abort() };
+  return { sid, messageUrl, events, ended: () => ended, post, reply, waitForEvent, close: () => ac.abort() };
 }
