@@ -21,7 +21,7 @@ before(async () => {
 });
 
 after(async () => {
-  await server?.stop().catch(() => {});
+  await server?.stop(); // an unclean stop fails the run even if the stop test never ran
 });
 
 /** Run the Inspector CLI; resolves to { code, stdout, stderr, json } (json: parsed stdout or null). */
@@ -83,9 +83,13 @@ for (const transport of ['http', 'sse']) {
       assert.deepEqual(r.json, { result: { messages: [{ role: 'user', content: { type: 'text', text: 'This is a simple prompt without arguments.' } }] } });
     });
 
-    test('tools/call of an unknown tool exits 5', async () => {
+    // The Inspector looks the tool up in tools/list before calling, so this is its own verdict
+    // on mcpd's list, not mcpd's -32602 (reference.test.mjs checks that one).
+    test('tools/call of an unknown tool exits 5 with tool_not_found', async () => {
       const r = await inspector(url(), transport, '--method', 'tools/call', '--tool-name', 'no_such_tool');
       assert.equal(r.code, 5, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assert.deepEqual(JSON.parse(r.stderr), { error: { code: 'tool_not_found', message: "Tool 'no_such_tool' not found on server." } });
     });
   });
 }

@@ -50,7 +50,7 @@ function degradedBody() {
 }
 
 async function assertDegraded() {
-  const h = await waitFor(async () => { const x = await health(); return x.status === 'degraded' ? x : null; }, 5000, '/health degraded');
+  const h = await waitFor(async () => { const x = await health(); return x.status === 'degraded' ? x : null; }, 15000, '/health degraded');
   assert.equal(h.services.auth, 'unavailable');
   assert.equal(h.services.mcp, 'operational');
   assert.equal(h.authServerUrl, asOrigin);
@@ -78,7 +78,7 @@ async function assertDegraded() {
 
 async function assertRecovers() {
   const t0 = Date.now();
-  const h = await waitFor(async () => { const x = await health(); return x.status === 'healthy' ? x : null; }, 5000, '/health healthy');
+  const h = await waitFor(async () => { const x = await health(); return x.status === 'healthy' ? x : null; }, 15000, '/health healthy');
   assert.equal(h.services.auth, 'operational');
   const { tokens } = await login(asOrigin);
   const r = await mcpPost(`${mcpOrigin}/mcp`, tokens.access_token, INIT);

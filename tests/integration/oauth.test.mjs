@@ -26,8 +26,8 @@ import { UnauthorizedError, auth } from '@modelcontextprotocol/sdk/client/auth.j
 
 import { ROOT } from './lib/server.mjs';
 import {
-  HeadlessProvider, REDIRECT_URI, TOOL_NAMES, clientAuth, formatWire, login, postForm, recordingFetch, sleep,
-  startOAuthServers,
+  HeadlessProvider, REDIRECT_URI, TOOL_NAMES, clientAuth, formatWire, login, mcpPost, postForm, recordingFetch,
+  startOAuthServers, waitFor,
 } from './lib/oauth.mjs';
 
 const INSPECTOR = path.join(ROOT, 'tests/integration/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js');
@@ -162,9 +162,12 @@ describe('SDK token refresh (mcpd all, 3 s access tokens)', () => {
     assert.equal(first.expires_in, 3);
     assert.equal((await client.listTools()).tools.length, 7);
 
-    // Wait out the access token (3 s from issue), then use the same session: the MCP role answers
-    // 401 invalid_token, the SDK refreshes (grant_type=refresh_token) and retries.
-    await sleep(3300);
+    // Wait until the MCP role refuses the access token (its 3 s are up), asking it directly, not
+    // the SDK; then use the same session: the MCP role answers 401 invalid_token, the SDK
+    // refreshes (grant_type=refresh_token) and retries.
+    await waitFor(async () => (await mcpPost(short.mcpUrl, first.access_token, { jsonrpc: '2.0', id: 'probe', method: 'ping' },
+      { 'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': transport.protocolVersion })).status === 401, 15000,
+    'the first access token to be refused');
     const before = records.length;
     const echo = await client.callTool({ name: 'echo', arguments: { message: 'after refresh' } });
     assert.deepEqual(echo.content, [{ type: 'text', text: 'Echo: after refresh' }]);

@@ -26,7 +26,8 @@ import {
 import { startServer } from './lib/server.mjs';
 
 const TIMER_SCALE_PERCENT = 2;
-const PERIOD = { updates: 10000 * TIMER_SCALE_PERCENT / 100, log: 20000 * TIMER_SCALE_PERCENT / 100, stderr: 30000 * TIMER_SCALE_PERCENT / 100 };
+// Ceiling for waiting on an event: only a hang reaches it, however slow the asan build is.
+const CEILING_MS = 15000;
 const TINY_IMAGE_SHA256 = '4466be3b7a0e51778f8634f5e984197ec35c748caf4c3b32763f89c577d29614';
 const DRAFT07 = 'http://json-schema.org/draft-07/schema#';
 
@@ -142,11 +143,13 @@ async function rejectsWithIssue(promise, code, issue) {
     return true;
   });
 }
-async function rejectsWith(promise, code, message) {
+/** A JSON-RPC error with exactly this code and message (and data, when given). */
+async function rejectsWith(promise, code, message, data) {
   await assert.rejects(promise, (err) => {
     assert.ok(err instanceof McpError, `expected McpError, got ${err}`);
     assert.equal(err.code, code);
-    if (message !== undefined) assert.equal(err.message, `MCP error ${code}: ${message}`);
+    assert.equal(err.message, `MCP error ${code}: ${message}`);
+    assert.deepEqual(err.data, data);
     return true;
   });
 }
@@ -157,8 +160,9 @@ before(async () => {
   server = await startServer({ name: 'reference', features: 'reference', extraArgs: ['--timer-scale-percent', String(TIMER_SCALE_PERCENT)] });
 });
 
+// Also when a test before the stop test failed: an unclean stop must fail the run, not vanish.
 after(async () => {
-  await server?.stop().catch(() => {}); // the last test asserts a clean stop; this only cleans up
+  await server?.stop();
 });
 
 /**
@@ -178,6 +182,8 @@ async function connect(kind, capabilities) {
   }
   if (capabilities.elicitation) client.setRequestHandler(ElicitRequestSchema, async () => ELICIT_ANSWER);
   client.fallbackNotificationHandler = async () => {}; // notifications/stderr is not in the SDK's schema
+  const errors = []; // what the SDK reports to onerror (e.g. progress for a request already answered)
+  client.onerror = (e) => errors.push(e);
   const transport = kind === 'sse'
     ? new SSEClientTransport(new URL(`${server.origin}/sse`))
     : new StreamableHTTPClientTransport(new URL(server.url));
@@ -192,7 +198,23 @@ async function connect(kind, capabilities) {
   const raw = (method, params, options) => client.request(params === undefined ? { method } : { method, params }, ResultSchema, { timeout: 15000, ...options });
   const notes = (method) => inbox.filter((m) => m.method === method && m.id === undefined);
   const requests = (method) => inbox.filter((m) => m.method === method && m.id !== undefined);
-  return { client, transport, inbox, raw, notes, requests, samplingAnswers };
+  return { client, transport, inbox, raw, notes, requests, samplingAnswers, errors };
+}
+
+/**
+ * Subscribe x to uri, wait for `count` notifications/resources/updated of it, unsubscribe, and
+ * resolve to the inbox index of the first. That first update is a marker for "everything the
+ * session's periodic timers wrote after this point saw every change made before the subscribe":
+ * its timer pass read the subscriptions after the subscribe was stored, the store applies
+ * commands and answers them in order, and the stream delivers a pass's messages after those of
+ * every earlier pass. So a message computed from stale state can only come before the marker.
+ */
+async function markAfter(x, uri, count) {
+  const isMark = (m) => m.method === 'notifications/resources/updated' && m.params?.uri === uri;
+  assert.deepEqual(await x.raw('resources/subscribe', { uri }), {});
+  await waitFor(() => x.inbox.filter(isMark).length >= count, CEILING_MS, `${count} updates of ${uri}`);
+  assert.deepEqual(await x.raw('resources/unsubscribe', { uri }), {});
+  return x.inbox.findIndex(isMark);
 }
 
 for (const kind of ['http', 'sse']) {
@@ -247,23 +269,36 @@ for (const kind of ['http', 'sse']) {
       }
     });
 
-    test('longRunningOperation reports progress 1..steps of steps, then completes', async () => {
+    test('longRunningOperation reports progress 1..steps of steps, then completes', async (t) => {
       const progress = [];
       const from = c.notes('notifications/progress').length;
+      const errorsFrom = c.errors.length;
       const started = Date.now();
       const r = await call('longRunningOperation', { duration: 0.3, steps: 3 }, { onprogress: (p) => progress.push(p) });
       assert.deepEqual(r, { content: [{ type: 'text', text: 'Long running operation completed. Duration: 0.3 seconds, Steps: 3.' }] });
+      // A lower bound only: the server's step timers start after the request was sent and
+      // never fire early, however loaded the machine.
       assert.ok(Date.now() - started >= 250, 'three steps of 100 ms');
       // On the wire: three notifications for the request's token, all before the result.
       const sent = c.notes('notifications/progress').slice(from).map((n) => n.params);
       const token = sent[0]?.progressToken;
       assert.ok(typeof token === 'number' || typeof token === 'string', 'the SDK sent _meta.progressToken');
       assert.deepEqual(sent, [1, 2, 3].map((i) => ({ progressToken: token, progress: i, total: 3 })));
-      // The SDK's onprogress: over legacy SSE it may miss the last one, because the SDK handles a
-      // notification a microtask later than a response that arrived in the same network chunk.
+      // Through the SDK: it runs a notification handler a microtask after the transport delivers
+      // the notification but handles a response at once, dropping the request's progress
+      // handler; a notification that arrived in the same network chunk as the result (over
+      // legacy SSE the last one often does) then goes to onerror as "unknown token" instead of
+      // onprogress. Which ones share the result's chunk is up to the network, so assert that
+      // every notification reached exactly one of the two, in order, and only a tail was dropped.
       const all = [1, 2, 3].map((i) => ({ progress: i, total: 3 }));
-      if (kind === 'http') assert.deepEqual(progress, all);
-      else assert.deepEqual(progress, all.slice(0, progress.length));
+      const dropped = c.errors.slice(errorsFrom)
+        .map((e) => /^Received a progress notification for an unknown token: (.*)$/s.exec(e.message))
+        .filter((m) => m && JSON.parse(m[1]).params.progressToken === token)
+        .map((m) => { const { progressToken, ...p } = JSON.parse(m[1]).params; return p; }); // eslint-disable-line no-unused-vars
+      t.diagnostic(`onprogress got ${progress.length}, the SDK dropped ${dropped.length}`);
+      assert.deepEqual([...progress, ...dropped], all, `onprogress ${JSON.stringify(progress)}, dropped ${JSON.stringify(dropped)}`);
+      // Streamable HTTP hands the SDK one event per read, so nothing is dropped there.
+      if (kind === 'http') assert.deepEqual(dropped, []);
     });
 
     test('longRunningOperation with steps 0 answers at once', async () => {
@@ -271,13 +306,13 @@ for (const kind of ['http', 'sse']) {
         { content: [{ type: 'text', text: 'Long running operation completed. Duration: 5 seconds, Steps: 0.' }] });
     });
 
-    test('sampleLLM: sampling/createMessage with the peer params, answered within 1 s', async () => {
+    test('sampleLLM: sampling/createMessage with the peer params; the result is the client\'s answer', async () => {
       const before = c.requests('sampling/createMessage').length;
-      const started = Date.now();
+      const answered = c.samplingAnswers.length;
       const r = await call('sampleLLM', { prompt: 'Say hi', maxTokens: 42 });
-      const elapsed = Date.now() - started;
+      // The text comes from the handler's answer, so the server used the reply (not a timeout).
       assert.deepEqual(r, { content: [{ type: 'text', text: 'LLM sampling result: sampled: Resource sampleLLM context: Say hi' }] });
-      assert.ok(elapsed < 1000, `took ${elapsed} ms`);
+      assert.equal(c.samplingAnswers.length, answered + 1, 'one sampling request answered by the handler');
       const sent = c.requests('sampling/createMessage').slice(before);
       assert.equal(sent.length, 1);
       assert.deepEqual(sent[0].params, samplingParams('Resource sampleLLM context: Say hi', 42));
@@ -352,6 +387,10 @@ for (const kind of ['http', 'sse']) {
       assert.deepEqual(sent[0].params, { message: 'Please provide inputs for the following fields:', requestedSchema: ELICIT_SCHEMA });
     });
 
+    test('tools/call of an unknown tool is -32602 Unknown tool', async () => {
+      await rejectsWith(call('no_such_tool', {}), -32602, 'Unknown tool: no_such_tool');
+    });
+
     test('elicitInputs is not callable by a client without elicitation', async () => {
       await rejectsWith(plain.raw('tools/call', { name: 'elicitInputs', arguments: {} }), -32602, 'Unknown tool: elicitInputs');
       assert.equal(plain.requests('elicitation/create').length, 0);
@@ -403,13 +442,9 @@ for (const kind of ['http', 'sse']) {
       for (const uri of ['test://static/resource/101', 'test://static/resource/0', 'test://static/resource/x']) {
         await rejectsWith(c.raw('resources/read', { uri }), -32603, `Unknown resource: ${uri}`);
       }
-      // outside the pack's URI space the dispatcher answers (mcpd: -32002 Resource not found)
-      for (const uri of ['test://other/1']) {
-        await assert.rejects(c.raw('resources/read', { uri }), (err) => {
-          assert.ok(err instanceof McpError, `${uri}: ${err}`);
-          assert.ok(err.message.endsWith(uri), `${uri}: message ${err.message}`);
-          return true;
-        });
+      // Outside the pack's URI space the dispatcher answers, as the MCP specification says.
+      for (const uri of ['test://other/1', 'file:///etc/passwd']) {
+        await rejectsWith(c.raw('resources/read', { uri }), -32002, `Resource not found: ${uri}`, { uri });
       }
     });
 
@@ -426,14 +461,15 @@ for (const kind of ['http', 'sse']) {
       assert.deepEqual(c.requests('sampling/createMessage').slice(sampledBefore).map((m) => m.params),
         [samplingParams(`Resource ${uri} context: A new subscription was started`)]);
       const updated = () => c.notes('notifications/resources/updated').filter((n) => n.params?.uri === uri);
-      await waitFor(() => updated().length >= 2, 10 * PERIOD.updates + 3000, 'two notifications/resources/updated');
+      await waitFor(() => updated().length >= 2, CEILING_MS, 'two notifications/resources/updated');
       for (const n of updated()) assert.deepEqual(n, { jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } });
 
       assert.deepEqual(await c.raw('resources/unsubscribe', { uri }), {});
-      await sleep(PERIOD.updates); // one in flight on the other stream may still arrive
-      const count = updated().length;
-      await sleep(4 * PERIOD.updates);
-      assert.equal(updated().length, count, 'no update after unsubscribe');
+      // An update whose pass read the subscriptions before the unsubscribe may still be on its
+      // way; none may follow the first update of a resource subscribed after it.
+      const first = await markAfter(c, 'test://static/resource/8', 5);
+      assert.deepEqual(c.inbox.slice(first).filter((m) => m.method === 'notifications/resources/updated' && m.params?.uri === uri), [],
+        'no update after unsubscribe');
     });
 
     // ---- prompts ----
@@ -496,8 +532,8 @@ for (const kind of ['http', 'sse']) {
       }
     });
 
-    test('prompts/get of an unknown prompt is an error', async () => {
-      await assert.rejects(c.raw('prompts/get', { name: 'no_such_prompt' }), McpError);
+    test('prompts/get of an unknown prompt is -32602 Unknown prompt', async () => {
+      await rejectsWith(c.raw('prompts/get', { name: 'no_such_prompt' }), -32602, 'Unknown prompt: no_such_prompt');
     });
 
     // ---- completions ----
@@ -529,8 +565,9 @@ for (const kind of ['http', 'sse']) {
         { completion: { values: ['2'], hasMore: false, total: 1 } });
     });
 
-    test('completion/complete with another ref.type is an error', async () => {
-      await assert.rejects(c.raw('completion/complete', { ref: { type: 'ref/other', name: 'x' }, argument: { name: 'style', value: '' } }), McpError);
+    test('completion/complete with another ref.type is -32602', async () => {
+      await rejectsWith(c.raw('completion/complete', { ref: { type: 'ref/other', name: 'x' }, argument: { name: 'style', value: '' } }),
+        -32602, 'Invalid params: ref.type must be ref/prompt or ref/resource');
     });
 
     // ---- logging and the periodic notifications ----
@@ -542,16 +579,17 @@ for (const kind of ['http', 'sse']) {
       const before = announcements().length;
       assert.deepEqual(await c.raw('logging/setLevel', { level }), {});
       // announced unfiltered, on the standalone stream (the GET stream over /mcp)
-      await waitFor(() => announcements().length > before, 3000, `the setLevel ${level} announcement`);
+      await waitFor(() => announcements().length > before, CEILING_MS, `the setLevel ${level} announcement`);
       assert.deepEqual(announcements().at(-1).params, { level: 'debug', logger: 'test-server', data });
     }
 
     test('logging/setLevel emergency: no random log below emergency arrives', async () => {
       await setLevel('emergency');
-      await sleep(PERIOD.log / 2); // a message sent before the change may still be on its way
-      const from = randomLogs(c).length;
-      await sleep(5 * PERIOD.log);
-      const seen = randomLogs(c).slice(from);
+      // A random log whose pass read the level before the change may still be on its way; none
+      // after the first update of a resource subscribed after it. Ten update periods are five
+      // random-log periods.
+      const first = await markAfter(c, 'test://static/resource/9', 10);
+      const seen = c.inbox.slice(first).filter((m) => m.method === 'notifications/message' && m.id === undefined && RANDOM_LOG_TEXTS.has(m.params?.data));
       assert.deepEqual(seen.filter((n) => n.params.level !== 'emergency'), [], 'filtered by level');
       for (const n of seen) assert.deepEqual(n.params, { level: 'emergency', data: RANDOM_LOG.emergency });
     });
@@ -559,19 +597,20 @@ for (const kind of ['http', 'sse']) {
     test('logging/setLevel debug: several random log messages arrive, each from the table', async () => {
       await setLevel('debug');
       const from = randomLogs(c).length;
-      await waitFor(() => randomLogs(c).length - from >= 3, 8 * PERIOD.log + 3000, 'three random log messages');
+      await waitFor(() => randomLogs(c).length - from >= 3, CEILING_MS, 'three random log messages');
       for (const n of randomLogs(c).slice(from)) {
         assert.deepEqual(n.params, { level: n.params.level, data: RANDOM_LOG[n.params.level] });
         assert.deepEqual(Object.keys(n).sort(), ['jsonrpc', 'method', 'params']);
       }
     });
 
-    test('logging/setLevel with an invalid level is an error', async () => {
-      await assert.rejects(c.raw('logging/setLevel', { level: 'verbose' }), McpError);
+    test('logging/setLevel with an invalid level is -32602', async () => {
+      await rejectsWith(c.raw('logging/setLevel', { level: 'verbose' }), -32602,
+        'Invalid params: level must be one of debug, info, notice, warning, error, critical, alert, emergency');
     });
 
     test('notifications/stderr arrives with a 12-hour timestamp', async () => {
-      const stderr = await waitFor(() => c.notes('notifications/stderr')[0], 4 * PERIOD.stderr + 3000, 'notifications/stderr');
+      const stderr = await waitFor(() => c.notes('notifications/stderr')[0], CEILING_MS, 'notifications/stderr');
       assert.deepEqual(Object.keys(stderr.params), ['content']);
       assert.match(stderr.params.content, /^(0[1-9]|1[0-2]):[0-5]\d:[0-5]\d [AP]M: A stderr message$/);
     });
@@ -594,7 +633,7 @@ describe('--features reference,conformance over Streamable HTTP', () => {
   });
   after(async () => {
     await x?.close().catch(() => {});
-    await both?.stop().catch(() => {});
+    await both?.stop();
   });
   const raw = (method, params) => x.request(params === undefined ? { method } : { method, params }, ResultSchema);
 

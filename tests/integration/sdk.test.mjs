@@ -15,6 +15,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 
 import { startServer } from './lib/server.mjs';
+import { sseEvents } from './lib/sse.mjs';
 
 const FIXTURE_TOOLS = [
   'test_simple_text', 'test_image_content', 'test_audio_content', 'test_embedded_resource',
@@ -114,17 +115,20 @@ before(async () => {
 
 after(async () => {
   await client?.close().catch(() => {});
-  await server?.stop().catch(() => {}); // the last test asserts a clean stop; this only cleans up
+  await server?.stop(); // an unclean stop fails the run even if the stop test never ran
 });
 
 const textOf = (result) => result.content.map((c) => c.text).join('');
 async function call(name, args) {
   return client.callTool(args === undefined ? { name } : { name, arguments: args });
 }
-async function rejectsWithCode(promise, code) {
+/** A JSON-RPC error with exactly this code and message (and data, when given). */
+async function rejectsWith(promise, code, message, data) {
   await assert.rejects(promise, (err) => {
     assert.ok(err instanceof McpError, `expected McpError, got ${err}`);
     assert.equal(err.code, code);
+    assert.equal(err.message, `MCP error ${code}: ${message}`);
+    assert.deepEqual(err.data, data);
     return true;
   });
 }
@@ -258,7 +262,7 @@ test('test_sampling sends sampling/createMessage during the call and returns the
 });
 
 test('test_sampling without its required prompt is rejected with -32602', async () => {
-  await rejectsWithCode(call('test_sampling', {}), -32602);
+  await rejectsWith(call('test_sampling', {}), -32602, "Invalid params: missing required string argument 'prompt'");
 });
 
 test('test_elicitation sends elicitation/create and reports the answer', async () => {
@@ -275,7 +279,7 @@ test('test_elicitation sends elicitation/create and reports the answer', async (
 });
 
 test('test_elicitation without its required message is rejected with -32602', async () => {
-  await rejectsWithCode(call('test_elicitation', {}), -32602);
+  await rejectsWith(call('test_elicitation', {}), -32602, "Invalid params: missing required string argument 'message'");
 });
 
 test('test_elicitation_sep1034_defaults sends defaults for every primitive type', async () => {
@@ -302,15 +306,8 @@ test('test_reconnection through the SDK: the client reconnects and gets the resu
   assert.equal(textOf(r), RECONNECTED_TEXT);
 });
 
-test('calling an unknown tool fails', async () => {
-  let failed = false;
-  try {
-    const r = await call('no_such_tool', {});
-    failed = r.isError === true;
-  } catch (err) {
-    failed = err instanceof McpError;
-  }
-  assert.ok(failed, 'an unknown tool must give a JSON-RPC error or isError');
+test('calling an unknown tool is -32602 Unknown tool (a protocol error, not isError)', async () => {
+  await rejectsWith(call('no_such_tool', {}), -32602, 'Unknown tool: no_such_tool');
 });
 
 // ---- resources ----
@@ -362,8 +359,9 @@ test('resources/read expands the template for any id', async () => {
   }
 });
 
-test('resources/read of an unknown URI fails', async () => {
-  await assert.rejects(client.readResource({ uri: 'test://no-such-resource' }), McpError);
+test('resources/read of an unknown URI is -32002 Resource not found, with the uri as data', async () => {
+  const uri = 'test://no-such-resource';
+  await rejectsWith(client.readResource({ uri }), -32002, `Resource not found: ${uri}`, { uri });
 });
 
 test('resources/subscribe and unsubscribe answer {}', async () => {
@@ -395,7 +393,12 @@ test('prompts/get test_prompt_with_arguments substitutes both values', async () 
 });
 
 test('prompts/get test_prompt_with_arguments without arg2 is rejected with -32602', async () => {
-  await rejectsWithCode(client.getPrompt({ name: 'test_prompt_with_arguments', arguments: { arg1: 'first' } }), -32602);
+  await rejectsWith(client.getPrompt({ name: 'test_prompt_with_arguments', arguments: { arg1: 'first' } }), -32602,
+    "Invalid params: missing required string argument 'arg2'");
+});
+
+test('prompts/get of an unknown prompt is -32602 Unknown prompt', async () => {
+  await rejectsWith(client.getPrompt({ name: 'no_such_prompt' }), -32602, 'Unknown prompt: no_such_prompt');
 });
 
 test('prompts/get test_prompt_with_embedded_resource embeds the given URI', async () => {
@@ -426,34 +429,6 @@ function sessionHeaders(extra = {}) {
   return { 'mcp-session-id': transport.sessionId, 'mcp-protocol-version': transport.protocolVersion, ...extra };
 }
 
-// Minimal SSE reader over a fetch body: yields { id, event, data, retry } per event.
-async function* sseEvents(body) {
-  const decoder = new TextDecoder();
-  let buf = '';
-  let ev = { data: [] };
-  for await (const chunk of body) {
-    buf += decoder.decode(chunk, { stream: true });
-    let nl;
-    while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + (buf.startsWith('\r\n', nl) ? 2 : 1));
-      if (line === '') {
-        if (ev.id !== undefined || ev.data.length) yield { ...ev, data: ev.data.join('\n') };
-        ev = { data: [] };
-        continue;
-      }
-      if (line.startsWith(':')) continue;
-      const i = line.indexOf(':');
-      const field = i < 0 ? line : line.slice(0, i);
-      const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-      if (field === 'data') ev.data.push(value);
-      else if (field === 'id') ev.id = value;
-      else if (field === 'event') ev.event = value;
-      else if (field === 'retry') ev.retry = Number(value);
-    }
-  }
-}
-
 async function withTimeout(promise, ms, what) {
   let timer;
   const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms); });
@@ -471,7 +446,7 @@ test('a broken POST stream resumes with GET + Last-Event-ID and delivers the res
   assert.equal(post.status, 200);
   assert.match(post.headers.get('content-type'), /^text\/event-stream/);
   const it = sseEvents(post.body);
-  const first = (await withTimeout(it.next(), 5000, 'priming event')).value;
+  const first = (await withTimeout(it.next(), 15000, 'priming event')).value;
   assert.ok(first?.id, 'the first event carries an id (priming event, 2025-11-25)');
   assert.equal(first.data, '', 'the priming event has empty data');
   ac.abort(); // the client side breaks the stream before the result
@@ -490,7 +465,7 @@ test('a broken POST stream resumes with GET + Last-Event-ID and delivers the res
       if (msg.id === 'resume-1') return msg;
     }
     return null;
-  })(), 10000, 'replayed tool result').finally(() => ac2.abort());
+  })(), 15000, 'replayed tool result').finally(() => ac2.abort());
   assert.ok(result, 'the resumed stream delivered the tool result');
   assert.deepEqual(result.result.content, [{ type: 'text', text: RECONNECTED_TEXT }]);
 });

@@ -28,29 +28,29 @@ export async function startOAuthServers(opts = {}) {
     '--auth-server-url', asOrigin, '--features', 'reference', ...(opts.args ?? [])];
   const name = opts.name ?? 'oauth';
   const procs = [];
-  if ((opts.mode ?? 'all') === 'all') {
-    procs.push(await spawnMcpd({ name: `${name}-all`, args: ['all', ...common, ...(opts.authArgs ?? []), ...(opts.mcpArgs ?? [])],
-      waitPorts: [authPort, port] }));
-  } else {
-    const env = { INTROSPECTION_SECRET: randomBytes(24).toString('hex') };
-    procs.push(await spawnMcpd({ name: `${name}-auth`, args: ['auth', ...common, ...(opts.authArgs ?? [])], waitPorts: [authPort], env }));
-    try {
-      procs.push(await spawnMcpd({ name: `${name}-mcp`, args: ['mcp', ...common, ...(opts.mcpArgs ?? [])], waitPorts: [port], env }));
-    } catch (e) {
-      await procs[0].stop().catch(() => {});
-      throw e;
-    }
+  async function stop() {
+    const errors = [];
+    for (const p of [...procs].reverse()) await p.stop().catch((e) => errors.push(e));
+    if (errors.length) throw errors[0];
   }
-  // The MCP role is degraded until it has fetched the AS metadata once: wait for healthy.
-  await waitFor(async () => (await (await fetch(`${mcpOrigin}/health`)).json()).status === 'healthy', 10000, 'MCP role healthy');
-  return {
-    mcpOrigin, mcpUrl: `${mcpOrigin}/mcp`, asOrigin, port, authPort, procs,
-    async stop() {
-      const errors = [];
-      for (const p of [...procs].reverse()) await p.stop().catch((e) => errors.push(e));
-      if (errors.length) throw errors[0];
-    },
-  };
+  try {
+    if ((opts.mode ?? 'all') === 'all') {
+      procs.push(await spawnMcpd({ name: `${name}-all`, args: ['all', ...common, ...(opts.authArgs ?? []), ...(opts.mcpArgs ?? [])],
+        waitPorts: [authPort, port] }));
+    } else {
+      const env = { INTROSPECTION_SECRET: randomBytes(24).toString('hex') };
+      procs.push(await spawnMcpd({ name: `${name}-auth`, args: ['auth', ...common, ...(opts.authArgs ?? [])], waitPorts: [authPort], env }));
+      procs.push(await spawnMcpd({ name: `${name}-mcp`, args: ['mcp', ...common, ...(opts.mcpArgs ?? [])], waitPorts: [port], env }));
+    }
+    // The MCP role is degraded until it has fetched the AS metadata once: wait for healthy.
+    await waitFor(async () => (await (await fetch(`${mcpOrigin}/health`)).json()).status === 'healthy', 15000, 'MCP role healthy');
+  } catch (e) {
+    // Whatever started must not outlive the failed start, and its own unclean stop (a crash
+    // may be why the start failed) is reported with the start error, not instead of it.
+    await stop().catch((stopErr) => { throw new AggregateError([e, stopErr], `${e.message}; and stopping: ${stopErr.message}`); });
+    throw e;
+  }
+  return { mcpOrigin, mcpUrl: `${mcpOrigin}/mcp`, asOrigin, port, authPort, procs, stop };
 }
 
 /** Poll fn() until it returns truthy (errors count as false); throw after ms. */
