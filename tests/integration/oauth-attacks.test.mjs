@@ -29,17 +29,19 @@ after(async () => {
   for (const x of r) if (x.status === 'rejected') throw x.reason;
 });
 
-const prm = (srv) => `resource_metadata="${srv.mcpOrigin}/.well-known/oauth-protected-resource/mcp"`;
+// /sse and /message name the /sse resource's metadata, /mcp its own: a client checks that the
+// metadata's `resource` matches the URL it was given.
+const prm = (srv, path = '/mcp') => `resource_metadata="${srv.mcpOrigin}/.well-known/oauth-protected-resource${path}"`;
 
 /** 401 from the MCP role: the RFC 6750 challenge and the peer's JSON body. */
-function assert401(srv, r, description, { tokenSent = true } = {}) {
+function assert401(srv, r, description, { tokenSent = true, prmPath = '/mcp' } = {}) {
   assert.equal(r.status, 401, `want 401, got ${r.status}: ${r.text}`);
   const www = r.headers.get('www-authenticate');
   if (tokenSent) {
-    assert.equal(www, `Bearer error="invalid_token", error_description="${description}", ${prm(srv)}, scope="mcp"`);
+    assert.equal(www, `Bearer error="invalid_token", error_description="${description}", ${prm(srv, prmPath)}, scope="mcp"`);
   } else {
     // RFC 6750 §3.1: no error code when the request carried no credentials.
-    assert.equal(www, `Bearer ${prm(srv)}, scope="mcp"`);
+    assert.equal(www, `Bearer ${prm(srv, prmPath)}, scope="mcp"`);
   }
   assert.deepEqual(r.json, { error: 'invalid_token', error_description: description });
 }
@@ -70,9 +72,9 @@ describe('bearer check on the MCP role', () => {
   test('no token: 401, WWW-Authenticate without an error parameter, on /mcp, /sse and /message', async () => {
     assert401(main, await mcpPost(main.mcpUrl, undefined, INIT), 'Missing Authorization header', { tokenSent: false });
     assert401(main, await raw(`${main.mcpOrigin}/sse`, { headers: { Accept: 'text/event-stream' } }),
-      'Missing Authorization header', { tokenSent: false });
+      'Missing Authorization header', { tokenSent: false, prmPath: '/sse' });
     assert401(main, await raw(`${main.mcpOrigin}/message?sessionId=x`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
-      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' }), 'Missing Authorization header', { tokenSent: false });
+      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' }), 'Missing Authorization header', { tokenSent: false, prmPath: '/sse' });
   });
 
   test('garbage token: 401 invalid_token; a non-Bearer header: 401 invalid_token', async () => {
@@ -378,7 +380,7 @@ describe('session ownership (the token sub is the owner)', () => {
     assert.equal(theirs.status, 404, theirs.text);
     assert.deepEqual(theirs.json, SESSION_NOT_FOUND);
     const none = await raw(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
-    assert401(main, none, 'Missing Authorization header', { tokenSent: false });
+    assert401(main, none, 'Missing Authorization header', { tokenSent: false, prmPath: '/sse' });
     const mine = await raw(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...bearer(A) }, body });
     assert.equal(mine.status, 202, mine.text);
     assert.equal((await sse.reply(1)).result?.serverInfo?.name, 'example-servers/feature-reference');
