@@ -314,8 +314,7 @@ static void method_resources_subscribe(struct mcp_call *c)
         return invalid_params(c, "Invalid params: uri must be a string");
     char key[MCP_SESSION_ID_MAX + 32];
     snprintf(key, sizeof key, "session:%s:subs", c->sess.id);
-    uint64_t ttl =
-        c->ctx->cfg && c->ctx->cfg->session_ttl_ms ? c->ctx->cfg->session_ttl_ms : 300000;
+    uint64_t ttl = mcp_session_ttl_ms(c->ctx);
     if (subscribe)
         store_sadd(c->ctx->store, key, uri, strlen(uri), ttl, NULL, NULL);
     else

@@ -70,9 +70,19 @@ bool mcp_session_id_valid(const char *id)
     return n > 0;
 }
 
-static uint64_t session_ttl(const struct mcp_ctx *ctx)
+/* The peer's five minutes, for contexts built without a configuration (unit tests). */
+#define SESSION_TTL_DEFAULT_MS 300000
+#define HEARTBEAT_MAX_MS       15000
+
+uint64_t mcp_session_ttl_ms(const struct mcp_ctx *ctx)
 {
-    return ctx->cfg && ctx->cfg->session_ttl_ms ? ctx->cfg->session_ttl_ms : 300000;
+    return ctx->cfg && ctx->cfg->session_ttl_ms ? ctx->cfg->session_ttl_ms : SESSION_TTL_DEFAULT_MS;
+}
+
+uint64_t mcp_session_heartbeat_ms(const struct mcp_ctx *ctx)
+{
+    uint64_t half = mcp_session_ttl_ms(ctx) / 2;
+    return half < HEARTBEAT_MAX_MS ? (half ? half : 1) : HEARTBEAT_MAX_MS;
 }
 
 #define KEY_SIZE (MCP_SESSION_ID_MAX + 40)
@@ -134,8 +144,8 @@ int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_ses
         {"kind", 4},  {kind, strlen(kind)},
     };
     record_key(key, s->id);
-    int rc = store_hset(ctx->store, key, pairs, sizeof pairs / sizeof pairs[0], session_ttl(ctx),
-                        NULL, NULL);
+    int rc = store_hset(ctx->store, key, pairs, sizeof pairs / sizeof pairs[0],
+                        mcp_session_ttl_ms(ctx), NULL, NULL);
     free(caps);
     if (rc != STORE_OK)
         return -1;
@@ -144,8 +154,8 @@ int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_ses
         return -1;
     owner_key(key, s->id);
     /* Commands complete in order, so this callback also means the hash is written. */
-    rc =
-        store_set(ctx->store, key, s->owner, strlen(s->owner), session_ttl(ctx), 0, op_done_int, o);
+    rc = store_set(ctx->store, key, s->owner, strlen(s->owner), mcp_session_ttl_ms(ctx), 0,
+                   op_done_int, o);
     if (rc != STORE_OK)
         free(o);
     return rc == STORE_OK ? 0 : -1;
@@ -238,7 +248,7 @@ static bool recently_touched(struct mcp_ctx *ctx, const char *sid)
     struct touch_slot *slot = &ctx->touched->slots[h % TOUCH_SLOTS];
     uint64_t now = uv_now(ctx->loop);
     /* Skipping may shorten the session's life by the interval: keep that a small part of it. */
-    uint64_t quarter = session_ttl(ctx) / 4;
+    uint64_t quarter = mcp_session_ttl_ms(ctx) / 4;
     uint64_t interval = quarter < TOUCH_INTERVAL_MS ? quarter : TOUCH_INTERVAL_MS;
     if (now - slot->at_ms < interval && strcmp(slot->sid, sid) == 0)
         return true;
@@ -259,11 +269,11 @@ void mcp_session_touch(struct mcp_ctx *ctx, const char *sid)
         return;
     char key[KEY_SIZE];
     record_key(key, sid);
-    store_expire(ctx->store, key, session_ttl(ctx), NULL, NULL);
+    store_expire(ctx->store, key, mcp_session_ttl_ms(ctx), NULL, NULL);
     owner_key(key, sid);
-    store_expire(ctx->store, key, session_ttl(ctx), NULL, NULL);
+    store_expire(ctx->store, key, mcp_session_ttl_ms(ctx), NULL, NULL);
     subs_key(key, sid);
-    store_expire(ctx->store, key, session_ttl(ctx), NULL, NULL);
+    store_expire(ctx->store, key, mcp_session_ttl_ms(ctx), NULL, NULL);
 }
 
 int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level)
@@ -272,7 +282,9 @@ int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level)
     record_key(key, sid);
     const char *name = mcp_log_levels[level];
     struct store_str pairs[] = {{"level", 5}, {name, strlen(name)}};
-    return store_hset(ctx->store, key, pairs, 2, session_ttl(ctx), NULL, NULL) == STORE_OK ? 0 : -1;
+    return store_hset(ctx->store, key, pairs, 2, mcp_session_ttl_ms(ctx), NULL, NULL) == STORE_OK
+               ? 0
+               : -1;
 }
 
 int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_fn fn, void *arg)

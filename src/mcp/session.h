@@ -50,6 +50,11 @@ typedef void (*mcp_session_load_fn)(void *arg, int status, const struct mcp_sess
 int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_session_done_fn fn,
                        void *arg);
 int mcp_session_load(struct mcp_ctx *ctx, const char *sid, mcp_session_load_fn fn, void *arg);
+/* SESSION_TTL_MS: how long a session lives after its last request. */
+uint64_t mcp_session_ttl_ms(const struct mcp_ctx *ctx);
+/* The keep-alive period of a session's SSE streams: 15 s, or half the TTL if shorter, so a
+ * stream notices an expired session (GET /mcp) or refreshes it in time (/sse). */
+uint64_t mcp_session_heartbeat_ms(const struct mcp_ctx *ctx);
 /* Refresh the session's TTL (at most once a second per session on this instance). */
 void mcp_session_touch(struct mcp_ctx *ctx, const char *sid);
 /* Free the touch cache (server shutdown). */

@@ -24,11 +24,6 @@ struct mcp_stream {
     uint64_t seq; /* last seq assigned */
 };
 
-static uint64_t ttl_of(const struct mcp_ctx *ctx)
-{
-    return ctx->cfg && ctx->cfg->session_ttl_ms ? ctx->cfg->session_ttl_ms : 300000;
-}
-
 static size_t log_max(const struct mcp_ctx *ctx)
 {
     return ctx->cfg && ctx->cfg->event_log_max ? ctx->cfg->event_log_max : 256;
@@ -102,8 +97,8 @@ int mcp_stream_emit(struct mcp_stream *s, const char *json, size_t len, bool fin
     buf_append_char(&entry, final ? MARK_FINAL : MARK_EVENT);
     buf_append(&entry, json, len);
     log_key(key, s->sid, s->id);
-    store_log_append(s->ctx->store, key, entry.data, entry.len, log_max(s->ctx), ttl_of(s->ctx),
-                     NULL, NULL);
+    store_log_append(s->ctx->store, key, entry.data, entry.len, log_max(s->ctx),
+                     mcp_session_ttl_ms(s->ctx), NULL, NULL);
     int rc = 0;
     if (s->ex) {
         char id[MCP_EVENT_ID_MAX];

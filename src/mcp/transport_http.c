@@ -16,8 +16,6 @@
 #include "mcp/streams.h"
 #include "store/store.h"
 
-#define HEARTBEAT_MS 15000
-
 int mcp_http_error(struct http_exchange *ex, int status, int code, const char *message)
 {
     return http_respond_json(ex, status, jsonrpc_error(NULL, code, message, NULL));
@@ -570,9 +568,7 @@ static void get_stream_start(struct mcp_ctx *ctx, struct http_exchange *ex, cons
     mcp_live_add_member(g->live, &g->member);
     uv_timer_init(ctx->loop, &g->heartbeat);
     g->heartbeat.data = g;
-    /* Often enough to notice an expired session within half its TTL. */
-    uint64_t ttl = ctx->cfg && ctx->cfg->session_ttl_ms ? ctx->cfg->session_ttl_ms : 300000;
-    uint64_t period = ttl / 2 < HEARTBEAT_MS ? (ttl / 2 ? ttl / 2 : 1) : HEARTBEAT_MS;
+    uint64_t period = mcp_session_heartbeat_ms(ctx);
     uv_timer_start(&g->heartbeat, get_stream_heartbeat, period, period);
     http_exchange_set_abort(ex, get_stream_abort, g);
 }

@@ -15,7 +15,6 @@
 #include "mcp/transport_http.h"
 #include "store/store.h"
 
-#define HEARTBEAT_MS 15000
 #define CHANNEL_SIZE (MCP_SESSION_ID_MAX + 48)
 
 /* One open /sse stream. Freed when the connection is gone and no call still writes to it. */
@@ -262,7 +261,9 @@ static void sse_start(struct sse_stream *s)
     uv_timer_init(s->ctx->loop, &s->heartbeat);
     s->heartbeat.data = s;
     s->refs++; /* the heartbeat handle, released in its close callback */
-    uv_timer_start(&s->heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
+    /* Half the TTL at most: the stream is the session and must refresh it in time. */
+    uint64_t period = mcp_session_heartbeat_ms(s->ctx);
+    uv_timer_start(&s->heartbeat, on_heartbeat, period, period);
     http_exchange_set_abort(s->ex, on_abort, s);
 }
 
