@@ -439,6 +439,12 @@ static void on_request(struct http_exchange *ex, void *arg)
     struct auth_server *s = arg;
     const struct http_request *req = http_exchange_request(ex);
     const struct auth_route *rt = find_route(req->path);
+    if (!http_policy_host_allowed(&s->hosts, req)) {
+        http_respond_json(ex, 403,
+                          json_pack("{s:s,s:s}", "error", "invalid_request", "error_description",
+                                    "Forbidden: invalid Host header"));
+        return;
+    }
     if (strcmp(req->method, "OPTIONS") == 0) {
         preflight(ex, req);
         return;
@@ -524,6 +530,7 @@ static void set_limits(struct auth_server *s, const struct config *cfg)
 static void server_free(struct auth_server *s)
 {
     oauth_grants_free(s->grants);
+    http_policy_free(&s->hosts);
     free(s->issuer);
     free(s->origin);
     free(s);
@@ -542,6 +549,11 @@ struct auth_server *auth_server_new(uv_loop_t *loop, const struct config *cfg, s
     s->log = log;
     set_limits(s, cfg);
     if (derive_issuer(s, cfg->auth_server_url, err, err_size) != 0) {
+        server_free(s);
+        return NULL;
+    }
+    if (http_policy_init(&s->hosts, cfg->host, cfg->auth_server_url, NULL) != 0) {
+        snprintf(err, err_size, "out of memory");
         server_free(s);
         return NULL;
     }

@@ -14,6 +14,7 @@
 
 #include "auth/clients.h"
 #include "auth/grants.h"
+#include "core/http_policy.h"
 #include "core/buf.h"
 #include "core/form.h"
 #include "core/http_server.h"
@@ -31,6 +32,9 @@ struct auth_server {
     struct oauth_grants *grants;
     char *issuer; /* AUTH_SERVER_URL with the trailing '/' URL parsing adds (RFC 8414 §2) */
     char *origin; /* scheme://host[:port] of AUTH_SERVER_URL: endpoints sit at its root */
+    /* Host validation only: browser clients on other origins are this server's users (CORS),
+     * but a request whose Host is not ours was sent to a rebound name (DNS rebinding). */
+    struct http_policy hosts;
     struct ratelimit rl_authorize; /* /authorize and the mock IdP */
     struct ratelimit rl_token;     /* /token, /revoke, /introspect */
     struct ratelimit rl_register;  /* /register */

@@ -7,6 +7,7 @@
 // are two logins with different userId values.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 
 import {
   INIT, REDIRECT_URI, authorize, bearer, clientAuth, idpCallback, login, mcpPost, openSession, pkce, postForm, register,
@@ -297,11 +298,54 @@ describe('authorization server', () => {
   });
 });
 
-// The authorization server does not validate Origin (or Host) at all (src/auth/server.c reflects
-// any Origin, '*' on the SDK routes), although docs/architecture.md says a foreign Origin is
-// refused everywhere. Only the part that holds either way is asserted here: a browser client on
-// the authorization server's own origin completes the login.
-describe('authorization server and Origin', () => {
+/** A request with a Host header of our choosing (fetch does not allow setting Host). */
+function rawHost(url, { method = 'GET', host, headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method,
+      headers: { ...headers, Host: host } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// docs/architecture.md: the authorization server checks Host like the MCP listener (DNS
+// rebinding) but serves browser clients on any origin (CORS): its API is meant for them.
+describe('authorization server: Host and Origin', () => {
+  test('a foreign Host on every authorization-server route: 403 with the exact body', async () => {
+    const routes = [['GET', '/.well-known/oauth-authorization-server'], ['POST', '/register', '{}'], ['GET', '/authorize'],
+      ['POST', '/token', 'grant_type=x'], ['POST', '/introspect', 'token=x'], ['GET', '/health'], ['OPTIONS', '/token'],
+      ['GET', '/mock-upstream-idp/authorize']];
+    for (const host of ['evil.example', `evil.example:${new URL(main.asOrigin).port}`, `127.0.0.1.evil.example`]) {
+      for (const [method, path, body] of routes) {
+        const r = await rawHost(`${main.asOrigin}${path}`, { method, host, body, headers: { 'Content-Type': 'application/json' } });
+        assert.equal(r.status, 403, `${host} ${method} ${path}: ${r.status} ${r.text}`);
+        assert.deepEqual(r.json, { error: 'invalid_request', error_description: 'Forbidden: invalid Host header' }, `${host} ${method} ${path}`);
+      }
+    }
+    const own = await rawHost(`${main.asOrigin}/.well-known/oauth-authorization-server`, { host: new URL(main.asOrigin).host });
+    assert.equal(own.status, 200, own.text);
+    const local = await rawHost(`${main.asOrigin}/health`, { host: 'localhost' });
+    assert.equal(local.status, 200, local.text);
+  });
+
+  test('a browser client on another origin may register: 201 with a CORS grant', async () => {
+    const reg = await fetch(`${main.asOrigin}/register`, { method: 'POST',
+      headers: { Origin: 'http://client.example', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ client_name: 'cross-origin', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none' }) });
+    assert.equal(reg.status, 201, await reg.text());
+    assert.equal(reg.headers.get('access-control-allow-origin'), '*');
+  });
+
   test('the login with Origin set to the authorization server\'s own origin: 201, 200, 302, 200, and the token works', async () => {
     const origin = { Origin: main.asOrigin };
     const allowed = (res) => [main.asOrigin, '*'].includes(res.headers.get('access-control-allow-origin'));
