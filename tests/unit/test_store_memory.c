@@ -5,6 +5,11 @@
 
 #include "store/store.h"
 
+/* Long enough that a loaded machine (and the sanitizer build) never lets a key expire between
+ * writing it and the read that must still see it; the wait past it is half as long again. */
+#define SHORT_TTL_MS      300
+#define PAST_SHORT_TTL_MS 450
+
 /* Each test gets its own loop and store; teardown closes the store and checks that every
  * handle is gone (uv_loop_close fails otherwise) and, under ASan, that nothing leaked. */
 struct fx {
@@ -210,12 +215,12 @@ static void test_key_expires_after_its_ttl(void **state)
 {
     struct fx *f = *state;
     struct rec before = {0}, after = {0}, kept = {0};
-    store_set(f->s, "short", "v", 1, 30, 0, NULL, NULL);
+    store_set(f->s, "short", "v", 1, SHORT_TTL_MS, 0, NULL, NULL);
     store_set(f->s, "forever", "v", 1, 0, 0, NULL, NULL);
     store_get(f->s, "short", str_cb, &before);
     run(f);
     assert_false(before.null);
-    sleep_ms(f, 60);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
     store_get(f->s, "short", str_cb, &after);
     store_get(f->s, "forever", str_cb, &kept);
     run(f);
@@ -227,9 +232,9 @@ static void test_set_without_ttl_clears_the_previous_ttl(void **state)
 {
     struct fx *f = *state;
     struct rec get = {0};
-    store_set(f->s, "k", "a", 1, 30, 0, NULL, NULL);
+    store_set(f->s, "k", "a", 1, SHORT_TTL_MS, 0, NULL, NULL);
     store_set(f->s, "k", "b", 1, 0, 0, NULL, NULL);
-    sleep_ms(f, 60);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
     store_get(f->s, "k", str_cb, &get);
     run(f);
     assert_string_equal(get.str, "b");
@@ -253,15 +258,15 @@ static void test_pexpire_sets_ttl_on_existing_keys_only(void **state)
 {
     struct fx *f = *state;
     struct rec missing = {0}, present = {0}, before = {0}, after = {0};
-    store_expire(f->s, "nope", 30, int_cb, &missing);
+    store_expire(f->s, "nope", SHORT_TTL_MS, int_cb, &missing);
     store_set(f->s, "k", "v", 1, 0, 0, NULL, NULL);
-    store_expire(f->s, "k", 30, int_cb, &present);
+    store_expire(f->s, "k", SHORT_TTL_MS, int_cb, &present);
     store_get(f->s, "k", str_cb, &before);
     run(f);
     assert_int_equal(missing.ival, 0);
     assert_int_equal(present.ival, 1);
     assert_false(before.null);
-    sleep_ms(f, 60);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
     store_get(f->s, "k", str_cb, &after);
     run(f);
     assert_true(after.null);
@@ -283,15 +288,15 @@ static void test_incr_counts_from_zero_and_sets_ttl(void **state)
 {
     struct fx *f = *state;
     struct rec a = {0}, b = {0}, get = {0}, again = {0};
-    store_incr(f->s, "n", 5, 30, int_cb, &a);
-    store_incr(f->s, "n", -2, 30, int_cb, &b);
+    store_incr(f->s, "n", 5, SHORT_TTL_MS, int_cb, &a);
+    store_incr(f->s, "n", -2, SHORT_TTL_MS, int_cb, &b);
     store_get(f->s, "n", str_cb, &get);
     run(f);
     assert_int_equal(a.ival, 5);
     assert_int_equal(b.ival, 3);
     assert_string_equal(get.str, "3");
-    sleep_ms(f, 60);
-    store_incr(f->s, "n", 1, 30, int_cb, &again);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
+    store_incr(f->s, "n", 1, SHORT_TTL_MS, int_cb, &again);
     run(f);
     assert_int_equal(again.ival, 1); /* the counter expired and starts over */
 }
@@ -461,8 +466,8 @@ static void test_hset_ttl_expires_the_whole_hash(void **state)
     struct fx *f = *state;
     struct rec all = {0};
     struct store_str pairs[] = {{"a", 1}, {"1", 1}};
-    store_hset(f->s, "h", pairs, 2, 30, NULL, NULL);
-    sleep_ms(f, 60);
+    store_hset(f->s, "h", pairs, 2, SHORT_TTL_MS, NULL, NULL);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
     store_hgetall(f->s, "h", pairs_cb, &all);
     run(f);
     assert_int_equal(all.calls, 1);
@@ -521,8 +526,8 @@ static void test_sadd_ttl_applies_even_when_member_exists(void **state)
     struct fx *f = *state;
     struct rec mem = {0};
     store_sadd(f->s, "s", "x", 1, 0, NULL, NULL);
-    store_sadd(f->s, "s", "x", 1, 30, NULL, NULL);
-    sleep_ms(f, 60);
+    store_sadd(f->s, "s", "x", 1, SHORT_TTL_MS, NULL, NULL);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
     store_smembers(f->s, "s", strs_cb, &mem);
     run(f);
     assert_int_equal(mem.n, 0);
@@ -899,11 +904,11 @@ static void test_log_expires_with_its_ttl_and_restarts_at_one(void **state)
 {
     struct fx *f = *state;
     struct rec rd = {0}, again = {0};
-    store_log_append(f->s, "log", "a", 1, 10, 30, NULL, NULL);
-    store_log_append(f->s, "log", "b", 1, 10, 30, NULL, NULL);
-    sleep_ms(f, 60);
+    store_log_append(f->s, "log", "a", 1, 10, SHORT_TTL_MS, NULL, NULL);
+    store_log_append(f->s, "log", "b", 1, 10, SHORT_TTL_MS, NULL, NULL);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
     store_log_read(f->s, "log", 0, 10, log_cb, &rd);
-    store_log_append(f->s, "log", "c", 1, 10, 30, int_cb, &again);
+    store_log_append(f->s, "log", "c", 1, 10, SHORT_TTL_MS, int_cb, &again);
     run(f);
     assert_int_equal(rd.n, 0);
     assert_int_equal(again.ival, 1);

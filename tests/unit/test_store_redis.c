@@ -19,6 +19,11 @@
 
 #include "store/store.h"
 
+/* Long enough that a loaded machine (and the sanitizer build) never lets a key expire between
+ * writing it and the read that must still see it; the wait past it is half as long again. */
+#define SHORT_TTL_MS      300
+#define PAST_SHORT_TTL_MS 450
+
 #define WAIT_MS   5000u /* upper bound for anything the tests wait for */
 #define MAX_ITEMS 16
 
@@ -333,13 +338,13 @@ static void test_ttl_expiry_and_set_without_ttl_persists(void **state)
 {
     struct fx *f = *state;
     struct rec before = {0}, after = {0}, kept = {0};
-    store_set(f->s, "short", "v", 1, 30, 0, NULL, NULL);
-    store_set(f->s, "p", "a", 1, 30, 0, NULL, NULL);
+    store_set(f->s, "short", "v", 1, SHORT_TTL_MS, 0, NULL, NULL);
+    store_set(f->s, "p", "a", 1, SHORT_TTL_MS, 0, NULL, NULL);
     store_set(f->s, "p", "b", 1, 0, 0, NULL, NULL);
     store_get(f->s, "short", str_cb, &before);
     run(f);
     assert_false(before.null);
-    sleep_ms(f, 80);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
     store_get(f->s, "short", str_cb, &after);
     store_get(f->s, "p", str_cb, &kept);
     run(f);
@@ -355,9 +360,9 @@ static void test_del_and_pexpire(void **state)
     store_set(f->s, "k", "v", 1, 0, 0, NULL, NULL);
     store_del(f->s, "k", int_cb, &d1);
     store_del(f->s, "k", int_cb, &d2);
-    store_expire(f->s, "nope", 30, int_cb, &missing);
+    store_expire(f->s, "nope", SHORT_TTL_MS, int_cb, &missing);
     store_set(f->s, "e", "v", 1, 0, 0, NULL, NULL);
-    store_expire(f->s, "e", 30, int_cb, &present);
+    store_expire(f->s, "e", SHORT_TTL_MS, int_cb, &present);
     store_set(f->s, "z", "v", 1, 0, 0, NULL, NULL);
     store_expire(f->s, "z", 0, int_cb, &zero);
     store_get(f->s, "z", str_cb, &gone);
@@ -368,7 +373,7 @@ static void test_del_and_pexpire(void **state)
     assert_int_equal(present.ival, 1);
     assert_int_equal(zero.ival, 1);
     assert_true(gone.null);
-    sleep_ms(f, 80);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
     store_get(f->s, "e", str_cb, &after);
     run(f);
     assert_true(after.null);
@@ -378,18 +383,18 @@ static void test_incr_counts_and_sets_ttl_atomically(void **state)
 {
     struct fx *f = *state;
     struct rec a = {0}, b = {0}, big = {0}, again = {0};
-    store_incr(f->s, "n", 5, 30, int_cb, &a);
-    store_incr(f->s, "n", -2, 30, int_cb, &b);
+    store_incr(f->s, "n", 5, SHORT_TTL_MS, int_cb, &a);
+    store_incr(f->s, "n", -2, SHORT_TTL_MS, int_cb, &b);
     store_incr(f->s, "big", 9007199254740993LL, 0, int_cb, &big); /* 2^53 + 1: no rounding */
     run(f);
     assert_int_equal(a.ival, 5);
     assert_int_equal(b.ival, 3);
     assert_true(big.ival == 9007199254740993LL);
     redisReply *r = redisCommand(f->sync, "PTTL n");
-    assert_true(r->integer > 0 && r->integer <= 30);
+    assert_true(r->integer > 0 && r->integer <= SHORT_TTL_MS);
     freeReplyObject(r);
-    sleep_ms(f, 80);
-    store_incr(f->s, "n", 1, 30, int_cb, &again);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
+    store_incr(f->s, "n", 1, SHORT_TTL_MS, int_cb, &again);
     run(f);
     assert_int_equal(again.ival, 1);
 }
@@ -456,9 +461,9 @@ static void test_hset_ttl_expires_the_whole_hash(void **state)
     struct fx *f = *state;
     struct rec all = {0};
     struct store_str pairs[] = {{"f", 1}, {"v", 1}};
-    store_hset(f->s, "h", pairs, 2, 30, NULL, NULL);
+    store_hset(f->s, "h", pairs, 2, SHORT_TTL_MS, NULL, NULL);
     run(f);
-    sleep_ms(f, 80);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
     store_hgetall(f->s, "h", pairs_cb, &all);
     run(f);
     assert_int_equal(all.calls, 1);
@@ -471,7 +476,7 @@ static void test_set_members_and_ttl(void **state)
     struct rec a1 = {0}, a2 = {0}, again = {0}, r1 = {0}, r2 = {0}, mem = {0}, empty = {0};
     store_sadd(f->s, "s", "m1", 2, 0, int_cb, &a1);
     store_sadd(f->s, "s", "m2", 2, 0, int_cb, &a2);
-    store_sadd(f->s, "s", "m1", 2, 30, int_cb, &again); /* the TTL applies all the same */
+    store_sadd(f->s, "s", "m1", 2, SHORT_TTL_MS, int_cb, &again); /* the TTL applies all the same */
     store_srem(f->s, "s", "m2", 2, int_cb, &r1);
     store_srem(f->s, "s", "m2", 2, int_cb, &r2);
     store_smembers(f->s, "s", strs_cb, &mem);
@@ -483,7 +488,7 @@ static void test_set_members_and_ttl(void **state)
     assert_int_equal(r2.ival, 0);
     assert_int_equal(mem.n, 1);
     assert_string_equal(mem.items[0], "m1");
-    sleep_ms(f, 80);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
     store_smembers(f->s, "s", strs_cb, &empty);
     run(f);
     assert_int_equal(empty.calls, 1);
@@ -778,12 +783,12 @@ static void test_log_expires_with_its_ttl_and_restarts_at_one(void **state)
 {
     struct fx *f = *state;
     struct rec rd = {0}, again = {0};
-    store_log_append(f->s, "log", "a", 1, 10, 30, NULL, NULL);
-    store_log_append(f->s, "log", "b", 1, 10, 30, NULL, NULL);
+    store_log_append(f->s, "log", "a", 1, 10, SHORT_TTL_MS, NULL, NULL);
+    store_log_append(f->s, "log", "b", 1, 10, SHORT_TTL_MS, NULL, NULL);
     run(f);
-    sleep_ms(f, 80);
+    sleep_ms(f, PAST_SHORT_TTL_MS);
     store_log_read(f->s, "log", 0, 10, log_cb, &rd);
-    store_log_append(f->s, "log", "c", 1, 10, 30, int_cb, &again);
+    store_log_append(f->s, "log", "c", 1, 10, SHORT_TTL_MS, int_cb, &again);
     run(f);
     assert_int_equal(rd.n, 0);
     assert_int_equal(again.ival, 1);
