@@ -312,13 +312,12 @@ static void method_resources_subscribe(struct mcp_call *c)
     bool subscribe = strcmp(c->method, "resources/subscribe") == 0;
     if (!uri)
         return invalid_params(c, "Invalid params: uri must be a string");
-    char key[MCP_SESSION_ID_MAX + 32];
-    snprintf(key, sizeof key, "session:%s:subs", c->sess.id);
+    const struct mcp_state_name key = mcp_key_subscriptions(c->sess.id);
     uint64_t ttl = mcp_session_ttl_ms(c->ctx);
     if (subscribe)
-        store_sadd(c->ctx->store, key, uri, strlen(uri), ttl, NULL, NULL);
+        store_sadd(c->ctx->store, key.s, uri, strlen(uri), ttl, NULL, NULL);
     else
-        store_srem(c->ctx->store, key, uri, strlen(uri), NULL, NULL);
+        store_srem(c->ctx->store, key.s, uri, strlen(uri), NULL, NULL);
     for (size_t i = 0; i < d->pack_count; i++)
         if (d->packs[i]->resource_subscribe && d->packs[i]->resource_subscribe(c, uri, subscribe))
             return;

@@ -12,7 +12,6 @@
 #include "store/store.h"
 
 #define MAX_TIMERS 16
-#define KEY_SIZE   (MCP_SESSION_ID_MAX + 32)
 
 struct pack_timer {
     uv_timer_t handle;
@@ -168,10 +167,8 @@ void mcp_notifier_log(struct mcp_notifier *n, const char *level, const char *log
     pl->level = idx;
     pl->logger = logger ? strdup(logger) : NULL;
     pl->data = data ? data : json_null();
-    char key[KEY_SIZE];
-    snprintf(key, sizeof key, "session:%s", n->sid);
     n->refs++;
-    if (store_hget(n->ctx->store, key, "level", on_level, pl) != STORE_OK) {
+    if (store_hget(n->ctx->store, mcp_key_record(n->sid).s, "level", on_level, pl) != STORE_OK) {
         n->refs--;
         json_decref(pl->data);
         free(pl->logger);
@@ -217,10 +214,9 @@ int mcp_notifier_subscriptions(struct mcp_notifier *n, mcp_subscriptions_fn fn, 
     ps->n = n;
     ps->fn = fn;
     ps->arg = arg;
-    char key[KEY_SIZE];
-    snprintf(key, sizeof key, "session:%s:subs", n->sid);
     n->refs++;
-    if (store_smembers(n->ctx->store, key, on_members, ps) != STORE_OK) {
+    if (store_smembers(n->ctx->store, mcp_key_subscriptions(n->sid).s, on_members, ps) !=
+        STORE_OK) {
         n->refs--;
         free(ps);
         return -1;

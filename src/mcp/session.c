@@ -85,21 +85,73 @@ uint64_t mcp_session_heartbeat_ms(const struct mcp_ctx *ctx)
     return half < HEARTBEAT_MAX_MS ? (half ? half : 1) : HEARTBEAT_MAX_MS;
 }
 
-#define KEY_SIZE (MCP_SESSION_ID_MAX + 40)
+#define KEY_SIZE sizeof(struct mcp_state_name)
+
+static struct mcp_state_name state_name(const char *fmt, const char *sid, const char *stream_id)
+{
+    struct mcp_state_name n;
+    snprintf(n.s, sizeof n.s, fmt, sid, stream_id ? stream_id : "");
+    return n;
+}
+
+struct mcp_state_name mcp_key_record(const char *sid)
+{
+    return state_name("session:%s%s", sid, NULL);
+}
+
+struct mcp_state_name mcp_key_owner(const char *sid)
+{
+    return state_name("session:%s:owner%s", sid, NULL);
+}
+
+struct mcp_state_name mcp_key_subscriptions(const char *sid)
+{
+    return state_name("session:%s:subs%s", sid, NULL);
+}
+
+struct mcp_state_name mcp_key_event_log(const char *sid, const char *stream_id)
+{
+    return state_name("session:%s:events:%s", sid, stream_id);
+}
+
+struct mcp_state_name mcp_channel_control(const char *sid)
+{
+    return state_name("mcp:control:%s%s", sid, NULL);
+}
+
+struct mcp_state_name mcp_channel_replies(const char *sid)
+{
+    return state_name("mcp:shttp:toserver:%s%s", sid, NULL);
+}
+
+struct mcp_state_name mcp_channel_standalone(const char *sid)
+{
+    return state_name("mcp:shttp:toclient:%s:__GET_stream%s", sid, NULL);
+}
+
+struct mcp_state_name mcp_channel_stream(const char *sid, const char *stream_id)
+{
+    return state_name("mcp:stream:%s:%s", sid, stream_id);
+}
+
+struct mcp_state_name mcp_channel_legacy_inbox(const char *sid)
+{
+    return state_name("mcp:%s%s", sid, NULL);
+}
 
 static void record_key(char *out, const char *sid)
 {
-    snprintf(out, KEY_SIZE, "session:%s", sid);
+    memcpy(out, mcp_key_record(sid).s, KEY_SIZE);
 }
 
 static void owner_key(char *out, const char *sid)
 {
-    snprintf(out, KEY_SIZE, "session:%s:owner", sid);
+    memcpy(out, mcp_key_owner(sid).s, KEY_SIZE);
 }
 
 static void subs_key(char *out, const char *sid)
 {
-    snprintf(out, KEY_SIZE, "session:%s:subs", sid);
+    memcpy(out, mcp_key_subscriptions(sid).s, KEY_SIZE);
 }
 
 struct op {
@@ -300,15 +352,10 @@ int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_f
         free(o);
         return -1;
     }
-    snprintf(channel, sizeof channel, "mcp:control:%s", sid);
+    memcpy(channel, mcp_channel_control(sid).s, sizeof channel);
     static const char shutdown[] = "{\"type\":\"control\",\"action\":\"SHUTDOWN\"}";
     store_publish(ctx->store, channel, shutdown, sizeof shutdown - 1, NULL, NULL);
     return 0;
-}
-
-void mcp_session_stream_channel(char *out, size_t size, const char *sid)
-{
-    snprintf(out, size, "mcp:shttp:toclient:%s:__GET_stream", sid);
 }
 
 void mcp_session_notify(struct mcp_ctx *ctx, const char *sid, const json_t *msg)
@@ -316,7 +363,7 @@ void mcp_session_notify(struct mcp_ctx *ctx, const char *sid, const json_t *msg)
     char channel[KEY_SIZE];
     size_t len = 0;
     char *text = json_serialize(msg, &len);
-    mcp_session_stream_channel(channel, sizeof channel, sid);
+    snprintf(channel, sizeof channel, "%s", mcp_channel_standalone(sid).s);
     if (text)
         store_publish(ctx->store, channel, text, len, NULL, NULL);
     free(text);
@@ -422,7 +469,7 @@ struct mcp_live *mcp_live_acquire(struct mcp_ctx *ctx, const char *sid, bool cre
     l->pending = hashmap_new();
     l->members.next = l->members.prev = &l->members;
     char channel[KEY_SIZE];
-    snprintf(channel, sizeof channel, "mcp:control:%s", sid);
+    memcpy(channel, mcp_channel_control(sid).s, sizeof channel);
     l->control_sub = store_subscribe(ctx->store, channel, on_control, l);
     if (!l->calls || !l->pending || hashmap_put(ctx->live, sid, strlen(sid), l, NULL) != 0) {
         if (l->control_sub)
@@ -510,7 +557,7 @@ int mcp_live_await_reply(struct mcp_live *l, json_int_t id, mcp_live_reply_fn fn
 {
     if (!l->toserver_sub) {
         char channel[KEY_SIZE];
-        snprintf(channel, sizeof channel, "mcp:shttp:toserver:%s", l->sid);
+        memcpy(channel, mcp_channel_replies(l->sid).s, sizeof channel);
         l->toserver_sub = store_subscribe(l->ctx->store, channel, on_toserver, l);
         if (!l->toserver_sub)
             return -1;
@@ -553,7 +600,7 @@ void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *re
         mcp_live_release(l);
     }
     char channel[KEY_SIZE];
-    snprintf(channel, sizeof channel, "mcp:shttp:toserver:%s", sid);
+    memcpy(channel, mcp_channel_replies(sid).s, sizeof channel);
     size_t len = 0;
     char *text = json_serialize(response, &len);
     if (text)

@@ -20,6 +20,31 @@
 #define MCP_SESSION_ID_MAX  64
 #define MCP_LOG_LEVEL_COUNT 8
 
+/* Every store key and channel of a session is named here and nowhere else (docs/architecture.md,
+ * "Sessions and streams"), so one place says what a session keeps and where. Stream ids are at
+ * most MCP_STREAM_ID_MAX (streams.h) characters, which fits. */
+struct mcp_state_name {
+    char s[MCP_SESSION_ID_MAX + 64];
+};
+/* session:{sid}: the record (hash: owner, pv, caps, level, next_id). */
+struct mcp_state_name mcp_key_record(const char *sid);
+/* session:{sid}:owner: the owner alone (the reference server's key). */
+struct mcp_state_name mcp_key_owner(const char *sid);
+/* session:{sid}:subs: the set of subscribed resource URIs. */
+struct mcp_state_name mcp_key_subscriptions(const char *sid);
+/* session:{sid}:events:{stream}: one SSE stream's bounded event log. */
+struct mcp_state_name mcp_key_event_log(const char *sid, const char *stream_id);
+/* mcp:control:{sid}: DELETE tells every instance to end the session. */
+struct mcp_state_name mcp_channel_control(const char *sid);
+/* mcp:shttp:toserver:{sid}: the client's replies to server->client requests. */
+struct mcp_state_name mcp_channel_replies(const char *sid);
+/* mcp:shttp:toclient:{sid}:__GET_stream: messages for the session's standalone stream. */
+struct mcp_state_name mcp_channel_standalone(const char *sid);
+/* mcp:stream:{sid}:{stream}: live events of a detached stream, for a resume elsewhere. */
+struct mcp_state_name mcp_channel_stream(const char *sid, const char *stream_id);
+/* mcp:{sid}: legacy /message POSTs for the instance holding the /sse stream. */
+struct mcp_state_name mcp_channel_legacy_inbox(const char *sid);
+
 /* A snapshot of the stored record, loaded per request. */
 struct mcp_session {
     char id[MCP_SESSION_ID_MAX + 1];
@@ -66,8 +91,6 @@ int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_f
  * open: published on mcp:shttp:toclient:{sid}:__GET_stream. Dropped when none is open, as the
  * peer does. msg is borrowed. */
 void mcp_session_notify(struct mcp_ctx *ctx, const char *sid, const json_t *msg);
-/* The name of that channel, into out (>= MCP_SESSION_ID_MAX + 48 bytes). */
-void mcp_session_stream_channel(char *out, size_t size, const char *sid);
 
 /* The next id for a server->client request in this session (0, 1, 2, ...). */
 typedef void (*mcp_session_id_fn)(void *arg, int status, long long id);

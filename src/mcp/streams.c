@@ -12,7 +12,7 @@
 #include "mcp/session.h"
 #include "store/store.h"
 
-#define KEY_SIZE   (MCP_SESSION_ID_MAX + MCP_STREAM_ID_MAX + 40)
+#define KEY_SIZE   sizeof(struct mcp_state_name)
 #define MARK_EVENT 'E'
 #define MARK_FINAL 'F'
 
@@ -31,12 +31,12 @@ static size_t log_max(const struct mcp_ctx *ctx)
 
 static void log_key(char *out, const char *sid, const char *stream_id)
 {
-    snprintf(out, KEY_SIZE, "session:%s:events:%s", sid, stream_id);
+    snprintf(out, KEY_SIZE, "%s", mcp_key_event_log(sid, stream_id).s);
 }
 
 static void channel_name(char *out, const char *sid, const char *stream_id)
 {
-    snprintf(out, KEY_SIZE, "mcp:stream:%s:%s", sid, stream_id);
+    snprintf(out, KEY_SIZE, "%s", mcp_channel_stream(sid, stream_id).s);
 }
 
 struct mcp_stream *mcp_stream_new(struct mcp_ctx *ctx, const char *sid, char kind,

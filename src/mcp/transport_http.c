@@ -560,9 +560,7 @@ static void get_stream_start(struct mcp_ctx *ctx, struct http_exchange *ex, cons
     mcp_stream_attach(g->stream, ex);
     if (prime)
         mcp_stream_prime(g->stream, ctx->cfg->sse_retry_ms);
-    char channel[MCP_SESSION_ID_MAX + 48];
-    mcp_session_stream_channel(channel, sizeof channel, sid);
-    g->sub = store_subscribe(ctx->store, channel, get_stream_message, g);
+    g->sub = store_subscribe(ctx->store, mcp_channel_standalone(sid).s, get_stream_message, g);
     g->notifier = mcp_notifier_start(ctx, sid, get_stream_write, g);
     g->member.on_session_end = get_stream_session_end;
     mcp_live_add_member(g->live, &g->member);

@@ -15,7 +15,7 @@
 #include "mcp/transport_http.h"
 #include "store/store.h"
 
-#define CHANNEL_SIZE (MCP_SESSION_ID_MAX + 48)
+#define CHANNEL_SIZE sizeof(struct mcp_state_name)
 
 /* One open /sse stream. Freed when the connection is gone and no call still writes to it. */
 struct sse_stream {
@@ -236,9 +236,9 @@ static void sse_start(struct sse_stream *s)
 {
     char channel[CHANNEL_SIZE], endpoint[64 + CRYPTO_UUID_SIZE];
     s->live = mcp_live_acquire(s->ctx, s->sid, true);
-    snprintf(channel, sizeof channel, "mcp:%s", s->sid);
+    snprintf(channel, sizeof channel, "%s", mcp_channel_legacy_inbox(s->sid).s);
     s->inbox = store_subscribe(s->ctx->store, channel, on_inbox, s);
-    mcp_session_stream_channel(channel, sizeof channel, s->sid);
+    snprintf(channel, sizeof channel, "%s", mcp_channel_standalone(s->sid).s);
     s->notify = store_subscribe(s->ctx->store, channel, on_notify, s);
     if (!s->live || !s->inbox) {
         if (s->inbox)
@@ -370,7 +370,7 @@ static void on_message_session(void *arg, int status, const struct mcp_session *
         /* Unknown, a /mcp session, or another user's: not found (the peer did not check). */
         mcp_http_error(pm->ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
     } else {
-        snprintf(channel, sizeof channel, "mcp:%s", pm->sid);
+        snprintf(channel, sizeof channel, "%s", mcp_channel_legacy_inbox(pm->sid).s);
         if (store_publish(pm->ctx->store, channel, pm->body, pm->len, on_published, pm) == STORE_OK)
             return;
         mcp_http_error(pm->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
