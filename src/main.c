@@ -1,7 +1,7 @@
 /*
  * mcpd entry point: reads the configuration, builds the roles it names (`mcp`, `auth`, or `all`
- * for both in one process, DESIGN.md §1) on one libuv loop and one store, and shuts down
- * gracefully on SIGINT/SIGTERM: stop accepting, end sessions' streams, let in-flight requests
+ * for both in one process; see docs/architecture.md) on one libuv loop and one store, and shuts
+ * down gracefully on SIGINT/SIGTERM: stop accepting, end sessions' streams, let in-flight requests
  * finish within SHUTDOWN_GRACE_MS (calls still running then are answered with a JSON-RPC error),
  * close the store, exit 0. A second signal exits at once, with status 1.
  */

@@ -1,4 +1,4 @@
-/* GET/POST /authorize (reference-spec §4.5, RFC 6749 §4.1.1, RFC 7636 §4.3, RFC 8707 §2). */
+/* GET/POST /authorize (RFC 6749 §4.1.1, RFC 7636 §4.3, RFC 8707 §2). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +9,8 @@
 #include "store/store.h"
 
 /* Phase 2: the redirect URI is trusted, so errors go back to the client there (RFC 6749
- * §4.1.2.1), with the client's state whenever it sent one (the peer dropped it for some). */
+ * §4.1.2.1), with the client's state whenever it sent one (the reference server dropped it for
+ * some). */
 static void redirect_error(struct auth_req *r, const char *error, const char *desc)
 {
     struct buf b;

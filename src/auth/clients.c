@@ -26,7 +26,7 @@ enum field_kind {
     F_LARGE_STRING,
 };
 
-/* The accepted metadata in the order the peer echoes it (reference-spec §4.4). */
+/* The accepted metadata in the order the reference server echoes it. */
 static const struct {
     const char *name;
     enum field_kind kind;
@@ -185,8 +185,8 @@ static bool check_field(const char *name, enum field_kind kind, const json_t *x,
     return false;
 }
 
-/* Defaults (RFC 7591 §2), except grant_types: the peer lets every client refresh, and the SDK
- * expects to, so both grants are the default rather than authorization_code alone. */
+/* Defaults (RFC 7591 §2), except grant_types: the reference server lets every client refresh, and
+ * the SDK expects to, so both grants are the default rather than authorization_code alone. */
 static void apply_default(json_t *out, const char *name)
 {
     if (!strcmp(name, "token_endpoint_auth_method"))
@@ -278,7 +278,7 @@ static char *record_text(const json_t *response, const char *secret)
 }
 
 /* Add the generated credentials to the registered metadata (RFC 7591 §3.2.1); the secret
- * expires with the record (the peer's 30 days). */
+ * expires with the record (the reference server's 30 days). */
 static void add_credentials(json_t *resp, const char *id, const char *secret, long long now,
                             uint64_t ttl_s)
 {

@@ -44,10 +44,10 @@ struct oauth_client {
 };
 
 /* Validate a registration request (RFC 7591 §2) and return the registered metadata: the
- * accepted fields in the peer's order with defaults filled in (token_endpoint_auth_method
- * client_secret_post, grant_types [authorization_code, refresh_token], response_types [code],
- * scope "mcp"); unknown fields are dropped. NULL on refusal, with *error set to
- * "invalid_redirect_uri" or "invalid_client_metadata" (RFC 7591 §3.2.2) and a description in
+ * accepted fields in the reference server's order with defaults filled in
+ * (token_endpoint_auth_method client_secret_post, grant_types [authorization_code, refresh_token],
+ * response_types [code], scope "mcp"); unknown fields are dropped. NULL on refusal, with *error set
+ * to "invalid_redirect_uri" or "invalid_client_metadata" (RFC 7591 §3.2.2) and a description in
  * desc. New reference. */
 json_t *oauth_client_validate(const json_t *request, const char **error, char *desc,
                               size_t desc_size);

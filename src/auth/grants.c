@@ -151,7 +151,7 @@ static long long rec_int(const json_t *rec, const char *name)
     return json_get_number(rec, name, &d) ? (long long)d : 0;
 }
 
-/* prefix + sha256hex(secret): the peer's key scheme (reference-spec §9.2). */
+/* prefix + sha256hex(secret): the reference server's key scheme. */
 static void secret_key(char *out, size_t size, const char *prefix, const char *secret)
 {
     char hash[HEX64_SIZE];
@@ -310,7 +310,8 @@ static void on_exch_stored(void *arg, int status, long long written)
     if (status != STORE_OK) {
         op->cb.approve(op->arg, &err_server, NULL, NULL);
     } else if (written != 1) {
-        /* The peer overwrote the exchange record here, making a used code usable again. */
+        /* The reference server overwrote the exchange record here, making a used code usable again.
+         */
         op->cb.approve(op->arg, &err_already_approved, NULL, NULL);
     } else {
         char key[KEY_SIZE];
@@ -460,7 +461,7 @@ static const struct oauth_error *check_exchange(struct grant_op *op)
     if (!oauth_pkce_s256_matches(req_get(op, "code_verifier"), rec_get(op, "code_challenge")))
         return &err_pkce;
     /* RFC 8707 §2.2: the token's audience is what was authorized; no resource at /authorize
-     * means the peer's audience, BASE_URI. */
+     * means the reference server's audience, BASE_URI. */
     if (!authorized)
         authorized = op->g->default_audience;
     if (resource && strcmp(resource, authorized) != 0)
@@ -734,7 +735,7 @@ static void on_introspect_family(void *arg, int status, const struct store_str *
         introspect_finish(op, NULL);
         return;
     }
-    /* RFC 7662 §2.2 members; userId is the peer's extra (reference-spec §4.10). */
+    /* RFC 7662 §2.2 members; userId is the reference server's extra. */
     introspect_finish(op, json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "active", 1,
                                     "client_id", rec_get(op, "client_id"), "scope",
                                     rec_get(op, "scope"), "sub", rec_get(op, "sub"), "aud",

@@ -4,7 +4,7 @@
  * codes, access and refresh tokens, refresh rotation with reuse detection (OAuth 2.1 §4.3.1,
  * RFC 9700 §4.14.2), RFC 8707 audience binding, revocation (RFC 7009) and introspection
  * (RFC 7662). Codes and tokens are 32 random bytes as 64 hex; the store holds only their SHA-256
- * as key suffixes under the peer's prefixes, and no value ever contains a raw secret:
+ * as key suffixes under the reference server's prefixes, and no value ever contains a raw secret:
  *
  *   auth:pending:{sha256(code)}       the authorization request             code TTL
  *   auth:exch:{sha256(code)}          the request + the approving subject   code TTL
@@ -61,7 +61,8 @@ struct oauth_grants *oauth_grants_new(struct store *s, struct logger *log,
 void oauth_grants_free(struct oauth_grants *g);
 
 /* PKCE (RFC 7636 §4.1, §4.2, §4.6). A verifier is 43-128 characters of [A-Za-z0-9-._~]; we
- * accept 32-128 because the peer's e2e script strips '+' '/' from 43 base64 characters (still
+ * accept 32-128 because the reference server's e2e script strips '+' '/' from 43 base64 characters
+ * (still
  * >= 190 bits). A challenge is BASE64URL(SHA-256(verifier)), 43 characters. */
 bool oauth_pkce_verifier_valid(const char *verifier);
 bool oauth_pkce_challenge_valid(const char *challenge);

@@ -75,8 +75,8 @@ static void on_approved(void *arg, const struct oauth_error *err, const char *re
     buf_free(&b);
 }
 
-/* GET /mock-upstream-idp/callback?state={code}&code={upstream code}&userId={id}: the peer
- * exchanged the upstream code and minted tokens here; we record who approved and mint at
+/* GET /mock-upstream-idp/callback?state={code}&code={upstream code}&userId={id}: the reference
+ * server exchanged the upstream code and minted tokens here; we record who approved and mint at
  * /token, so no raw token is ever stored. */
 void auth_handle_idp_callback(struct auth_req *r)
 {

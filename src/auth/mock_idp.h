@@ -1,11 +1,11 @@
 /*
- * mock_idp: the mock upstream identity provider the peer ships (reference-spec §4.6, §4.7): a
+ * mock_idp: the mock upstream identity provider the reference server ships: a
  * page where the user picks an id (kept in localStorage) and a callback that records the
  * approval of the pending authorization for that id and sends the browser back to the client
  * with the code. It stands in for a real IdP (Google, GitHub, ...) in development and tests; it
- * authenticates nobody. Unlike the peer it never crashes on a bad state, never reflects a value
- * unescaped, sends the browser only to paths on this server, and issues no tokens itself (they
- * are minted at /token). The route handlers are declared in server_internal.h.
+ * authenticates nobody. Unlike the reference server it never crashes on a bad state, never reflects
+ * a value unescaped, sends the browser only to paths on this server, and issues no tokens itself
+ * (they are minted at /token). The route handlers are declared in server_internal.h.
  */
 #ifndef MCPD_AUTH_MOCK_IDP_H
 #define MCPD_AUTH_MOCK_IDP_H
@@ -15,7 +15,7 @@
 #include "core/buf.h"
 
 #define MOCK_IDP_CALLBACK_PATH "/mock-upstream-idp/callback"
-#define MOCK_IDP_ANONYMOUS     "anonymous-user" /* sub when no userId is given (the peer's) */
+#define MOCK_IDP_ANONYMOUS     "anonymous-user" /* sub without a userId (the reference server's) */
 
 /* The page's redirect_uri must be a path on this server ("/...", not "//host"), so the page can
  * only hand the code to our own callback. */

@@ -115,7 +115,7 @@ char *oauth_page_consent(const char *client_id, const char *client_name, const c
     return buf_steal(&b, NULL);
 }
 
-/* The IdP page's behaviour (reference-spec §4.6); the two values it needs come first, as JSON
+/* The IdP page's behaviour; the two values it needs come first, as JSON
  * string literals. textContent (never innerHTML) shows the user id. */
 static const char idp_script[] =
     "function newId(){if(window.crypto&&crypto.randomUUID)return crypto.randomUUID();"

@@ -1,10 +1,10 @@
 /*
  * pages: the authorization server's two HTML pages, the /authorize consent page and the mock
- * upstream IdP page (reference-spec §4.5, §4.6), with their Content-Security-Policy values and
+ * upstream IdP page, with their Content-Security-Policy values and
  * the escaping every reflected value goes through: HTML text and attributes, and JavaScript
  * string literals (JSON encoding with < > & ' escaped, so a value can close neither the string
- * nor the <script> element). The peer put raw query values into its script (an XSS); here no
- * request value reaches a page unescaped. Knows nothing of HTTP or the store.
+ * nor the <script> element). The reference server put raw query values into its script (an XSS);
+ * here no request value reaches a page unescaped. Knows nothing of HTTP or the store.
  */
 #ifndef MCPD_AUTH_PAGES_H
 #define MCPD_AUTH_PAGES_H

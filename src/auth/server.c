@@ -37,7 +37,7 @@ static void handle_pr_metadata(struct auth_req *r);
 static void handle_register(struct auth_req *r);
 static void handle_logo(struct auth_req *r);
 
-/* The peer's route list (reference-spec §4). */
+/* The reference server's route list. */
 static const struct auth_route routes[] = {
     {"/health", "GET, HEAD", true, false, false, RL_NONE, handle_health},
     {"/.well-known/oauth-authorization-server", "GET", false, true, false, RL_NONE,
@@ -92,7 +92,8 @@ void auth_reply_invalid_client(struct auth_req *r, const char *desc)
         http_response_header(r->ex, "WWW-Authenticate", "Basic realm=\"mcpd\"");
         auth_reply_error(r, 401, "invalid_client", desc);
     } else {
-        auth_reply_error(r, 400, "invalid_client", desc); /* the peer's status for the post */
+        /* the reference server's status for the post */
+        auth_reply_error(r, 400, "invalid_client", desc);
     }
 }
 
@@ -141,8 +142,8 @@ static bool content_type_is(const struct http_request *req, const char *type)
     return ct && strncasecmp(ct, type, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-/* A JSON object body as parameters: the peer's global JSON parser makes JSON work on every
- * OAuth endpoint. Only string members are parameters. */
+/* A JSON object body as parameters: the reference server's global JSON parser makes JSON work on
+ * every OAuth endpoint. Only string members are parameters. */
 static const char *params_from_json(struct auth_req *r)
 {
     json_t *body = json_parse(r->req->body, r->req->body_len, NULL, 0);
@@ -175,7 +176,7 @@ const char *auth_read_params(struct auth_req *r)
         rc = form_parse(&r->params, req->body, req->body_len, 0, 0);
     else if (content_type_is(req, "application/json"))
         why = params_from_json(r);
-    /* Other bodies carry no parameters (the peer reads them as {}). */
+    /* Other bodies carry no parameters (the reference server reads them as {}). */
     if (rc == FORM_ERR_LIMIT)
         why = "Too many parameters or request too large";
     else if (rc != FORM_OK)
@@ -243,7 +244,7 @@ static char *join(const char *a, const char *b)
     return out;
 }
 
-/* {"metadata": ..., "authorize": ...} with the raw AUTH_SERVER_URL, as the peer (§4.1). */
+/* {"metadata": ..., "authorize": ...} with the raw AUTH_SERVER_URL, as the reference server. */
 static void handle_health(struct auth_req *r)
 {
     const char *base = r->s->cfg->auth_server_url;
@@ -269,9 +270,9 @@ static json_t *endpoint(const struct auth_server *s, const char *path)
     return v;
 }
 
-/* RFC 8414 §2: the peer's document (§4.2) plus what we support beyond it: Basic and public
- * clients, introspection (RFC 7662) and the one scope. S256 is always published: clients must
- * refuse an AS without it (MCP 2025-11-25). */
+/* RFC 8414 §2: the reference server's document (§4.2) plus what we support beyond it: Basic and
+ * public clients, introspection (RFC 7662) and the one scope. S256 is always published: clients
+ * must refuse an AS without it (MCP 2025-11-25). */
 static void handle_as_metadata(struct auth_req *r)
 {
     const struct auth_server *s = r->s;
@@ -288,7 +289,7 @@ static void handle_as_metadata(struct auth_req *r)
     auth_reply_json(r, 200, doc);
 }
 
-/* The SDK router's default (§4.3): the AS described as a resource of its own. */
+/* The SDK router's default: the AS described as a resource of its own. */
 static void handle_pr_metadata(struct auth_req *r)
 {
     auth_reply_json(
@@ -296,7 +297,7 @@ static void handle_pr_metadata(struct auth_req *r)
         json_pack("{s:s,s:[s]}", "resource", r->s->issuer, "authorization_servers", r->s->issuer));
 }
 
-/* The consent page's logo (§4.11), from the assets embedded in the binary. */
+/* The consent page's logo, from the assets embedded in the binary. */
 static void handle_logo(struct auth_req *r)
 {
     if (!web_serve(r->ex, NULL))
@@ -334,7 +335,8 @@ static void handle_register(struct auth_req *r)
     if (content_type_is(r->req, "application/json"))
         body = json_parse(r->req->body, r->req->body_len, NULL, 0);
     else
-        body = json_object(); /* the peer reads other bodies as {}: "redirect_uris: Required" */
+        /* the reference server reads other bodies as {}: "redirect_uris: Required" */
+        body = json_object();
     json_t *meta = oauth_client_validate(body, &error, desc, sizeof desc);
     json_decref(body);
     if (!meta) {
@@ -346,7 +348,7 @@ static void handle_register(struct auth_req *r)
 
 /* ------------------------------------------------------------------------------ routing --- */
 
-/* CORS as the peer (§4): the origin reflected with credentials everywhere, '*' on the SDK
+/* CORS as the reference server: the origin reflected with credentials everywhere, '*' on the SDK
  * routes. The AS sets no cookies, so a reflected origin grants no ambient authority. */
 static void add_cors(struct http_exchange *ex, const struct http_request *req, bool any_origin)
 {
@@ -487,9 +489,9 @@ static void on_request(struct http_exchange *ex, void *arg)
 
 /* --------------------------------------------------------------------------- lifecycle --- */
 
-/* RFC 8414 §2: the issuer is https (we, like the peer, let loopback hosts use http) with no
- * query or fragment. URL parsing gives a path-less URL the trailing '/' the peer's issuer
- * has. Endpoints are absolute paths, so they sit at the origin's root. */
+/* RFC 8414 §2: the issuer is https (we, like the reference server, let loopback hosts use http)
+ * with no query or fragment. URL parsing gives a path-less URL the trailing '/' the reference
+ * server's issuer has. Endpoints are absolute paths, so they sit at the origin's root. */
 static int derive_issuer(struct auth_server *s, const char *url, char *err, size_t err_size)
 {
     struct oauth_uri u;

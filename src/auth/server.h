@@ -1,5 +1,6 @@
 /*
- * server: the authorization server role (`mcpd auth`): one HTTP listener with the peer's routes
+ * server: the authorization server role (`mcpd auth`): one HTTP listener with the reference
+ * server's routes
  * (/health, RFC 8414 and RFC 9728 metadata, /register, /authorize, /token, /revoke, /introspect
  * and the mock upstream IdP), their CORS rules and rate limits, in front of clients.c (client
  * records) and grants.c (codes and tokens). It owns its HTTP server and grants; the store and

@@ -4,7 +4,7 @@
  * Availability is a small state machine driven by one timer: while unavailable, a metadata fetch
  * runs every auth_check_interval_ms until one succeeds; a network-level introspection failure
  * drops back to unavailable and starts the fetches again. HTTP errors from /introspect do not:
- * an AS that answers is reachable, it merely refused (reference-spec §5.8 "Token validation
+ * an AS that answers is reachable, it merely refused (the reference server's "Token validation
  * failed").
  *
  * The cache maps hex SHA-256(token) to the decision, so a heap dump or a log never holds a
@@ -35,7 +35,7 @@
 #define METADATA_MAX_BYTES   (256 * 1024)
 #define INTROSPECT_MAX_BYTES (64 * 1024)
 #define SWEEP_INTERVAL_MS    60000
-#define IAT_SKEW_S           60  /* reference-spec §5.8: iat may be up to 60 s in the future */
+#define IAT_SKEW_S           60  /* as the reference server: iat may be up to 60 s in the future */
 #define MIN_RECHECK_MS       100 /* a 0 interval must not turn into a busy loop against the AS */
 
 static const char MSG_MISSING[] = "Missing Authorization header";
@@ -203,7 +203,7 @@ static bool audience_ok(const struct verifier *v, const json_t *aud)
     return false; /* a missing aud is refused: no token passthrough (MCP authorization spec) */
 }
 
-/* The checks of reference-spec §5.8, in the peer's order so the same token gets the same
+/* The reference server's token checks, in its order so the same token gets the same
  * message. Returns NULL when the token is good. */
 static const char *decide(const struct verifier *v, const json_t *doc, double now)
 {
@@ -242,7 +242,8 @@ static struct vc_entry *entry_from_doc(const struct verifier *v, const char *key
     if (e->status != VERIFIER_OK)
         return e;
     json_get_number(doc, "exp", &e->exp);
-    /* The peer's extra.userId: sub || userId || "unknown" (JavaScript's ||: "" falls through). */
+    /* The reference server's extra.userId: sub || userId || "unknown" (JavaScript's ||: "" falls
+     * through). */
     e->sub = dup_nonempty(doc, "sub");
     if (!e->sub)
         e->sub = dup_nonempty(doc, "userId");
@@ -574,14 +575,14 @@ static void introspect(struct verifier *v, const char *key, const char *token, s
 
 enum auth_header { AUTH_ABSENT, AUTH_MALFORMED, AUTH_BEARER };
 
-/* RFC 6750 §2.1 as the peer applies it (reference-spec §5.8): "Bearer" in any case, exactly one
+/* RFC 6750 §2.1 as the reference server applies it: "Bearer" in any case, exactly one
  * space, a non-empty token. Characters outside visible ASCII are refused too: no b64token has
  * them, and they have no business reaching the AS. */
 static enum auth_header parse_authorization(const struct http_request *req, const char **token,
                                             size_t *len)
 {
     const char *h = http_request_header(req, "Authorization");
-    if (!h || !*h) /* the peer tests !header, so an empty value counts as missing */
+    if (!h || !*h) /* the reference server tests !header, so an empty value counts as missing */
         return AUTH_ABSENT;
     if (http_request_header_count(req, "Authorization") != 1 || strncasecmp(h, "Bearer ", 7) != 0)
         return AUTH_MALFORMED;
@@ -602,7 +603,7 @@ void verifier_check(struct verifier *v, const struct http_request *req, verifier
     const char *token = NULL;
     size_t len = 0;
     enum auth_header kind = parse_authorization(req, &token, &len);
-    /* Degraded mode answers 503 whatever the header says (reference-spec §5.3). A refused
+    /* Degraded mode answers 503 whatever the header says. A refused
      * introspection credential is not checked here: the next introspection is the re-check. */
     if (!v->available || v->closing) {
         deliver_error(VERIFIER_UNAVAILABLE, MSG_UNAVAILABLE, kind != AUTH_ABSENT, fn, arg);

@@ -4,10 +4,10 @@
  * SHA-256 of the token (positive ones at most introspection_cache_ms and never past the token's
  * exp, negative ones at most 5 s), and tracks whether the AS is reachable: unavailable until its
  * RFC 8414 metadata has been fetched, and again whenever introspection fails at the network
- * level, re-checking every auth_check_interval_ms until it answers (reference-spec §5.3, minus the
- * peer's give-up after 5 tries). It also writes the responses that belong to this role: the 401
+ * level, re-checking every auth_check_interval_ms until it answers (as the reference server, minus
+ * its give-up after 5 tries). It also writes the responses that belong to this role: the 401
  * challenge with WWW-Authenticate (RFC 6750 §3, RFC 9728 §5.1), the degraded-mode 503, the RFC
- * 9728 protected resource metadata and the AS metadata proxy (reference-spec §5.4, §5.5). It knows
+ * 9728 protected resource metadata and the AS metadata proxy. It knows
  * the resource URIs it protects, not MCP sessions or routes: the server decides which routes need
  * a token and which resource a route's challenge names. Tokens never reach a log line or a cache
  * key.
@@ -74,7 +74,7 @@ void verifier_check(struct verifier *v, const struct http_request *req, verifier
 
 /* Answer a failed check (finishes the exchange). 401: WWW-Authenticate: Bearer [error=
  * "invalid_token", error_description="…", ]resource_metadata="<metadata URL of resource>",
- * scope="mcp" and an OAuth error body. 503: the peer's JSON-RPC body of reference-spec §5.3. */
+ * scope="mcp" and an OAuth error body. 503: the reference server's JSON-RPC body. */
 void verifier_reject(struct verifier *v, struct http_exchange *ex,
                      const struct verifier_result *res, enum verifier_resource resource);
 /* Which metadata document a request path asks for: /.well-known/oauth-protected-resource (ROOT),
@@ -84,7 +84,7 @@ bool verifier_prm_path(const char *path, enum verifier_resource *resource);
 void verifier_serve_prm(struct verifier *v, struct http_exchange *ex,
                         enum verifier_resource resource);
 /* The AS metadata exactly as fetched (200), or the 503 service_unavailable error while
- * unavailable (reference-spec §5.4). */
+ * unavailable. */
 void verifier_serve_as_metadata(struct verifier *v, struct http_exchange *ex);
 /* The metadata URL of resource, as a 401 challenge names it (borrowed). */
 const char *verifier_prm_url(const struct verifier *v, enum verifier_resource resource);

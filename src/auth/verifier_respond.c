@@ -1,8 +1,8 @@
 /*
  * verifier_respond: the HTTP answers of the resource-server role, built in one place so that
  * every route gets the same challenge and the same degraded-mode body. The byte-exact bodies
- * come from reference-spec §5.3/§5.4/§5.8; the challenge parameters from RFC 6750 §3 and RFC
- * 9728 §5.1, plus the scope hint MCP 2025-11-25 asks for.
+ * are the reference server's (docs/reference-server.md); the challenge parameters from RFC 6750 §3
+ * and RFC 9728 §5.1, plus the scope hint MCP 2025-11-25 asks for.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +48,7 @@ static void reject_invalid(struct verifier *v, struct http_exchange *ex,
     buf_printf(&h, "resource_metadata=\"%s\", scope=\"%s\"", v->prm_url[resource], SCOPE);
     http_response_header(ex, "WWW-Authenticate", h.data ? h.data : "Bearer");
     buf_free(&h);
-    /* The body keeps the peer's invalid_token for a missing header too (reference-spec §5.8). */
+    /* The body keeps the reference server's invalid_token for a missing header too. */
     http_respond_json(ex, 401,
                       json_pack("{s:s,s:s}", "error", "invalid_token", "error_description", msg));
 }

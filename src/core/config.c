@@ -397,8 +397,8 @@ static int option_set_string(struct config *c, const struct option_def *o, const
     return 0;
 }
 
-/* Plain decimal only: no sign, no spaces, no hex, no trailing junk, as the peer's parseInt would
- * silently accept. */
+/* Plain decimal only: no sign, no spaces, no hex, no trailing junk, as the reference server's
+ * parseInt would silently accept. */
 static bool parse_decimal(const char *s, uint64_t *out)
 {
     uint64_t v = 0;
@@ -451,7 +451,8 @@ static int option_set(struct config *c, const struct option_def *o, const char *
         }
         return 0;
     case OPT_AUTH_MODE:
-        /* The peer's AUTH_MODE also names auth flavours; only "none" turns checking off. */
+        /* The reference server's AUTH_MODE also names auth flavours; only "none" turns checking
+         * off. */
         *(bool *)option_field(c, o) = strcmp(value, "none") == 0;
         return 0;
     default:
@@ -585,7 +586,7 @@ static int config_load_dotenv(struct config *c, char *err, size_t err_size)
     return rc;
 }
 
-/* An empty variable counts as unset, matching the peer's `process.env.X || default`. */
+/* An empty variable counts as unset, matching the reference server's `process.env.X || default`. */
 static int config_load_env(struct config *c, char *err, size_t err_size)
 {
     for (size_t i = 0; i < OPTION_COUNT; i++) {

@@ -1,9 +1,9 @@
 /*
  * config: every setting mcpd has, where it comes from and its limits. Sources, weakest first:
- * built-in defaults, a .env file in the working directory, the environment (the peer's variable
- * names: PORT, BASE_URI, AUTH_SERVER_URL, AUTH_SERVER_PORT, REDIS_URL, REDIS_PASSWORD, ...),
- * then command-line flags. `mcpd --help` is generated from the same table, so it cannot drift.
- * Knows nothing of what the settings do.
+ * built-in defaults, a .env file in the working directory, the environment (the reference server's
+ * variable names: PORT, BASE_URI, AUTH_SERVER_URL, AUTH_SERVER_PORT, REDIS_URL, REDIS_PASSWORD,
+ * ...), then command-line flags. `mcpd --help` is generated from the same table, so it cannot
+ * drift. Knows nothing of what the settings do.
  */
 #ifndef MCPD_CORE_CONFIG_H
 #define MCPD_CORE_CONFIG_H
@@ -36,7 +36,7 @@ struct config {
     char *features;             /* MCP_FEATURES / --features: comma list of feature packs */
     char *allowed_origins;      /* ALLOWED_ORIGINS / --allowed-origins: extra comma list */
     char *log_level;            /* LOG_LEVEL / --log-level (default info) */
-    uint64_t session_ttl_ms;    /* SESSION_TTL_MS (default 300000, the peer's 5 minutes) */
+    uint64_t session_ttl_ms;    /* SESSION_TTL_MS (default 300000: the reference server's 5 min) */
     size_t event_log_max;       /* EVENT_LOG_MAX: events kept per stream for replay (default 256) */
     uint64_t sse_retry_ms;      /* SSE_RETRY_MS: retry hint in priming events (default 1000) */
     uint64_t shutdown_grace_ms; /* SHUTDOWN_GRACE_MS (default 5000) */

@@ -1,7 +1,8 @@
 /*
  * http_policy: the browser-facing rules every mcpd listener applies: Host and Origin validation
  * (DNS-rebinding protection), CORS for the routes that allow cross-origin use, and the security
- * headers the peer documents. Pure functions over a request and a policy; no I/O, no MCP.
+ * headers the reference server documents. Pure functions over a request and a policy; no I/O, no
+ * MCP.
  */
 #ifndef MCPD_CORE_HTTP_POLICY_H
 #define MCPD_CORE_HTTP_POLICY_H
@@ -36,7 +37,7 @@ bool http_policy_host_allowed(const struct http_policy *p, const struct http_req
 bool http_policy_origin_allowed(const struct http_policy *p, const struct http_request *req);
 
 /* Adds X-Content-Type-Options, X-Frame-Options, Strict-Transport-Security and
- * Content-Security-Policy (the peer's values, reference-spec §5.0) as default headers. */
+ * Content-Security-Policy (the reference server's values) as default headers. */
 void http_policy_add_security_headers(struct http_server *s);
 
 /* CORS on an actual response: reflect an allowed Origin, Vary: Origin, credentials, and expose

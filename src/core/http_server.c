@@ -101,7 +101,7 @@ static int on_header_value(llhttp_t *ll, const char *at, size_t len)
 
 /* The framing headers are checked here, field by field, because llhttp 8.1 accepts some
  * request-smuggling shapes (a coding before chunked, a repeated identical Content-Length in
- * some builds) and does not require Host (research c-stack.md §4.5). */
+ * some builds) and does not require Host. */
 static int check_field(struct http_parser *p, const char *name, const char *value)
 {
     for (const unsigned char *v = (const unsigned char *)value; *v; v++) {

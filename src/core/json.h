@@ -2,7 +2,7 @@
  * json: mcpd's JSON conventions on top of jansson. Parsing with the limits mcpd needs (duplicate
  * keys refused, depth bounded) and serialization that prints numbers exactly as JavaScript does
  * (3 not 3.0, 0.30000000000000004, 1e+21), keeps insertion order and escapes like
- * JSON.stringify, so mcpd's bytes match the TypeScript peer. Knows nothing of JSON-RPC.
+ * JSON.stringify, so mcpd's bytes match the TypeScript reference server. Knows nothing of JSON-RPC.
  * Reference conventions follow jansson: "steals" means the callee takes the caller's reference,
  * "borrowed" means the caller must not decref.
  */

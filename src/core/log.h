@@ -1,6 +1,6 @@
 /*
  * log: structured logs, one JSON object per line (severity, message, timestamp, then fields),
- * the format the peer uses (reference-spec §10). A logger is an object owned by the server
+ * the format the reference server uses. A logger is an object owned by the server
  * context and passed to the modules that log; there is no global logger. Secrets never reach a
  * log line: callers pass them through log_secret_hash, which yields a short SHA-256 prefix.
  */

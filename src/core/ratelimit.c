@@ -23,7 +23,7 @@ struct rl_pending {
 
 /* Bytes of an IPv6 address kept for the key: a /56 is what one subscriber is typically
  * delegated, so keying by the full address would let one client rotate through 2^72 keys
- * (express-rate-limit groups the same way, reference-spec §3). */
+ * (express-rate-limit, which the reference server uses, groups the same way). */
 #define RL_IPV6_PREFIX_BYTES 7
 
 void ratelimit_client_id(const char *addr, char *out, size_t out_size)
@@ -83,7 +83,7 @@ void ratelimit_check_at(struct store *s, const struct ratelimit *rl, const char 
         call_fail_open(fn, arg);
         return;
     }
-    /* Windows are aligned to the epoch, not started at a client's first hit (the peer's
+    /* Windows are aligned to the epoch, not started at a client's first hit (the reference server's
      * in-memory way): every instance then derives the same key for the same moment, and one
      * INCR with a TTL is the whole protocol. */
     uint64_t window = now_ms / rl->window_ms;

@@ -190,7 +190,7 @@ void mcp_call_progress(struct mcp_call *c, double progress, double total, const 
     json_t *token = json_object_get(meta, "progressToken");
     if (!json_is_string(token) && !json_is_integer(token))
         return;
-    /* Key order as the peer's SDK emits it: progress, total, message, progressToken. */
+    /* Key order as the reference server's SDK emits it: progress, total, message, progressToken. */
     json_t *params = json_object();
     json_object_set_new(params, "progress", json_real(progress));
     if (total >= 0)

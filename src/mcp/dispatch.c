@@ -238,7 +238,7 @@ static void method_tools_call(struct mcp_call *c)
     invalid_params(c, msg);
 }
 
-/* Cursors are base64 of the decimal offset, as the peer's ("MTA=" is 10). */
+/* Cursors are base64 of the decimal offset, as the reference server's ("MTA=" is 10). */
 static long decode_cursor(const char *cursor)
 {
     uint8_t raw[24];
@@ -388,8 +388,8 @@ static void method_set_level(struct mcp_call *c)
                                  "warning, error, critical, alert, emergency");
     mcp_session_set_log_level(c->ctx, c->sess.id, level);
     c->sess.log_level = level;
-    /* The peer announces the change on the standalone stream, unfiltered (reference-spec
-     * §8.7); it is not part of the response, so it does not go on this call's stream. */
+    /* The reference server announces the change on the standalone stream, unfiltered;
+     * it is not part of the response, so it does not go on this call's stream. */
     char text[64];
     snprintf(text, sizeof text, "Logging level set to: %s", mcp_log_levels[level]);
     json_t *note = jsonrpc_notification(

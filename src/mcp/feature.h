@@ -110,7 +110,7 @@ struct mcp_prompt {
 /* ---- session notifications outside any request (periodic timers) ----
  *
  * A notifier is a session's standalone stream: the GET /mcp stream, or the legacy /sse stream.
- * The instance holding it runs the packs' timers for that session (DESIGN.md §4) and stops them
+ * The instance holding it runs the packs' timers for that session and stops them
  * when the stream or the session ends. No stream, no timer work. */
 struct mcp_notifier;
 
@@ -128,7 +128,7 @@ int mcp_notifier_subscriptions(struct mcp_notifier *n, mcp_subscriptions_fn fn, 
 
 struct mcp_pack_timer {
     const char *name;   /* for logs */
-    uint64_t period_ms; /* the peer's period; TIMER_SCALE_PERCENT scales it for tests */
+    uint64_t period_ms; /* the reference server's period; TIMER_SCALE_PERCENT scales it for tests */
     void (*fire)(struct mcp_notifier *n);
 };
 

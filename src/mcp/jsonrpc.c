@@ -88,7 +88,7 @@ static json_t *id_copy(const json_t *id)
 
 json_t *jsonrpc_result(const json_t *id, json_t *result)
 {
-    /* Key order as the peer's SDK emits it: result, jsonrpc, id. */
+    /* Key order as the reference server's SDK emits it: result, jsonrpc, id. */
     json_t *m = json_object();
     json_object_set_new(m, "result", result ? result : json_object());
     json_object_set_new(m, "jsonrpc", json_string("2.0"));

@@ -1,8 +1,8 @@
 /*
  * jsonrpc: the JSON-RPC 2.0 message model MCP runs on: classifying and validating incoming
  * messages (requests, notifications, responses, batches), building outgoing envelopes in the
- * peer's key order, the standard error codes, and the MCP protocol revisions mcpd speaks. Pure
- * functions over jansson values; no I/O, no sessions.
+ * reference server's key order, the standard error codes, and the MCP protocol revisions mcpd
+ * speaks. Pure functions over jansson values; no I/O, no sessions.
  */
 #ifndef MCPD_MCP_JSONRPC_H
 #define MCPD_MCP_JSONRPC_H

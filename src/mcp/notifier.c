@@ -81,7 +81,7 @@ struct mcp_notifier *mcp_notifier_start(struct mcp_ctx *ctx, const char *sid,
             uv_timer_init(ctx->loop, &t->handle);
             t->handle.data = t;
             uint64_t period = scaled(ctx, t->def->period_ms);
-            /* The first fire comes one period after the stream opens, as the peer's. */
+            /* The first fire comes one period after the stream opens, as the reference server's. */
             uv_timer_start(&t->handle, on_tick, period, period);
             n->timers[n->timer_count++] = t;
             n->refs++;

@@ -1,9 +1,10 @@
 /*
- * notifier: the feature packs' periodic notifications for one session (feature.h, DESIGN.md §4).
- * A standalone stream (GET /mcp, or the legacy /sse stream) starts a notifier when it opens and
- * stops it when it closes, so timers run only where a client can hear them and stop with the
- * session. It implements the mcp_notifier_* calls of feature.h: level-filtered logs read the
- * session's current level from the store, subscriptions come from the store's set.
+ * notifier: the feature packs' periodic notifications for one session (feature.h;
+ * docs/architecture.md, "Periodic notifications"). A standalone stream (GET /mcp, or the legacy
+ * /sse stream) starts a notifier when it opens and stops it when it closes, so timers run only
+ * where a client can hear them and stop with the session. It implements the mcp_notifier_* calls of
+ * feature.h: level-filtered logs read the session's current level from the store, subscriptions
+ * come from the store's set.
  */
 #ifndef MCPD_MCP_NOTIFIER_H
 #define MCPD_MCP_NOTIFIER_H

@@ -25,7 +25,8 @@ struct mcp_server {
     struct mcp_ctx ctx;
     struct http_server *http;
     struct http_policy policy;
-    struct ratelimit mcp_limit;    /* /mcp, /sse, /message (off by default, as the peer's HEAD) */
+    /* /mcp, /sse, /message (off by default, as the reference server's HEAD) */
+    struct ratelimit mcp_limit;
     struct ratelimit static_limit; /* the splash page and its assets */
     struct verifier *verifier;     /* bearer tokens by introspection; NULL with --no-auth */
     uv_timer_t grace;              /* shutdown: when calls still running are answered */
@@ -42,7 +43,7 @@ static void respond_not_found(struct http_exchange *ex)
                       json_pack("{s:s,s:s}", "error", "not_found", "error_description", msg));
 }
 
-/* GET /health (reference-spec §5.6): never rate limited, never authenticated. */
+/* GET /health: never rate limited, never authenticated. */
 static void respond_health(struct mcp_server *s, struct http_exchange *ex)
 {
     bool store_ok = store_healthy(s->ctx.store);
@@ -57,7 +58,7 @@ static void respond_health(struct mcp_server *s, struct http_exchange *ex)
                   "version", MCPD_VERSION, "liveSessions", (json_int_t)hashmap_count(s->ctx.live));
     http_response_header(ex, "Cache-Control", "no-store");
     /* Degraded is still an answer: 200, so that load balancers keep the instance while it
-     * serves what it can (the peer does the same); a dead store is 503. */
+     * serves what it can (the reference server does the same); a dead store is 503. */
     http_respond_json(ex, store_ok ? 200 : 503, body);
 }
 
@@ -99,12 +100,12 @@ static void on_verified(void *arg, const struct verifier_result *res)
     else if (res->status != VERIFIER_OK)
         verifier_reject(pa->server->verifier, pa->ex, res,
                         challenge_resource(http_exchange_request(pa->ex)));
-    else /* sessions belong to the token's subject (DESIGN.md §4) */
+    else /* sessions belong to the token's subject */
         route_mcp(pa->server, pa->ex, res->sub);
     free(pa);
 }
 
-/* Every MCP route needs a valid bearer token for this resource (reference-spec §5.8). */
+/* Every MCP route needs a valid bearer token for this resource. */
 static void authenticate(struct mcp_server *s, struct http_exchange *ex)
 {
     if (!s->verifier) {
@@ -218,7 +219,8 @@ static void on_request(struct http_exchange *ex, void *arg)
         verifier_serve_prm(s->verifier, ex, prm);
     } else if (s->verifier && is_get(req) &&
                path_is(req, "/.well-known/oauth-authorization-server")) {
-        /* MCP 2025-03-26 clients look for the AS metadata at the MCP origin (peer §5.4). */
+        /* MCP 2025-03-26 clients look for the AS metadata at the MCP origin (as the reference
+         * server does). */
         verifier_serve_as_metadata(s->verifier, ex);
     } else if (web_is_page(req->path)) {
         limited(s, ex, ROUTE_PAGE);

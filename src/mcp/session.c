@@ -70,7 +70,7 @@ bool mcp_session_id_valid(const char *id)
     return n > 0;
 }
 
-/* The peer's five minutes, for contexts built without a configuration (unit tests). */
+/* The reference server's five minutes, for contexts built without a configuration (unit tests). */
 #define SESSION_TTL_DEFAULT_MS 300000
 #define HEARTBEAT_MAX_MS       15000
 

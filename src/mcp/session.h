@@ -1,9 +1,9 @@
 /*
  * session: MCP sessions, in two halves. The stored half is the record every instance can read
- * (DESIGN.md §4): `session:{sid}` (hash: owner, protocol version, client capabilities, log level)
- * and `session:{sid}:owner` (the peer's key name), both with the session TTL refreshed on every
- * request. The live half (struct mcp_live) is what one instance holds for a session while it has
- * work for it: calls in progress, server->client requests awaiting replies, open SSE streams,
+ *: `session:{sid}` (hash: owner, protocol version, client capabilities, log level)
+ * and `session:{sid}:owner` (the reference server's key name), both with the session TTL refreshed
+ *on every request. The live half (struct mcp_live) is what one instance holds for a session while
+ *it has work for it: calls in progress, server->client requests awaiting replies, open SSE streams,
  * and the subscriptions (control channel for DELETE, toserver channel for replies) that reach
  * them. A live entry exists only while something holds a reference.
  */
@@ -89,7 +89,7 @@ int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level);
 int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_fn fn, void *arg);
 /* A notification for the session's standalone stream (GET /mcp or legacy /sse), wherever it is
  * open: published on mcp:shttp:toclient:{sid}:__GET_stream. Dropped when none is open, as the
- * peer does. msg is borrowed. */
+ * reference server does. msg is borrowed. */
 void mcp_session_notify(struct mcp_ctx *ctx, const char *sid, const json_t *msg);
 
 /* The next id for a server->client request in this session (0, 1, 2, ...). */

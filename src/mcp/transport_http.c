@@ -41,8 +41,8 @@ static bool header_has(const struct http_request *req, const char *name, const c
 }
 
 /* RESPONSE_MODE: "json" answers with one JSON body unless a call streams; "sse" always
- * streams; "auto" streams for requests without MCP-Protocol-Version, as the peer always does,
- * so scripts written against it (grep '^data: ') keep working, and gives clients that name
+ * streams; "auto" streams for requests without MCP-Protocol-Version, as the reference server always
+ * does, so scripts written against it (grep '^data: ') keep working, and gives clients that name
  * their revision the cheaper JSON answer. */
 static bool wants_sse(const struct mcp_ctx *ctx, const struct http_request *req)
 {
@@ -233,7 +233,7 @@ struct post_load {
 };
 
 /* Another user's session, or one of the legacy transport, is "not found" here: never reveal
- * which (DESIGN.md §4). */
+ * which. */
 static bool owner_matches(const struct mcp_session *s, const char *user)
 {
     return s->owner && user && strcmp(s->owner, user) == 0 && !s->legacy_sse;
@@ -352,7 +352,7 @@ static void on_session_created(void *arg, int status)
         json_t *msg = jsonrpc_result(in->id, result);
         http_response_header(in->ex, "Mcp-Session-Id", in->sid);
         if (wants_sse(in->ctx, http_exchange_request(in->ex))) {
-            /* One event, nothing to resume: the peer's framing without an event id. */
+            /* One event, nothing to resume: the reference server's framing without an event id. */
             size_t len = 0;
             char *text = json_serialize(msg, &len);
             http_sse_begin(in->ex, 200);
@@ -530,8 +530,8 @@ static void get_stream_heartbeat(uv_timer_t *t)
 {
     struct get_stream *g = t->data;
     http_sse_comment(g->ex, "keepalive");
-    /* Open GET streams do not keep a session alive (the peer's rule: only messages do); when
-     * it expires, end the stream and its timers instead of serving a dead session. */
+    /* Open GET streams do not keep a session alive (the reference server's rule: only messages do);
+     * when it expires, end the stream and its timers instead of serving a dead session. */
     mcp_session_check_alive(g->ctx, mcp_live_sid(g->live));
 }
 

@@ -367,7 +367,8 @@ static void on_message_session(void *arg, int status, const struct mcp_session *
     } else if (status < 0) {
         mcp_http_error(pm->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
     } else if (status > 0 || !sess->legacy_sse || strcmp(sess->owner, pm->user) != 0) {
-        /* Unknown, a /mcp session, or another user's: not found (the peer did not check). */
+        /* Unknown, a /mcp session, or another user's: not found (the reference server did not
+         * check). */
         mcp_http_error(pm->ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
     } else {
         snprintf(channel, sizeof channel, "%s", mcp_channel_legacy_inbox(pm->sid).s);

@@ -3,9 +3,9 @@
  * clients. GET /sse opens a session whose one SSE stream carries every server message (responses,
  * notifications, sampling and elicitation requests); its first event names the POST endpoint
  * `/message?sessionId={sid}`. POST /message publishes the client's message on the session's
- * channel `mcp:{sid}` (the peer's name), so any instance can take the POST; the instance holding
- * the stream dispatches it with the same session, store and dispatch code as /mcp. The stream
- * closing ends the session.
+ * channel `mcp:{sid}` (the reference server's name), so any instance can take the POST; the
+ * instance holding the stream dispatches it with the same session, store and dispatch code as /mcp.
+ * The stream closing ends the session.
  */
 #ifndef MCPD_MCP_TRANSPORT_SSE_H
 #define MCPD_MCP_TRANSPORT_SSE_H

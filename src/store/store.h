@@ -1,7 +1,7 @@
 /*
  * store: the one interface through which mcpd keeps state that must outlive a request or be
  * seen by other instances: keys with TTL, hashes, sets, pub/sub and a bounded per-stream event
- * log (DESIGN.md §2-4). It is asynchronous: every operation completes through a callback on the
+ * log. It is asynchronous: every operation completes through a callback on the
  * loop, never re-entrantly from inside the call, so the embedded memory backend and a Redis
  * backend are interchangeable without touching callers. Commands issued on one store complete
  * in the order they were issued (as on one Redis connection). Callbacks may be NULL.

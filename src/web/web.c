@@ -10,7 +10,7 @@
 #include "web/web_assets.h"
 
 /* The public URLs and the embedded files behind them. index.html is only reachable as "/",
- * the one URL the peer serves it under. */
+ * the one URL the reference server serves it under. */
 struct web_route {
     const char *url;
     const char *asset; /* web_asset.path */
@@ -23,7 +23,7 @@ static const struct web_route routes[] = {
 };
 
 /* Five minutes: the assets only change with the binary, and a strong ETag makes revalidation
- * after that a 304 (the peer's max-age=0 revalidates on every view). */
+ * after that a 304 (the reference server's max-age=0 revalidates on every view). */
 #define WEB_CACHE_CONTROL "public, max-age=300"
 
 #define WEB_BANNER_TITLE                                                                           \
@@ -101,7 +101,7 @@ static int append_html_escaped(struct buf *b, const char *s)
     return rc;
 }
 
-/* The page with the banner inserted right after <body> (reference-spec §5.3). */
+/* The page with the banner inserted right after <body>. */
 static int build_degraded_page(const struct web_asset *page, const char *auth_url, struct buf *b)
 {
     const char *html = (const char *)page->data; /* NUL-terminated by the generator */

@@ -1,8 +1,8 @@
 /*
  * conformance: the fixture pack the official MCP conformance suite tests against
  * (`mcpd mcp --features conformance`). The suite looks up tools, resources and prompts by exact
- * name and checks exact texts, so every name, text and schema below mirrors the reference
- * fixture (docs: shared/spec/conformance.md §2.3); change one and a scenario fails. The pack
+ * name and checks exact texts, so every name, text and schema below mirrors the suite's
+ * reference fixture; change one and a scenario fails. The pack
  * keeps no state between calls: multi-step tools carry their step number in the timer argument.
  */
 #include <stdarg.h>

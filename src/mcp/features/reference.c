@@ -1,13 +1,14 @@
 /*
  * reference: the pack that re-implements the MCP feature reference server
- * (`mcpd mcp --features reference`; shared/spec/reference-spec.md §8 and §14.2). Scripts and
+ * (`mcpd mcp --features reference`; see docs/reference-server.md). Scripts and
  * clients written against that server compare names, texts, schemas and bytes exactly, so every
- * one of them below and in the reference_*.c files mirrors the peer. Deliberate differences are
- * those of DESIGN.md §6 (list entries carry no contents; sampling and subscribe work over /mcp).
+ * one of them below and in the reference_*.c files mirrors the reference server. Deliberate
+ * differences are those listed in docs/reference-server.md (list entries carry no contents;
+ * sampling and subscribe work over /mcp).
  */
 #include "mcp/features/reference_internal.h"
 
-/* Spec §8.1: this order, no listChanged. */
+/* The reference server's capabilities, in this order, no listChanged. */
 #define REF_CAPABILITIES                                                                           \
     "{\"prompts\":{},\"resources\":{\"subscribe\":true},\"tools\":{},\"logging\":{},"              \
     "\"completions\":{}}"

@@ -1,8 +1,8 @@
 /*
- * MCP_TINY_IMAGE (spec §8.3): the 4033-byte, 20x20 RGBA PNG the peer returns from getTinyImage,
- * annotatedMessage and complex_prompt, as the peer's unbroken base64 (5380 characters). Copied
- * byte for byte from the constant at the end of the peer's mcp-server/src/services/mcp.ts;
- * tests/unit/test_reference.c checks its SHA-256
+ * MCP_TINY_IMAGE: the 4033-byte, 20x20 RGBA PNG the reference server returns from getTinyImage,
+ * annotatedMessage and complex_prompt, as the reference server's unbroken base64 (5380 characters).
+ * Copied byte for byte from the constant at the end of the reference server's
+ * mcp-server/src/services/mcp.ts; tests/unit/test_reference.c checks its SHA-256
  * (4466be3b7a0e51778f8634f5e984197ec35c748caf4c3b32763f89c577d29614).
  */
 #include "mcp/features/reference_internal.h"

@@ -1,10 +1,10 @@
 /*
  * reference_internal: what the files of the "reference" pack share, and nothing else includes.
- * The pack re-implements the MCP feature reference server (shared/spec/reference-spec.md §8,
- * §14.2) byte for byte: clients written against that server look things up by exact name and
+ * The pack re-implements the MCP feature reference server (docs/reference-server.md)
+ * byte for byte: clients written against that server look things up by exact name and
  * compare exact texts. Besides the pack's tables it holds the helpers that reproduce JavaScript
- * behaviour the peer's texts depend on: Number-to-string, parseInt, JSON.stringify(v, null, 2)
- * and zod's validation issue lists. It knows nothing of transports or the store.
+ * behaviour the reference server's texts depend on: Number-to-string, parseInt, JSON.stringify(v,
+ * null, 2) and zod's validation issue lists. It knows nothing of transports or the store.
  */
 #ifndef MCPD_MCP_FEATURES_REFERENCE_INTERNAL_H
 #define MCPD_MCP_FEATURES_REFERENCE_INTERNAL_H
@@ -18,13 +18,13 @@
 #include "mcp/feature.h"
 
 #define REF_JSONRPC_INVALID_PARAMS -32602
-/* The peer turns every handler exception, validation failures included, into -32603. */
+/* The reference server turns every handler exception, validation failures included, into -32603. */
 #define REF_JSONRPC_INTERNAL_ERROR -32603
 
 #define REF_RESOURCE_PREFIX "test://static/resource/"
 #define REF_RESOURCE_COUNT  100
 
-/* The 4033-byte PNG of spec §8.3 as unbroken base64 (5380 characters). */
+/* The 4033-byte PNG the reference server returns, as unbroken base64 (5380 characters). */
 extern const char REF_TINY_IMAGE[];
 
 /* ---- JavaScript text conventions (reference_js.c) ---- */
@@ -40,8 +40,8 @@ char *ref_json_pretty(const json_t *v);
 void ref_answer(struct mcp_call *c, json_t *result);
 /* Answer a tool call with {"content":[{"type":"text","text":text}]}. */
 void ref_answer_text(struct mcp_call *c, const char *text);
-/* Complete the call with the error the peer's SDK gives for a failed server->client request:
- * the client's (or the timeout's) code, message "MCP error {code}: {message}". */
+/* Complete the call with the error the reference server's SDK gives for a failed server->client
+ * request: the client's (or the timeout's) code, message "MCP error {code}: {message}". */
 void ref_answer_request_error(struct mcp_call *c, const json_t *error);
 
 /* ---- zod-like argument validation (reference_zod.c) ---- */
@@ -81,7 +81,7 @@ bool ref_zod_finish(struct ref_zod *z, struct mcp_call *c);
 
 /* ---- resources (reference_resources.c) ---- */
 
-/* The full resource object n (1..100) of spec §8.4, with text or blob. New reference. */
+/* The full resource object n (1..100) of the reference server, with text or blob. New reference. */
 json_t *ref_resource_object(long long n);
 size_t ref_resource_count(void);
 json_t *ref_resource_entry(size_t i);
@@ -99,7 +99,7 @@ extern const struct mcp_tool REF_TOOLS[REF_TOOL_COUNT];
 void ref_tool_long_running(struct mcp_call *c, const json_t *args);
 void ref_tool_sample_llm(struct mcp_call *c, const json_t *args);
 void ref_tool_elicit_inputs(struct mcp_call *c, const json_t *args);
-/* sampling/createMessage params exactly as the peer's requestSampling builds them. */
+/* sampling/createMessage params exactly as the reference server's requestSampling builds them. */
 json_t *ref_sampling_params(const char *uri, const char *context, double max_tokens);
 
 /* ---- prompts and completions (reference_prompts.c) ---- */
@@ -123,8 +123,8 @@ extern const struct ref_log_message REF_LOG_MESSAGES[REF_LOG_MESSAGE_COUNT];
 
 /* The random log's pick from one random byte: uniform, since 256 is a multiple of 8. */
 const struct ref_log_message *ref_log_pick(uint8_t random_byte);
-/* t as the peer's toLocaleTimeString([], 2-digit h/m/s) in en-US: "03:29:42 AM", local time,
- * ASCII space. out needs 12 bytes. Returns out. */
+/* t as the reference server's toLocaleTimeString([], 2-digit h/m/s) in en-US: "03:29:42 AM", local
+ * time, ASCII space. out needs 12 bytes. Returns out. */
 const char *ref_clock_text(time_t t, char *out, size_t out_size);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * JavaScript text conventions the reference pack's outputs depend on: the peer builds its texts
- * with template literals (Number to string), parseInt and JSON.stringify(v, null, 2), so mcpd
- * reproduces exactly those.
+ * JavaScript text conventions the reference pack's outputs depend on: the reference server builds
+ * its texts with template literals (Number to string), parseInt and JSON.stringify(v, null, 2), so
+ * mcpd reproduces exactly those.
  */
 #include <math.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@ const char *ref_js_number(double d, char *out, size_t out_size)
     return out;
 }
 
-/* ECMAScript StrWhiteSpaceChar, ASCII part: the peer trims these before parsing. */
+/* ECMAScript StrWhiteSpaceChar, ASCII part: the reference server trims these before parsing. */
 static bool js_space(char ch)
 {
     return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\v' || ch == '\f' || ch == '\r';

@@ -1,7 +1,7 @@
 /*
- * The reference pack's three prompts (spec §8.5) and its argument completions (§8.6). The
- * peer's completion handler ignores the prompt name; mcpd claims only refs that name one of
- * these prompts or the static-resource template, so another enabled pack (conformance) still
+ * The reference pack's three prompts and its argument completions. The
+ * reference server's completion handler ignores the prompt name; mcpd claims only refs that name
+ * one of these prompts or the static-resource template, so another enabled pack (conformance) still
  * completes its own.
  */
 #include <stdio.h>
@@ -10,8 +10,8 @@
 
 #include "mcp/features/reference_internal.h"
 
-/* The peer's GetPromptRequestSchema types arguments as a map of strings; anything else fails
- * validation (-32603) before a prompt runs. */
+/* The reference server's GetPromptRequestSchema types arguments as a map of strings; anything else
+ * fails validation (-32603) before a prompt runs. */
 static bool check_string_arguments(struct mcp_call *c, const json_t *args)
 {
     struct ref_zod z = {.args = args, .issues = json_array()};
@@ -157,13 +157,13 @@ bool ref_complete(struct mcp_call *c, const json_t *ref, const json_t *argument,
         const char *uri = json_string_value(json_object_get(ref, "uri"));
         if (!uri || strncmp(uri, REF_RESOURCE_PREFIX, strlen(REF_RESOURCE_PREFIX)) != 0)
             return false;
-        /* The peer completes resource ids whatever the argument is called, unless the URI's
-         * last segment is empty. */
+        /* The reference server completes resource ids whatever the argument is called, unless the
+         * URI's last segment is empty. */
         const char *last = strrchr(uri, '/') + 1;
         ref_answer(c, *last ? matching(completion_list("resourceId"), value) : no_values());
         return true;
     }
-    /* The peer ignores the prompt name (reference-spec §8.6). The dispatcher asks the pack that
+    /* The reference server ignores the prompt name. The dispatcher asks the pack that
      * owns a named prompt first, so with several packs each keeps its own prompts' answers. */
     if (strcmp(type, "ref/prompt") != 0)
         return false;

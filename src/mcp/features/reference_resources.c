@@ -1,8 +1,8 @@
 /*
- * The reference pack's 100 static resources (spec §8.4): generated, not stored. Odd numbers are
- * text, even numbers a base64 blob. List entries carry no contents (DESIGN.md §6); reads and
+ * The reference pack's 100 static resources: generated, not stored. Odd numbers are
+ * text, even numbers a base64 blob. List entries carry no contents; reads and
  * embedded references carry the full object. Subscribing asks the client for a sampling, as the
- * peer does, when the client can answer one.
+ * reference server does, when the client can answer one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,8 +57,8 @@ bool ref_resource_read(struct mcp_call *c, const char *uri)
 {
     if (strncmp(uri, REF_RESOURCE_PREFIX, strlen(REF_RESOURCE_PREFIX)) != 0)
         return false;
-    /* The peer parses uri.split("/").pop() with parseInt: ".../1.5" and ".../01" are resource
-     * 1, and the answer carries the canonical URI, not the requested one. */
+    /* The reference server parses uri.split("/").pop() with parseInt: ".../1.5" and ".../01" are
+     * resource 1, and the answer carries the canonical URI, not the requested one. */
     long long n;
     if (ref_js_parse_int(strrchr(uri, '/') + 1, &n) && n >= 1 && n <= REF_RESOURCE_COUNT) {
         ref_answer(c, json_pack("{s:[o]}", "contents", ref_resource_object(n)));
@@ -83,8 +83,8 @@ static void subscribe_sampled(struct mcp_call *c, const json_t *result, const js
 
 bool ref_resource_subscribe(struct mcp_call *c, const char *uri, bool subscribe)
 {
-    /* The peer asks every client; asking one that declared no sampling would only hang the
-     * subscribe until the timeout, so mcpd asks only those that can answer. */
+    /* The reference server asks every client; asking one that declared no sampling would only hang
+     * the subscribe until the timeout, so mcpd asks only those that can answer. */
     if (!subscribe || !mcp_call_client_supports(c, "sampling"))
         return false;
     json_t *params = ref_sampling_params(uri, "A new subscription was started", 100);

@@ -1,5 +1,5 @@
 /*
- * The reference pack's periodic notifications (spec §8.7, §8.8, §8.10): resource updates every
+ * The reference pack's periodic notifications: resource updates every
  * 10 s, a random log message every 20 s, a stderr line every 30 s. They run where the session's
  * standalone stream is (the notifier), which applies the session's log level to the random log.
  */
@@ -14,7 +14,7 @@ const struct ref_log_message REF_LOG_MESSAGES[REF_LOG_MESSAGE_COUNT] = {
     {"debug", "Debug-level message"},         {"info", "Info-level message"},
     {"notice", "Notice-level message"},       {"warning", "Warning-level message"},
     {"error", "Error-level message"},         {"critical", "Critical-level message"},
-    {"alert", "Alert level-message"}, /* sic: the peer's text */
+    {"alert", "Alert level-message"}, /* sic: the reference server's text */
     {"emergency", "Emergency-level message"},
 };
 
@@ -30,7 +30,8 @@ const char *ref_clock_text(time_t t, char *out, size_t out_size)
         snprintf(out, out_size, "00:00:00 AM");
         return out;
     }
-    /* %p follows LC_TIME; the peer's en-US text is always AM/PM after an ASCII space. */
+    /* %p follows LC_TIME; the reference server's en-US text is always AM/PM after an ASCII space.
+     */
     size_t len = strlen(out);
     snprintf(out + len, out_size - len, " %s", tm.tm_hour < 12 ? "AM" : "PM");
     return out;
@@ -53,7 +54,7 @@ static void fire_random_log(struct mcp_notifier *n)
     if (crypto_random(&byte, 1) != 0)
         return;
     const struct ref_log_message *m = ref_log_pick(byte);
-    /* No logger: the peer's params are exactly {"level","data"}. */
+    /* No logger: the reference server's params are exactly {"level","data"}. */
     mcp_notifier_log(n, m->level, NULL, json_string(m->data));
 }
 

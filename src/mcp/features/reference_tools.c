@@ -1,5 +1,5 @@
 /*
- * The reference pack's tools (spec §8.2, §14.2): the table in the peer's order, with the exact
+ * The reference pack's tools: the table in the reference server's order, with the exact
  * JSON Schema texts zod-to-json-schema produced for it, and the tools that answer at once. The
  * tools that wait (on timers or on the client) are in reference_tools_async.c.
  */
@@ -65,7 +65,8 @@ static void tool_get_tiny_image(struct mcp_call *c, const json_t *args)
 
 static const char *const MESSAGE_TYPES[] = {"error", "success", "debug"};
 
-/* The first content item per messageType, priorities as the peer writes them (1.0 prints 1). */
+/* The first content item per messageType, priorities as the reference server writes them (1.0
+ * prints 1). */
 static json_t *annotated_text(int type)
 {
     static const struct {
@@ -111,8 +112,8 @@ static void tool_get_resource_reference(struct mcp_call *c, const json_t *args)
         id = ref_zod_field(&z, "resourceId", REF_ARG_NUMBER, true);
     double n = id ? json_number_value(id) : 0;
     bool in_range = id && ref_zod_range(&z, "resourceId", n, 1, REF_RESOURCE_COUNT);
-    /* The peer indexes its array with a fractional id and crashes ("Cannot read properties of
-     * undefined"); we report it as zod's .int() would. */
+    /* The reference server indexes its array with a fractional id and crashes ("Cannot read
+     * properties of undefined"); we report it as zod's .int() would. */
     if (in_range && n != floor(n))
         ref_zod_add(&z, json_pack("{s:s,s:s,s:s,s:s,s:[s]}", "code", "invalid_type", "expected",
                                   "integer", "received", "float", "message",
@@ -165,7 +166,7 @@ static const char RESOURCE_REFERENCE_SCHEMA[] =
     "\"maximum\":100,\"description\":\"ID of the resource to reference (1-100)\"}},"
     "\"required\":[\"resourceId\"]," DRAFT07 "}";
 
-/* §14.2: added after the peer's snapshot, with a plain schema. */
+/* Added to the reference server after the snapshot the rest follows, with a plain schema. */
 static const char ELICIT_INPUTS_SCHEMA[] = "{\"type\":\"object\",\"properties\":{}}";
 
 #define TOOL(name_, desc_, schema_, fn_, cap_)                                                     \
@@ -188,8 +189,8 @@ const struct mcp_tool REF_TOOLS[] = {
          ANNOTATED_SCHEMA, tool_annotated_message, NULL),
     TOOL("getResourceReference", "Returns a resource reference that can be used by MCP clients",
          RESOURCE_REFERENCE_SCHEMA, tool_get_resource_reference, NULL),
-    /* Only for clients that can answer elicitation/create, so the peer's own e2e script (no
-     * elicitation capability) still sees exactly the 7 tools of the snapshot. */
+    /* Only for clients that can answer elicitation/create, so the reference server's own e2e script
+     * (no elicitation capability) still sees exactly the 7 tools of the snapshot. */
     TOOL("elicitInputs",
          "Elicitation test tool that demonstrates how to request user input with various field "
          "types",

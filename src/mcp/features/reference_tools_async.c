@@ -12,9 +12,10 @@
 #include "core/json.h"
 #include "mcp/features/reference_internal.h"
 
-/* Node clamps setTimeout delays outside [1, 2^31-1] ms to 1 ms; the peer sleeps with it. */
+/* Node clamps setTimeout delays outside [1, 2^31-1] ms to 1 ms; the reference server sleeps with
+ * it. */
 #define NODE_TIMEOUT_MAX 2147483647.0
-/* §14.2: the peer waits 10 minutes for an elicitation answer. */
+/* The reference server waits 10 minutes for an elicitation answer. */
 #define ELICIT_TIMEOUT_MS (10 * 60 * 1000)
 
 /* ---- longRunningOperation ---- */
@@ -39,7 +40,7 @@ static void long_running_done(struct mcp_call *c, const struct long_running *lr)
 static void long_running_step(struct mcp_call *c, void *arg)
 {
     struct long_running *lr = mcp_call_state(c);
-    /* The peer sends progress after each sleep, only when the request carried a token;
+    /* The reference server sends progress after each sleep, only when the request carried a token;
      * mcp_call_progress does nothing without one. */
     mcp_call_progress(c, lr->step, lr->steps, NULL);
     lr->step += 1;
@@ -117,7 +118,7 @@ static void sample_llm_reply(struct mcp_call *c, const json_t *result, const jso
         ref_answer_request_error(c, error);
         return;
     }
-    /* The peer parses the reply with CreateMessageResultSchema before using it. */
+    /* The reference server parses the reply with CreateMessageResultSchema before using it. */
     struct ref_zod z;
     if (ref_zod_begin(&z, result)) {
         ref_zod_field(&z, "model", REF_ARG_STRING, true);
@@ -145,7 +146,7 @@ void ref_tool_sample_llm(struct mcp_call *c, const json_t *args)
     }
     if (ref_zod_finish(&z, c))
         return;
-    /* No capability check: the peer asks every client (spec §8.2 item 4). */
+    /* No capability check: the reference server asks every client. */
     json_t *params = ref_sampling_params("sampleLLM", json_string_value(prompt),
                                          max_tokens ? json_number_value(max_tokens) : 100);
     if (!params ||
@@ -154,7 +155,7 @@ void ref_tool_sample_llm(struct mcp_call *c, const json_t *args)
                        "Internal error: cannot send sampling request", NULL);
 }
 
-/* ---- elicitInputs (§14.2) ---- */
+/* ---- elicitInputs ---- */
 
 static const char ELICIT_SCHEMA[] =
     "{\"type\":\"object\",\"properties\":{"

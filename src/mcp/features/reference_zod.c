@@ -1,9 +1,9 @@
 /*
- * Argument validation with zod's wording. The peer parses every tool's arguments with a zod
- * schema and a failure becomes a -32603 error whose message is ZodError.message, that is
+ * Argument validation with zod's wording. The reference server parses every tool's arguments with a
+ * zod schema and a failure becomes a -32603 error whose message is ZodError.message, that is
  * JSON.stringify(issues, null, 2). Key order inside each issue follows zod v3's makeIssue
  * (issue data first, then path and message; checks that carry a message slot keep it before
- * path), so the texts read like the peer's.
+ * path), so the texts read like the reference server's.
  */
 #include <stdio.h>
 #include <stdlib.h>
