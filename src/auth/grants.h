@@ -62,8 +62,7 @@ void oauth_grants_free(struct oauth_grants *g);
 
 /* PKCE (RFC 7636 §4.1, §4.2, §4.6). A verifier is 43-128 characters of [A-Za-z0-9-._~]; we
  * accept 32-128 because the reference server's e2e script strips '+' '/' from 43 base64 characters
- * (still
- * >= 190 bits). A challenge is BASE64URL(SHA-256(verifier)), 43 characters. */
+ * (still >= 190 bits). A challenge is BASE64URL(SHA-256(verifier)), 43 characters. */
 bool oauth_pkce_verifier_valid(const char *verifier);
 bool oauth_pkce_challenge_valid(const char *challenge);
 bool oauth_pkce_s256_matches(const char *verifier, const char *challenge);

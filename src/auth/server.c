@@ -25,7 +25,7 @@ struct auth_route {
     const char *path;
     const char *allow;  /* the Allow header: methods this path answers */
     bool head;          /* HEAD is answered like GET */
-    bool any_origin;    /* Access-Control-Allow-Origin: * (the SDK routes and mock IdP, §4) */
+    bool any_origin;    /* Access-Control-Allow-Origin: * (the SDK routes and mock IdP) */
     bool no_store;      /* Cache-Control: no-store (RFC 6749 §5.1, RFC 7591 §3.2.1) */
     enum limiter limit; /* which rate limiter counts it */
     auth_step_fn handle;
@@ -270,7 +270,7 @@ static json_t *endpoint(const struct auth_server *s, const char *path)
     return v;
 }
 
-/* RFC 8414 §2: the reference server's document (§4.2) plus what we support beyond it: Basic and
+/* RFC 8414 §2: the reference server's document plus what we support beyond it: Basic and
  * public clients, introspection (RFC 7662) and the one scope. S256 is always published: clients
  * must refuse an AS without it (MCP 2025-11-25). */
 static void handle_as_metadata(struct auth_req *r)
