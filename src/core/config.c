@@ -182,7 +182,7 @@ static const struct option_def options[] = {
      .offset = FIELD(response_mode),
      .def_str = "auto",
      .help = "POST answers: json, sse, or auto (SSE for clients that send no MCP-Protocol-Version, "
-             "as the peer)"},
+             "as the reference server does)"},
     {.flag = "--access-token-ttl-s",
      .env = "ACCESS_TOKEN_TTL_S",
      .metavar = "<s>",
