@@ -85,8 +85,6 @@ uint64_t mcp_session_heartbeat_ms(const struct mcp_ctx *ctx)
     return half < HEARTBEAT_MAX_MS ? (half ? half : 1) : HEARTBEAT_MAX_MS;
 }
 
-#define KEY_SIZE sizeof(struct mcp_state_name)
-
 static struct mcp_state_name state_name(const char *fmt, const char *sid, const char *stream_id)
 {
     struct mcp_state_name n;
@@ -139,21 +137,6 @@ struct mcp_state_name mcp_channel_legacy_inbox(const char *sid)
     return state_name("mcp:%s%s", sid, NULL);
 }
 
-static void record_key(char *out, const char *sid)
-{
-    memcpy(out, mcp_key_record(sid).s, KEY_SIZE);
-}
-
-static void owner_key(char *out, const char *sid)
-{
-    memcpy(out, mcp_key_owner(sid).s, KEY_SIZE);
-}
-
-static void subs_key(char *out, const char *sid)
-{
-    memcpy(out, mcp_key_subscriptions(sid).s, KEY_SIZE);
-}
-
 struct op {
     void *fn;
     void *arg;
@@ -182,7 +165,6 @@ static void op_done_int(void *arg, int status, long long value)
 int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_session_done_fn fn,
                        void *arg)
 {
-    char key[KEY_SIZE];
     char *caps = s->client_capabilities
                      ? json_serialize(s->client_capabilities, NULL)
                      : strdup(s->capabilities_json ? s->capabilities_json : "{}");
@@ -195,8 +177,7 @@ int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_ses
         {"caps", 4},  {caps, strlen(caps)},
         {"kind", 4},  {kind, strlen(kind)},
     };
-    record_key(key, s->id);
-    int rc = store_hset(ctx->store, key, pairs, sizeof pairs / sizeof pairs[0],
+    int rc = store_hset(ctx->store, mcp_key_record(s->id).s, pairs, sizeof pairs / sizeof pairs[0],
                         mcp_session_ttl_ms(ctx), NULL, NULL);
     free(caps);
     if (rc != STORE_OK)
@@ -204,10 +185,9 @@ int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_ses
     struct op *o = op_new((void *)fn, arg, s->id);
     if (!o)
         return -1;
-    owner_key(key, s->id);
     /* Commands complete in order, so this callback also means the hash is written. */
-    rc = store_set(ctx->store, key, s->owner, strlen(s->owner), mcp_session_ttl_ms(ctx), 0,
-                   op_done_int, o);
+    rc = store_set(ctx->store, mcp_key_owner(s->id).s, s->owner, strlen(s->owner),
+                   mcp_session_ttl_ms(ctx), 0, op_done_int, o);
     if (rc != STORE_OK)
         free(o);
     return rc == STORE_OK ? 0 : -1;
@@ -263,12 +243,10 @@ static void on_loaded(void *arg, int status, const struct store_str *items, size
 
 int mcp_session_load(struct mcp_ctx *ctx, const char *sid, mcp_session_load_fn fn, void *arg)
 {
-    char key[KEY_SIZE];
     struct op *o = op_new((void *)fn, arg, sid);
     if (!o)
         return -1;
-    record_key(key, sid);
-    if (store_hgetall(ctx->store, key, on_loaded, o) != STORE_OK) {
+    if (store_hgetall(ctx->store, mcp_key_record(sid).s, on_loaded, o) != STORE_OK) {
         free(o);
         return -1;
     }
@@ -319,53 +297,43 @@ void mcp_session_touch(struct mcp_ctx *ctx, const char *sid)
 {
     if (recently_touched(ctx, sid))
         return;
-    char key[KEY_SIZE];
-    record_key(key, sid);
-    store_expire(ctx->store, key, mcp_session_ttl_ms(ctx), NULL, NULL);
-    owner_key(key, sid);
-    store_expire(ctx->store, key, mcp_session_ttl_ms(ctx), NULL, NULL);
-    subs_key(key, sid);
-    store_expire(ctx->store, key, mcp_session_ttl_ms(ctx), NULL, NULL);
+    uint64_t ttl = mcp_session_ttl_ms(ctx);
+    store_expire(ctx->store, mcp_key_record(sid).s, ttl, NULL, NULL);
+    store_expire(ctx->store, mcp_key_owner(sid).s, ttl, NULL, NULL);
+    store_expire(ctx->store, mcp_key_subscriptions(sid).s, ttl, NULL, NULL);
 }
 
 int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level)
 {
-    char key[KEY_SIZE];
-    record_key(key, sid);
     const char *name = mcp_log_levels[level];
     struct store_str pairs[] = {{"level", 5}, {name, strlen(name)}};
-    return store_hset(ctx->store, key, pairs, 2, mcp_session_ttl_ms(ctx), NULL, NULL) == STORE_OK
+    return store_hset(ctx->store, mcp_key_record(sid).s, pairs, 2, mcp_session_ttl_ms(ctx), NULL,
+                      NULL) == STORE_OK
                ? 0
                : -1;
 }
 
 int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_fn fn, void *arg)
 {
-    char key[KEY_SIZE], channel[KEY_SIZE];
-    owner_key(key, sid);
-    store_del(ctx->store, key, NULL, NULL);
-    subs_key(key, sid);
-    store_del(ctx->store, key, NULL, NULL);
-    record_key(key, sid);
+    store_del(ctx->store, mcp_key_owner(sid).s, NULL, NULL);
+    store_del(ctx->store, mcp_key_subscriptions(sid).s, NULL, NULL);
     struct op *o = op_new((void *)fn, arg, sid);
-    if (!o || store_del(ctx->store, key, op_done_int, o) != STORE_OK) {
+    if (!o || store_del(ctx->store, mcp_key_record(sid).s, op_done_int, o) != STORE_OK) {
         free(o);
         return -1;
     }
-    memcpy(channel, mcp_channel_control(sid).s, sizeof channel);
     static const char shutdown[] = "{\"type\":\"control\",\"action\":\"SHUTDOWN\"}";
-    store_publish(ctx->store, channel, shutdown, sizeof shutdown - 1, NULL, NULL);
+    store_publish(ctx->store, mcp_channel_control(sid).s, shutdown, sizeof shutdown - 1, NULL,
+                  NULL);
     return 0;
 }
 
 void mcp_session_notify(struct mcp_ctx *ctx, const char *sid, const json_t *msg)
 {
-    char channel[KEY_SIZE];
     size_t len = 0;
     char *text = json_serialize(msg, &len);
-    snprintf(channel, sizeof channel, "%s", mcp_channel_standalone(sid).s);
     if (text)
-        store_publish(ctx->store, channel, text, len, NULL, NULL);
+        store_publish(ctx->store, mcp_channel_standalone(sid).s, text, len, NULL, NULL);
     free(text);
 }
 
@@ -379,10 +347,9 @@ static void on_next_id(void *arg, int status, long long value)
 int mcp_session_next_request_id(struct mcp_ctx *ctx, const char *sid, mcp_session_id_fn fn,
                                 void *arg)
 {
-    char key[KEY_SIZE];
-    record_key(key, sid);
     struct op *o = op_new((void *)fn, arg, sid);
-    if (!o || store_hincrby(ctx->store, key, "next_id", 1, on_next_id, o) != STORE_OK) {
+    if (!o ||
+        store_hincrby(ctx->store, mcp_key_record(sid).s, "next_id", 1, on_next_id, o) != STORE_OK) {
         free(o);
         return -1;
     }
@@ -468,9 +435,7 @@ struct mcp_live *mcp_live_acquire(struct mcp_ctx *ctx, const char *sid, bool cre
     l->calls = hashmap_new();
     l->pending = hashmap_new();
     l->members.next = l->members.prev = &l->members;
-    char channel[KEY_SIZE];
-    memcpy(channel, mcp_channel_control(sid).s, sizeof channel);
-    l->control_sub = store_subscribe(ctx->store, channel, on_control, l);
+    l->control_sub = store_subscribe(ctx->store, mcp_channel_control(sid).s, on_control, l);
     if (!l->calls || !l->pending || hashmap_put(ctx->live, sid, strlen(sid), l, NULL) != 0) {
         if (l->control_sub)
             store_unsubscribe(l->control_sub);
@@ -556,9 +521,8 @@ struct mcp_call *mcp_live_find_call(struct mcp_live *l, const json_t *request_id
 int mcp_live_await_reply(struct mcp_live *l, json_int_t id, mcp_live_reply_fn fn, void *arg)
 {
     if (!l->toserver_sub) {
-        char channel[KEY_SIZE];
-        memcpy(channel, mcp_channel_replies(l->sid).s, sizeof channel);
-        l->toserver_sub = store_subscribe(l->ctx->store, channel, on_toserver, l);
+        l->toserver_sub =
+            store_subscribe(l->ctx->store, mcp_channel_replies(l->sid).s, on_toserver, l);
         if (!l->toserver_sub)
             return -1;
     }
@@ -599,12 +563,10 @@ void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *re
         }
         mcp_live_release(l);
     }
-    char channel[KEY_SIZE];
-    memcpy(channel, mcp_channel_replies(sid).s, sizeof channel);
     size_t len = 0;
     char *text = json_serialize(response, &len);
     if (text)
-        store_publish(ctx->store, channel, text, len, NULL, NULL);
+        store_publish(ctx->store, mcp_channel_replies(sid).s, text, len, NULL, NULL);
     free(text);
 }
 

@@ -12,7 +12,6 @@
 #include "mcp/session.h"
 #include "store/store.h"
 
-#define KEY_SIZE   sizeof(struct mcp_state_name)
 #define MARK_EVENT 'E'
 #define MARK_FINAL 'F'
 
@@ -27,16 +26,6 @@ struct mcp_stream {
 static size_t log_max(const struct mcp_ctx *ctx)
 {
     return ctx->cfg && ctx->cfg->event_log_max ? ctx->cfg->event_log_max : 256;
-}
-
-static void log_key(char *out, const char *sid, const char *stream_id)
-{
-    snprintf(out, KEY_SIZE, "%s", mcp_key_event_log(sid, stream_id).s);
-}
-
-static void channel_name(char *out, const char *sid, const char *stream_id)
-{
-    snprintf(out, KEY_SIZE, "%s", mcp_channel_stream(sid, stream_id).s);
 }
 
 struct mcp_stream *mcp_stream_new(struct mcp_ctx *ctx, const char *sid, char kind,
@@ -91,14 +80,12 @@ int mcp_stream_prime(struct mcp_stream *s, uint64_t retry_ms)
 int mcp_stream_emit(struct mcp_stream *s, const char *json, size_t len, bool final)
 {
     uint64_t seq = ++s->seq;
-    char key[KEY_SIZE];
     struct buf entry;
     buf_init(&entry, 0);
     buf_append_char(&entry, final ? MARK_FINAL : MARK_EVENT);
     buf_append(&entry, json, len);
-    log_key(key, s->sid, s->id);
-    store_log_append(s->ctx->store, key, entry.data, entry.len, log_max(s->ctx),
-                     mcp_session_ttl_ms(s->ctx), NULL, NULL);
+    store_log_append(s->ctx->store, mcp_key_event_log(s->sid, s->id).s, entry.data, entry.len,
+                     log_max(s->ctx), mcp_session_ttl_ms(s->ctx), NULL, NULL);
     int rc = 0;
     if (s->ex) {
         char id[MCP_EVENT_ID_MAX];
@@ -110,8 +97,8 @@ int mcp_stream_emit(struct mcp_stream *s, const char *json, size_t len, bool fin
         buf_init(&msg, 0);
         buf_printf(&msg, "%" PRIu64 " ", seq);
         buf_append(&msg, entry.data, entry.len);
-        channel_name(key, s->sid, s->id);
-        store_publish(s->ctx->store, key, msg.data, msg.len, NULL, NULL);
+        store_publish(s->ctx->store, mcp_channel_stream(s->sid, s->id).s, msg.data, msg.len, NULL,
+                      NULL);
         buf_free(&msg);
     }
     buf_free(&entry);
@@ -274,14 +261,11 @@ int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char 
     r->replaying = true;
     r->follow = follow;
     buf_init(&r->held, 4 * 1024 * 1024);
-    char key[KEY_SIZE];
-    if (stream_id[0] == 'p') { /* only POST streams have a live channel to follow */
-        channel_name(key, sid, stream_id);
-        r->sub = store_subscribe(ctx->store, key, on_live, r);
-    }
-    log_key(key, sid, stream_id);
+    if (stream_id[0] == 'p') /* only POST streams have a live channel to follow */
+        r->sub = store_subscribe(ctx->store, mcp_channel_stream(sid, stream_id).s, on_live, r);
     http_exchange_set_abort(ex, resume_abort, r);
-    if (store_log_read(ctx->store, key, after_seq, log_max(ctx), on_replay, r) != STORE_OK) {
+    if (store_log_read(ctx->store, mcp_key_event_log(sid, stream_id).s, after_seq, log_max(ctx),
+                       on_replay, r) != STORE_OK) {
         http_exchange_set_abort(ex, NULL, NULL);
         resume_free(r);
         return -1;

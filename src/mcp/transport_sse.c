@@ -15,8 +15,6 @@
 #include "mcp/transport_http.h"
 #include "store/store.h"
 
-#define CHANNEL_SIZE sizeof(struct mcp_state_name)
-
 /* One open /sse stream. Freed when the connection is gone and no call still writes to it. */
 struct sse_stream {
     struct mcp_live_member member; /* first: the member pointer is the stream */
@@ -234,12 +232,10 @@ static void on_inbox(void *arg, const char *channel, const char *msg, size_t len
 
 static void sse_start(struct sse_stream *s)
 {
-    char channel[CHANNEL_SIZE], endpoint[64 + CRYPTO_UUID_SIZE];
+    char endpoint[64 + CRYPTO_UUID_SIZE];
     s->live = mcp_live_acquire(s->ctx, s->sid, true);
-    snprintf(channel, sizeof channel, "%s", mcp_channel_legacy_inbox(s->sid).s);
-    s->inbox = store_subscribe(s->ctx->store, channel, on_inbox, s);
-    snprintf(channel, sizeof channel, "%s", mcp_channel_standalone(s->sid).s);
-    s->notify = store_subscribe(s->ctx->store, channel, on_notify, s);
+    s->inbox = store_subscribe(s->ctx->store, mcp_channel_legacy_inbox(s->sid).s, on_inbox, s);
+    s->notify = store_subscribe(s->ctx->store, mcp_channel_standalone(s->sid).s, on_notify, s);
     if (!s->live || !s->inbox) {
         if (s->inbox)
             store_unsubscribe(s->inbox);
@@ -361,7 +357,6 @@ static void on_published(void *arg, int status, long long receivers)
 static void on_message_session(void *arg, int status, const struct mcp_session *sess)
 {
     struct post_message *pm = arg;
-    char channel[CHANNEL_SIZE];
     if (http_exchange_closed(pm->ex)) {
         http_exchange_finish(pm->ex);
     } else if (status < 0) {
@@ -371,8 +366,8 @@ static void on_message_session(void *arg, int status, const struct mcp_session *
          * check). */
         mcp_http_error(pm->ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
     } else {
-        snprintf(channel, sizeof channel, "%s", mcp_channel_legacy_inbox(pm->sid).s);
-        if (store_publish(pm->ctx->store, channel, pm->body, pm->len, on_published, pm) == STORE_OK)
+        if (store_publish(pm->ctx->store, mcp_channel_legacy_inbox(pm->sid).s, pm->body, pm->len,
+                          on_published, pm) == STORE_OK)
             return;
         mcp_http_error(pm->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
     }
