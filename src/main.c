@@ -12,10 +12,10 @@
 #include <uv.h>
 
 #include "auth/server.h"
-#include "core/config.h"
-#include "core/crypto.h"
-#include "core/http_policy.h"
-#include "core/log.h"
+#include "app/config.h"
+#include "lib/crypto.h"
+#include "http/http_policy.h"
+#include "lib/log.h"
 #include "mcp/server.h"
 #include "store/store.h"
 

@@ -5,7 +5,7 @@
 #include "auth/pages.h"
 #include "auth/server_internal.h"
 #include "auth/uri.h"
-#include "core/json.h"
+#include "lib/json.h"
 #include "store/store.h"
 
 /* Phase 2: the redirect URI is trusted, so errors go back to the client there (RFC 6749

@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "auth/uri.h"
-#include "core/form.h"
-#include "core/json.h"
+#include "lib/form.h"
+#include "lib/json.h"
 #include "store/store.h"
 
 enum field_kind {

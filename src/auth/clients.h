@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/crypto.h"
+#include "lib/crypto.h"
 
 struct store;
 

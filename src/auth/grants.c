@@ -7,9 +7,9 @@
 #include <time.h>
 
 #include "auth/clients.h"
-#include "core/crypto.h"
-#include "core/json.h"
-#include "core/log.h"
+#include "lib/crypto.h"
+#include "lib/json.h"
+#include "lib/log.h"
 #include "store/store.h"
 
 #define HEX64_SIZE  (OAUTH_TOKEN_HEX_LEN + 1)

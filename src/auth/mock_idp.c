@@ -6,7 +6,7 @@
 #include "auth/grants.h"
 #include "auth/pages.h"
 #include "auth/server_internal.h"
-#include "core/log.h"
+#include "lib/log.h"
 
 bool mock_idp_redirect_ok(const char *redirect_uri)
 {

@@ -12,7 +12,7 @@
 
 #include <stdbool.h>
 
-#include "core/buf.h"
+#include "lib/buf.h"
 
 #define MOCK_IDP_CALLBACK_PATH "/mock-upstream-idp/callback"
 #define MOCK_IDP_ANONYMOUS     "anonymous-user" /* sub without a userId (the reference server's) */

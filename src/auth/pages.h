@@ -9,7 +9,7 @@
 #ifndef MCPD_AUTH_PAGES_H
 #define MCPD_AUTH_PAGES_H
 
-#include "core/buf.h"
+#include "lib/buf.h"
 
 #define OAUTH_CONSENT_CSP                                                                          \
     "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "    \

@@ -10,10 +10,10 @@
 
 #include "auth/server_internal.h"
 #include "auth/uri.h"
-#include "core/config.h"
-#include "core/http_response.h"
-#include "core/json.h"
-#include "core/log.h"
+#include "app/config.h"
+#include "http/http_response.h"
+#include "lib/json.h"
+#include "lib/log.h"
 #include "store/store.h"
 #include "web/web.h"
 
@@ -418,11 +418,12 @@ static void on_rate_checked(void *arg, const struct ratelimit_result *res)
     struct auth_req *r = arg;
     if (!res->allowed) {
         const struct auth_route *rt = find_route(r->req->path);
-        ratelimit_reject(r->ex, limiter_for(r->s, rt ? rt->limit : RL_NONE), res);
+        const struct ratelimit *rl = limiter_for(r->s, rt ? rt->limit : RL_NONE);
+        http_respond_rate_limited(r->ex, res->reset_s, rl ? rl->description : NULL);
         req_free(r);
         return;
     }
-    ratelimit_headers(r->ex, res);
+    http_rate_limit_headers(r->ex, res->limit, res->remaining, res->reset_s);
     r->handle(r);
 }
 
@@ -482,7 +483,7 @@ static void on_request(struct http_exchange *ex, void *arg)
         s->cfg->introspection_secret[0] && auth_introspect_caller_ok(r))
         rl = NULL;
     if (rl)
-        ratelimit_check(s->store, rl, ex, on_rate_checked, r);
+        ratelimit_check(s->store, rl, req->remote_addr, on_rate_checked, r);
     else
         r->handle(r);
 }

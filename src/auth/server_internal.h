@@ -14,11 +14,11 @@
 
 #include "auth/clients.h"
 #include "auth/grants.h"
-#include "core/http_policy.h"
-#include "core/buf.h"
-#include "core/form.h"
-#include "core/http_server.h"
-#include "core/ratelimit.h"
+#include "http/http_policy.h"
+#include "lib/buf.h"
+#include "lib/form.h"
+#include "http/http_server.h"
+#include "app/ratelimit.h"
 
 struct config;
 struct store;

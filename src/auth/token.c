@@ -5,11 +5,11 @@
 
 #include "auth/server_internal.h"
 #include "auth/uri.h"
-#include "core/config.h"
-#include "core/crypto.h"
-#include "core/http_response.h"
-#include "core/json.h"
-#include "core/log.h"
+#include "app/config.h"
+#include "lib/crypto.h"
+#include "http/http_response.h"
+#include "lib/json.h"
+#include "lib/log.h"
 #include "store/store.h"
 
 /* ------------------------------------------------------------------------------- /token --- */

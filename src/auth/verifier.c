@@ -23,12 +23,12 @@
 #include <time.h>
 
 #include "auth/verifier_internal.h"
-#include "core/config.h"
-#include "core/crypto.h"
-#include "core/hashmap.h"
-#include "core/http_client.h"
-#include "core/json.h"
-#include "core/log.h"
+#include "app/config.h"
+#include "lib/crypto.h"
+#include "lib/hashmap.h"
+#include "http/http_client.h"
+#include "lib/json.h"
+#include "lib/log.h"
 
 #define KEY_LEN (CRYPTO_SHA256_SIZE * 2)
 

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "core/http_server.h"
+#include "http/http_server.h"
 
 struct config;
 struct logger;

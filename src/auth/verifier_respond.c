@@ -10,10 +10,10 @@
 
 #include "auth/verifier.h"
 #include "auth/verifier_internal.h"
-#include "core/buf.h"
-#include "core/config.h"
-#include "core/http_response.h"
-#include "core/json.h"
+#include "lib/buf.h"
+#include "app/config.h"
+#include "http/http_response.h"
+#include "lib/json.h"
 
 #define CHALLENGE_MAX 2048
 

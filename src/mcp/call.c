@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
-#include "core/log.h"
+#include "app/config.h"
+#include "lib/log.h"
 #include "mcp/call_internal.h"
 #include "mcp/jsonrpc.h"
 

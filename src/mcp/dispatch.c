@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
-#include "core/crypto.h"
-#include "core/json.h"
+#include "app/config.h"
+#include "lib/crypto.h"
+#include "lib/json.h"
 #include "mcp/call_internal.h"
 #include "mcp/jsonrpc.h"
 #include "store/store.h"

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
-#include "core/json.h"
+#include "app/config.h"
+#include "lib/json.h"
 #include "mcp/dispatch.h"
 #include "mcp/feature.h"
 #include "mcp/jsonrpc.h"

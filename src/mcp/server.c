@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
-#include "core/hashmap.h"
-#include "core/http_policy.h"
-#include "core/http_response.h"
-#include "core/json.h"
-#include "core/log.h"
-#include "core/ratelimit.h"
+#include "app/config.h"
+#include "lib/hashmap.h"
+#include "http/http_policy.h"
+#include "http/http_response.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "app/ratelimit.h"
 #include "auth/verifier.h"
 #include "mcp/context.h"
 #include "mcp/dispatch.h"
@@ -134,12 +134,12 @@ static void on_limit(void *arg, const struct ratelimit_result *r)
     struct limited *l = arg;
     const struct ratelimit *rl =
         l->route == ROUTE_MCP ? &l->server->mcp_limit : &l->server->static_limit;
-    ratelimit_headers(l->ex, r);
+    http_rate_limit_headers(l->ex, r->limit, r->remaining, r->reset_s);
     if (!r->allowed) {
         log_write(l->server->ctx.log, LOG_WARNING, "rate limit exceeded",
                   json_pack("{s:s,s:s}", "limiter", rl->name, "ip",
                             http_exchange_request(l->ex)->remote_addr));
-        ratelimit_reject(l->ex, rl, r);
+        http_respond_rate_limited(l->ex, r->reset_s, rl->description);
     } else if (l->route == ROUTE_MCP) {
         authenticate(l->server, l->ex);
     } else {
@@ -165,7 +165,7 @@ static void limited(struct mcp_server *s, struct http_exchange *ex, enum route r
         return;
     }
     *l = (struct limited){.server = s, .ex = ex, .route = route};
-    ratelimit_check(s->ctx.store, rl, ex, on_limit, l);
+    ratelimit_check(s->ctx.store, rl, http_exchange_request(ex)->remote_addr, on_limit, l);
 }
 
 /* The MCP routes, after authentication. */
@@ -252,6 +252,10 @@ struct mcp_server *mcp_server_new(uv_loop_t *loop, const struct config *cfg, str
         free(s);
         return NULL;
     }
+    /* Browser clients must read the session and version headers and may send them. */
+    s->policy.cors_expose_headers = "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate";
+    s->policy.cors_allow_headers = "Content-Type, Authorization, Mcp-Session-Id, "
+                                   "MCP-Protocol-Version, Last-Event-ID, Accept";
     s->mcp_limit = (struct ratelimit){"mcp", cfg->rate_limit_mcp, 60000, "MCP rate limit exceeded"};
     s->static_limit = (struct ratelimit){"static", cfg->rate_limit_static, 60000,
                                          "Static file rate limit exceeded"};

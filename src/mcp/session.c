@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
-#include "core/hashmap.h"
-#include "core/json.h"
-#include "core/log.h"
+#include "app/config.h"
+#include "lib/hashmap.h"
+#include "lib/json.h"
+#include "lib/log.h"
 #include "mcp/dispatch.h"
 #include "mcp/jsonrpc.h"
 #include "store/store.h"

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/config.h"
-#include "core/crypto.h"
-#include "core/http_response.h"
+#include "lib/buf.h"
+#include "app/config.h"
+#include "lib/crypto.h"
+#include "http/http_response.h"
 #include "mcp/session.h"
 #include "store/store.h"
 

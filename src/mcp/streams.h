@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/http_server.h"
+#include "http/http_server.h"
 #include "mcp/context.h"
 
 #define MCP_STREAM_ID_MAX 24

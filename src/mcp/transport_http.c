@@ -4,11 +4,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/config.h"
-#include "core/crypto.h"
-#include "core/http_response.h"
-#include "core/json.h"
-#include "core/log.h"
+#include "app/config.h"
+#include "lib/crypto.h"
+#include "http/http_response.h"
+#include "lib/json.h"
+#include "lib/log.h"
 #include "mcp/dispatch.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/notifier.h"

@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "core/http_server.h"
+#include "http/http_server.h"
 #include "mcp/context.h"
 
 /* Handle a request to the MCP endpoint. user is the authenticated subject ("anonymous" when

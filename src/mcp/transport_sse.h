@@ -10,7 +10,7 @@
 #ifndef MCPD_MCP_TRANSPORT_SSE_H
 #define MCPD_MCP_TRANSPORT_SSE_H
 
-#include "core/http_server.h"
+#include "http/http_server.h"
 #include "mcp/context.h"
 
 /* GET /sse for user (the authenticated subject). Finishes ex when the stream ends. */

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/hashmap.h"
-#include "core/log.h"
+#include "lib/hashmap.h"
+#include "lib/log.h"
 #include "store/store_backend.h"
 
 #define MEM_SWEEP_INTERVAL_MS 1000u /* how often expired keys nobody touches are freed */

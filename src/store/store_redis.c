@@ -44,8 +44,8 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#include "core/hashmap.h"
-#include "core/log.h"
+#include "lib/hashmap.h"
+#include "lib/log.h"
 #include "store/store_backend.h"
 
 #define RDS_DEFAULT_PORT       6379

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/buf.h"
-#include "core/http_response.h"
+#include "lib/buf.h"
+#include "http/http_response.h"
 #include "web/web_assets.h"
 
 /* The public URLs and the embedded files behind them. index.html is only reachable as "/",

@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "core/http_server.h"
+#include "http/http_server.h"
 
 struct web_page_state {
     bool degraded;               /* the authorization server has not answered (yet) */

@@ -124,6 +124,13 @@ fi
 FOREIGN=(-H 'Origin: http://evil.example.com')
 OWN=(-H "Origin: $ORIGIN")
 check "/mcp: initialize with its own Origin" "$(post "${H[@]}" "${OWN[@]}" -d "$INIT")" 200
+# A browser client must be able to read the session and version headers and send them back.
+check_is "/mcp: CORS exposes the MCP headers to its own Origin" \
+  "$(curl -s -o /dev/null -D - -X POST "${H[@]}" "${OWN[@]}" -d "$INIT" "$U" | tr -d '\r' | sed -n 's/^access-control-expose-headers: //Ip')" \
+  'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate'
+check_is "/mcp: a preflight allows the MCP request headers" \
+  "$(curl -s -o /dev/null -D - -X OPTIONS "${OWN[@]}" -H 'Access-Control-Request-Method: POST' "$U" | tr -d '\r' | sed -n 's/^access-control-allow-headers: //Ip')" \
+  'Content-Type, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Accept'
 check_is "/mcp: foreign Origin" "$(answer -X POST "${H[@]}" "${FOREIGN[@]}" -d "$INIT" "$U")" "403 $BAD_ORIGIN"
 check_is "/mcp: foreign Host" "$(answer -X POST "${H[@]}" -H 'Host: evil.example.com' -d "$INIT" "$U")" "403 $BAD_HOST"
 # /sse streams on: -m 2 cuts the accepted stream on purpose; a foreign Origin that were wrongly

@@ -1,4 +1,4 @@
-/* libFuzzer target for core/form: whatever form_parse accepts re-encodes (form_encode on each
+/* libFuzzer target for lib/form: whatever form_parse accepts re-encodes (form_encode on each
  * name and value) to text that parses back to the same parameters, in the same order, and the
  * parser never reads outside the input (it is given no NUL terminator). */
 #include <stdint.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/form.h"
+#include "lib/buf.h"
+#include "lib/form.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

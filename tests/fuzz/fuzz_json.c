@@ -1,4 +1,4 @@
-/* libFuzzer target for core/json: whatever json_parse accepts must serialize to text that parses
+/* libFuzzer target for lib/json: whatever json_parse accepts must serialize to text that parses
  * again and serializes to the same bytes, so mcpd's output is always readable by mcpd (and by the
  * TypeScript peer, whose formatting the serializer copies). */
 #include <stdint.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
+#include "lib/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

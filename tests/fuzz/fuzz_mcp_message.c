@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/crypto.h"
-#include "core/json.h"
+#include "lib/crypto.h"
+#include "lib/json.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/streams.h"
 

@@ -11,9 +11,9 @@
 #include <uv.h>
 
 #include "auth/server.h"
-#include "core/config.h"
-#include "core/crypto.h"
-#include "core/json.h"
+#include "app/config.h"
+#include "lib/crypto.h"
+#include "lib/json.h"
 #include "store/store.h"
 
 #define REDIRECT  "http://localhost:3000/callback"

@@ -1,6 +1,6 @@
 #include "testutil.h"
 
-#include "core/buf.h"
+#include "lib/buf.h"
 
 static void test_buf_append_keeps_nul_terminated(void **state)
 {

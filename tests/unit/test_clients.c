@@ -6,7 +6,7 @@
 
 #include "auth/clients.h"
 #include "auth/uri.h"
-#include "core/json.h"
+#include "lib/json.h"
 
 static json_t *validate(const char *text, const char **error)
 {

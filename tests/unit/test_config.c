@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "core/config.h"
+#include "app/config.h"
 
 /* Every variable mcpd reads; each test starts with all of them unset, in an empty directory. */
 static const char *const env_names[] = {

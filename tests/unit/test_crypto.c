@@ -1,6 +1,6 @@
 #include "testutil.h"
 
-#include "core/crypto.h"
+#include "lib/crypto.h"
 
 static void test_sha256_hex_matches_known_vector(void **state)
 {

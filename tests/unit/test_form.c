@@ -1,9 +1,9 @@
-/* core/form: x-www-form-urlencoded decoding, limits, duplicates and percent-encoding. */
+/* lib/form: x-www-form-urlencoded decoding, limits, duplicates and percent-encoding. */
 #include "testutil.h"
 
 #include <stdio.h>
 
-#include "core/form.h"
+#include "lib/form.h"
 
 static int parse(struct form *f, const char *s)
 {

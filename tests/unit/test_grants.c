@@ -7,8 +7,8 @@
 #include <uv.h>
 
 #include "auth/grants.h"
-#include "core/crypto.h"
-#include "core/json.h"
+#include "lib/crypto.h"
+#include "lib/json.h"
 #include "store/store.h"
 
 #define CLIENT    "11111111-2222-4333-8444-555555555555"

@@ -3,7 +3,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "core/hashmap.h"
+#include "lib/hashmap.h"
 
 static void test_hashmap_put_get_replace_remove(void **state)
 {

@@ -10,9 +10,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "core/http_client.h"
-#include "core/http_response.h"
-#include "core/http_server.h"
+#include "http/http_client.h"
+#include "http/http_response.h"
+#include "http/http_server.h"
 
 #define MAX_HELD 8
 

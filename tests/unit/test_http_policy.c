@@ -3,7 +3,7 @@
 
 #include <stdbool.h>
 
-#include "core/http_policy.h"
+#include "http/http_policy.h"
 
 /* A request carrying just the given headers (name, value pairs, NULL-terminated). */
 struct fake_req {

@@ -15,9 +15,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "core/http_policy.h"
-#include "core/http_response.h"
-#include "core/http_server.h"
+#include "http/http_policy.h"
+#include "http/http_response.h"
+#include "http/http_server.h"
 
 #define CLIENT_BUF (256 * 1024)
 
@@ -459,8 +459,7 @@ static void test_cors_reflects_allowed_origin_only(void **state)
     assert_contains(&c, "\r\nAccess-Control-Allow-Origin: http://localhost:6274\r\n");
     assert_contains(&c, "\r\nVary: Origin\r\n");
     assert_contains(&c, "\r\nAccess-Control-Allow-Credentials: true\r\n");
-    assert_contains(&c, "\r\nAccess-Control-Expose-Headers: Mcp-Session-Id, MCP-Protocol-Version, "
-                        "WWW-Authenticate\r\n");
+    assert_contains(&c, "\r\nAccess-Control-Expose-Headers: WWW-Authenticate\r\n");
     assert_null(strstr(second, "Access-Control-Allow-Origin"));
     assert_non_null(strstr(second, "Vary: Origin"));
     client_free(&c);
@@ -480,8 +479,25 @@ static void test_cors_preflight_answers_204(void **state)
     assert_contains(&c, "\r\nAccess-Control-Allow-Origin: http://127.0.0.1:5173\r\n");
     assert_contains(&c, "\r\nAccess-Control-Allow-Methods: GET, POST, DELETE, OPTIONS\r\n");
     assert_contains(&c, "\r\nAccess-Control-Allow-Headers: Content-Type, Authorization, "
-                        "Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Accept\r\n");
+                        "Last-Event-ID, Accept\r\n");
     assert_contains(&c, "\r\nAccess-Control-Max-Age: 86400\r\n");
+    client_free(&c);
+    fx_free(f);
+}
+
+/* The HTTP layer knows no protocol headers: the role that owns the listener names them. */
+static void test_cors_header_lists_come_from_the_role(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    f->policy.cors_expose_headers = "X-Role-Id, WWW-Authenticate";
+    f->policy.cors_allow_headers = "Content-Type, X-Role-Id";
+    struct client c = {.want = 1};
+    const char *req =
+        "OPTIONS /cors HTTP/1.1\r\nHost: localhost\r\nOrigin: http://127.0.0.1:5173\r\n"
+        "Access-Control-Request-Method: POST\r\n\r\n";
+    run_client(f, &c, req, strlen(req));
+    assert_contains(&c, "\r\nAccess-Control-Expose-Headers: X-Role-Id, WWW-Authenticate\r\n");
+    assert_contains(&c, "\r\nAccess-Control-Allow-Headers: Content-Type, X-Role-Id\r\n");
     client_free(&c);
     fx_free(f);
 }
@@ -928,6 +944,7 @@ int main(void)
         cmocka_unit_test(test_security_headers_have_the_peer_values),
         cmocka_unit_test(test_cors_reflects_allowed_origin_only),
         cmocka_unit_test(test_cors_preflight_answers_204),
+        cmocka_unit_test(test_cors_header_lists_come_from_the_role),
         cmocka_unit_test(test_keep_alive_serves_two_requests_on_one_connection),
         cmocka_unit_test(test_pipelined_requests_answered_in_order),
         cmocka_unit_test(test_http10_request_closes_by_default),

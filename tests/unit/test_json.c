@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "core/json.h"
+#include "lib/json.h"
 
 static void assert_number_prints(double d, const char *expected)
 {

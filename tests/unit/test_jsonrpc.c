@@ -1,6 +1,6 @@
 #include "testutil.h"
 
-#include "core/json.h"
+#include "lib/json.h"
 #include "mcp/jsonrpc.h"
 
 static enum jsonrpc_kind classify(const char *text)

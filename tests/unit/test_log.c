@@ -2,8 +2,8 @@
 
 #include <stdio.h>
 
-#include "core/json.h"
-#include "core/log.h"
+#include "lib/json.h"
+#include "lib/log.h"
 
 static char *capture(enum log_level min, enum log_level level, const char *msg, json_t *fields)
 {

@@ -7,9 +7,9 @@
 
 #include "testhttp.h"
 
-#include "core/http_response.h"
-#include "core/ratelimit.h"
-#include "core/ratelimit_internal.h"
+#include "http/http_response.h"
+#include "app/ratelimit.h"
+#include "app/ratelimit_internal.h"
 #include "store/store.h"
 
 /* ------------------------------------------------------------ direct checks on the store --- */
@@ -192,9 +192,9 @@ struct pending_ex {
 static void on_route_result(void *arg, const struct ratelimit_result *r)
 {
     struct pending_ex *p = arg;
-    ratelimit_headers(p->ex, r);
+    http_rate_limit_headers(p->ex, r->limit, r->remaining, r->reset_s);
     if (!r->allowed)
-        ratelimit_reject(p->ex, &p->srv->rl, r);
+        http_respond_rate_limited(p->ex, r->reset_s, p->srv->rl.description);
     else
         http_respond(p->ex, 200, "text/plain", "ok", 2);
     free(p);
@@ -206,7 +206,8 @@ static void limited_handler(struct http_exchange *ex, void *arg)
     assert_non_null(p);
     p->srv = arg;
     p->ex = ex;
-    ratelimit_check(p->srv->store, &p->srv->rl, ex, on_route_result, p);
+    ratelimit_check(p->srv->store, &p->srv->rl, http_exchange_request(ex)->remote_addr,
+                    on_route_result, p);
 }
 
 static void srv_start(struct srv *s, unsigned limit, uint64_t window_ms)

@@ -8,10 +8,10 @@
 
 #include <time.h>
 
-#include "core/config.h"
-#include "core/crypto.h"
-#include "core/hashmap.h"
-#include "core/json.h"
+#include "app/config.h"
+#include "lib/crypto.h"
+#include "lib/hashmap.h"
+#include "lib/json.h"
 #include "mcp/context.h"
 #include "mcp/dispatch.h"
 #include "mcp/features/reference_internal.h"

@@ -4,9 +4,9 @@
  */
 #include "testutil.h"
 
-#include "core/config.h"
-#include "core/hashmap.h"
-#include "core/json.h"
+#include "app/config.h"
+#include "lib/hashmap.h"
+#include "lib/json.h"
 #include "mcp/session.h"
 #include "store/store.h"
 

@@ -16,12 +16,12 @@
 
 #include "auth/verifier.h"
 #include "auth/verifier_internal.h" /* cache_max, to test the bound with a small cache */
-#include "core/buf.h"
-#include "core/config.h"
-#include "core/hashmap.h"
-#include "core/http_response.h"
-#include "core/http_server.h"
-#include "core/log.h"
+#include "lib/buf.h"
+#include "app/config.h"
+#include "lib/hashmap.h"
+#include "http/http_response.h"
+#include "http/http_server.h"
+#include "lib/log.h"
 
 #define BASE     "http://localhost:3232"
 #define PRM      BASE "/.well-known/oauth-protected-resource/mcp"

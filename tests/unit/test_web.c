@@ -5,7 +5,7 @@
 
 #include "testhttp.h"
 
-#include "core/http_response.h"
+#include "http/http_response.h"
 #include "web/web.h"
 #include "web/web_assets.h"
 

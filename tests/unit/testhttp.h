@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "core/http_server.h"
+#include "http/http_server.h"
 
 #define TH_RESPONSE_MAX (512 * 1024)
 

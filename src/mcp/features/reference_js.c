@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/json.h"
+#include "lib/buf.h"
+#include "lib/json.h"
 #include "mcp/features/reference_internal.h"
 
 /* Bound on pretty-printed text; the largest thing printed is a client's elicitation result. */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/crypto.h"
+#include "lib/crypto.h"
 #include "mcp/features/reference_internal.h"
 
 /* "Resource 100: This is a base64 blob" is the longest blob source. */

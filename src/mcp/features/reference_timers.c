@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/crypto.h"
+#include "lib/crypto.h"
 #include "mcp/features/reference_internal.h"
 
 const struct ref_log_message REF_LOG_MESSAGES[REF_LOG_MESSAGE_COUNT] = {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
+#include "lib/json.h"
 #include "mcp/features/reference_internal.h"
 
 #define DRAFT07                                                                                    \

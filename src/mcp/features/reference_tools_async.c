@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
+#include "lib/json.h"
 #include "mcp/features/reference_internal.h"
 
 /* Node clamps setTimeout delays outside [1, 2^31-1] ms to 1 ms; the reference server sleeps with

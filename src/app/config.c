@@ -1,4 +1,4 @@
-#include "core/config.h"
+#include "app/config.h"
 
 #include <errno.h>
 #include <stdarg.h>

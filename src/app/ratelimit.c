@@ -1,16 +1,14 @@
 /* Fixed-window rate limiting on the shared store (see ratelimit.h). */
-#include "core/ratelimit.h"
+#include "app/ratelimit.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "core/http_response.h"
-#include "core/ratelimit_internal.h"
+#include "app/ratelimit_internal.h"
 #include "store/store.h"
 
 /* One counter request in flight: what the store callback needs to build the result. */
@@ -114,41 +112,9 @@ static uint64_t wall_clock_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void ratelimit_check(struct store *s, const struct ratelimit *rl, struct http_exchange *ex,
+void ratelimit_check(struct store *s, const struct ratelimit *rl, const char *client_addr,
                      ratelimit_fn fn, void *arg)
 {
     /* The wall clock, not the loop clock: instances sharing the store must agree on windows. */
-    const struct http_request *req = http_exchange_request(ex);
-    ratelimit_check_at(s, rl, req->remote_addr, wall_clock_ms(), fn, arg);
-}
-
-static void add_number_header(struct http_exchange *ex, const char *name, uint64_t value)
-{
-    char text[24];
-    snprintf(text, sizeof text, "%" PRIu64, value);
-    http_response_header(ex, name, text);
-}
-
-void ratelimit_headers(struct http_exchange *ex, const struct ratelimit_result *r)
-{
-    if (r->limit == 0)
-        return;
-    /* IETF draft names (what the SDK limiters send) and the X- twins of express-rate-limit's
-     * legacy headers, whose Reset is the window's end in Unix seconds rather than a delta. */
-    add_number_header(ex, "RateLimit-Limit", r->limit);
-    add_number_header(ex, "RateLimit-Remaining", r->remaining);
-    add_number_header(ex, "RateLimit-Reset", r->reset_s);
-    add_number_header(ex, "X-RateLimit-Limit", r->limit);
-    add_number_header(ex, "X-RateLimit-Remaining", r->remaining);
-    add_number_header(ex, "X-RateLimit-Reset", (uint64_t)time(NULL) + r->reset_s);
-}
-
-void ratelimit_reject(struct http_exchange *ex, const struct ratelimit *rl,
-                      const struct ratelimit_result *r)
-{
-    /* Retry-After of 0 would invite an immediate retry into the same window. */
-    add_number_header(ex, "Retry-After", r->reset_s ? r->reset_s : 1);
-    const char *desc = rl->description ? rl->description : "Too many requests";
-    http_respond_json(
-        ex, 429, json_pack("{s:s, s:s}", "error", "too_many_requests", "error_description", desc));
+    ratelimit_check_at(s, rl, client_addr, wall_clock_ms(), fn, arg);
 }

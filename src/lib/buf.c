@@ -1,4 +1,4 @@
-#include "core/buf.h"
+#include "lib/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

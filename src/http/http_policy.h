@@ -4,13 +4,13 @@
  * headers the reference server documents. Pure functions over a request and a policy; no I/O, no
  * MCP.
  */
-#ifndef MCPD_CORE_HTTP_POLICY_H
-#define MCPD_CORE_HTTP_POLICY_H
+#ifndef MCPD_HTTP_HTTP_POLICY_H
+#define MCPD_HTTP_HTTP_POLICY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/http_server.h"
+#include "http/http_server.h"
 
 #define HTTP_POLICY_MAX_HOSTS 16
 
@@ -25,7 +25,15 @@ struct http_policy {
      * accepted too. A request without Origin is always accepted (non-browser clients). */
     char *allowed_origins[HTTP_POLICY_MAX_HOSTS];
     size_t allowed_origin_count;
+    /* What a browser may read and send cross-origin, as comma-separated header lists. The role
+     * that owns the listener names its own protocol headers here (borrowed, static strings);
+     * http_policy_init sets the generic defaults below. */
+    const char *cors_expose_headers;
+    const char *cors_allow_headers;
 };
+
+#define HTTP_POLICY_EXPOSE_DEFAULT "WWW-Authenticate"
+#define HTTP_POLICY_ALLOW_DEFAULT  "Content-Type, Authorization, Last-Event-ID, Accept"
 
 /* Build the policy for a listener bound to bind_host; base_uri (may be NULL) adds its host and
  * origin; extra_origins is a comma-separated list (may be NULL). */
@@ -41,10 +49,10 @@ bool http_policy_origin_allowed(const struct http_policy *p, const struct http_r
 void http_policy_add_security_headers(struct http_server *s);
 
 /* CORS on an actual response: reflect an allowed Origin, Vary: Origin, credentials, and expose
- * Mcp-Session-Id and MCP-Protocol-Version. Does nothing without an Origin header. */
+ * p->cors_expose_headers. Does nothing without an Origin header. */
 void http_policy_cors(struct http_exchange *ex, const struct http_policy *p);
-/* Answer an OPTIONS preflight (204) allowing GET, POST, DELETE, OPTIONS and the MCP headers.
- * Finishes the exchange. */
+/* Answer an OPTIONS preflight (204) allowing GET, POST, DELETE, OPTIONS and
+ * p->cors_allow_headers. Finishes the exchange. */
 int http_policy_preflight(struct http_exchange *ex, const struct http_policy *p);
 
 bool http_host_is_loopback(const char *host);

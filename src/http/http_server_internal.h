@@ -1,20 +1,20 @@
 /*
- * http_parser_internal: private interface of the HTTP core, shared by http_server.c,
+ * http_server_internal: private interface of the HTTP core, shared by http_server.c,
  * http_response.c and the fuzz target, never by the layers above. It holds the request parser
  * (llhttp plus mcpd's own framing checks, bounded storage, one request at a time, so the fuzz
  * target can run the exact code the server runs without sockets) and the exchange internals
  * that http_response.c needs to write on a connection. Nothing here knows about routes.
  */
-#ifndef MCPD_CORE_HTTP_PARSER_INTERNAL_H
-#define MCPD_CORE_HTTP_PARSER_INTERNAL_H
+#ifndef MCPD_HTTP_HTTP_SERVER_INTERNAL_H
+#define MCPD_HTTP_HTTP_SERVER_INTERNAL_H
 
 #include <llhttp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/buf.h"
-#include "core/http_server.h"
+#include "lib/buf.h"
+#include "http/http_server.h"
 
 enum http_parse_status {
     HTTP_PARSE_MORE = 0,  /* all input consumed, the request is not complete yet */

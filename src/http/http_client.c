@@ -6,15 +6,15 @@
  * with curl_multi_info_read. Easy handles live for one request; the connection pool lives in the
  * multi handle, so consecutive requests to the same host reuse a kept-alive connection.
  */
-#include "core/http_client.h"
+#include "http/http_client.h"
 
 #include <curl/curl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/log.h"
+#include "lib/buf.h"
+#include "lib/log.h"
 
 /* Pooled connections kept open in total; more concurrent requests queue inside curl. */
 #define HC_MAX_CONNECTIONS 64

@@ -6,14 +6,14 @@
  * Reference conventions follow jansson: "steals" means the callee takes the caller's reference,
  * "borrowed" means the caller must not decref.
  */
-#ifndef MCPD_CORE_JSON_H
-#define MCPD_CORE_JSON_H
+#ifndef MCPD_LIB_JSON_H
+#define MCPD_LIB_JSON_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/buf.h"
+#include "lib/buf.h"
 
 #define JSON_MAX_DEPTH 64
 

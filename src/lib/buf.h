@@ -4,8 +4,8 @@
  * (the NUL is not counted in len), so its contents can be handed to C string functions.
  * Knows nothing of HTTP, JSON or MCP.
  */
-#ifndef MCPD_CORE_BUF_H
-#define MCPD_CORE_BUF_H
+#ifndef MCPD_LIB_BUF_H
+#define MCPD_LIB_BUF_H
 
 #include <stdarg.h>
 #include <stddef.h>

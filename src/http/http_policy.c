@@ -1,5 +1,5 @@
 /* Host/Origin validation, CORS and security headers shared by every mcpd listener. */
-#include "core/http_policy.h"
+#include "http/http_policy.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/http_response.h"
+#include "http/http_response.h"
 
 #define HOST_MAX 300
 
@@ -134,6 +134,8 @@ int http_policy_init(struct http_policy *p, const char *bind_host, const char *b
                      const char *extra_origins)
 {
     memset(p, 0, sizeof *p);
+    p->cors_expose_headers = HTTP_POLICY_EXPOSE_DEFAULT;
+    p->cors_allow_headers = HTTP_POLICY_ALLOW_DEFAULT;
     bool loopback = http_host_is_loopback(bind_host);
     int rc = 0;
     if (loopback) {
@@ -249,8 +251,8 @@ void http_policy_cors(struct http_exchange *ex, const struct http_policy *p)
         return;
     http_response_header(ex, "Access-Control-Allow-Origin", origin);
     http_response_header(ex, "Access-Control-Allow-Credentials", "true");
-    http_response_header(ex, "Access-Control-Expose-Headers",
-                         "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate");
+    if (p->cors_expose_headers)
+        http_response_header(ex, "Access-Control-Expose-Headers", p->cors_expose_headers);
 }
 
 int http_policy_preflight(struct http_exchange *ex, const struct http_policy *p)
@@ -259,9 +261,8 @@ int http_policy_preflight(struct http_exchange *ex, const struct http_policy *p)
     const struct http_request *req = http_exchange_request(ex);
     if (http_request_header(req, "Origin") && http_policy_origin_allowed(p, req)) {
         http_response_header(ex, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
-        http_response_header(ex, "Access-Control-Allow-Headers",
-                             "Content-Type, Authorization, Mcp-Session-Id, MCP-Protocol-Version, "
-                             "Last-Event-ID, Accept");
+        if (p->cors_allow_headers)
+            http_response_header(ex, "Access-Control-Allow-Headers", p->cors_allow_headers);
         http_response_header(ex, "Access-Control-Max-Age", "86400");
     }
     return http_respond_empty(ex, 204);

@@ -5,14 +5,14 @@
  * handled here; the application only names status, headers and body. Errors that mcpd answers
  * with a JSON body are built with http_respond_json so that every error body is JSON.
  */
-#ifndef MCPD_CORE_HTTP_RESPONSE_H
-#define MCPD_CORE_HTTP_RESPONSE_H
+#ifndef MCPD_HTTP_HTTP_RESPONSE_H
+#define MCPD_HTTP_HTTP_RESPONSE_H
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/http_server.h"
+#include "http/http_server.h"
 
 /* Add a response header; only before the response starts. Name and value are copied. */
 int http_response_header(struct http_exchange *ex, const char *name, const char *value);
@@ -27,6 +27,12 @@ int http_respond(struct http_exchange *ex, int status, const char *content_type,
 int http_respond_json(struct http_exchange *ex, int status, json_t *body);
 /* No body (Content-Length: 0, or none for 204/304). */
 int http_respond_empty(struct http_exchange *ex, int status);
+/* RateLimit-Limit / RateLimit-Remaining / RateLimit-Reset (seconds to the window's end) and their
+ * X-RateLimit-* twins; nothing when limit is 0 (no limiter counted the request). */
+void http_rate_limit_headers(struct http_exchange *ex, unsigned limit, unsigned remaining,
+                             uint64_t reset_s);
+/* 429 with Retry-After and {"error":"too_many_requests","error_description":description}. */
+int http_respond_rate_limited(struct http_exchange *ex, uint64_t reset_s, const char *description);
 
 /* Chunked streaming responses. begin sends the head at once; write sends one chunk; end sends
  * the last chunk and finishes the exchange. write returns HTTP_ERR_OVERFLOW (and closes the
@@ -46,7 +52,5 @@ int http_sse_event(struct http_exchange *ex, const char *id, const char *event, 
                    size_t len);
 int http_sse_retry(struct http_exchange *ex, uint64_t retry_ms);  /* "retry: N\n\n" */
 int http_sse_comment(struct http_exchange *ex, const char *text); /* ": text\n\n" (heartbeat) */
-
-const char *http_status_reason(int status);
 
 #endif

@@ -1,5 +1,5 @@
 /* application/x-www-form-urlencoded parsing and percent-encoding (see form.h). */
-#include "core/form.h"
+#include "lib/form.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* HTTP/1.1 server: request parser with framing checks, connections, timeouts, exchanges. */
-#include "core/http_server.h"
+#include "http/http_server.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -9,10 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/buf.h"
-#include "core/http_parser_internal.h"
-#include "core/http_response.h"
-#include "core/log.h"
+#include "lib/buf.h"
+#include "http/http_server_internal.h"
+#include "lib/log.h"
 
 /* ============================== request parser ============================================ */
 
@@ -1324,3 +1323,53 @@ void http_exchange_cut(struct http_exchange *ex)
         conn_close(ex->conn);
     ex->closed = true;
 }
+
+struct status_reason {
+    int status;
+    const char *reason;
+};
+
+static const struct status_reason status_reasons[] = {
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {206, "Partial Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {422, "Unprocessable Content"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
+};
+
+const char *http_status_reason(int status)
+{
+    for (size_t i = 0; i < sizeof status_reasons / sizeof status_reasons[0]; i++) {
+        if (status_reasons[i].status == status)
+            return status_reasons[i].reason;
+    }

@@ -1,64 +1,17 @@
 /* Response writing on an exchange: heads, complete bodies, chunked streams and SSE. */
-#include "core/http_response.h"
+#include "http/http_response.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "core/buf.h"
-#include "core/http_parser_internal.h"
-#include "core/json.h"
+#include "lib/buf.h"
+#include "http/http_server_internal.h"
+#include "lib/json.h"
 
-struct status_reason {
-    int status;
-    const char *reason;
-};
-
-static const struct status_reason status_reasons[] = {
-    {100, "Continue"},
-    {101, "Switching Protocols"},
-    {200, "OK"},
-    {201, "Created"},
-    {202, "Accepted"},
-    {204, "No Content"},
-    {206, "Partial Content"},
-    {301, "Moved Permanently"},
-    {302, "Found"},
-    {303, "See Other"},
-    {304, "Not Modified"},
-    {307, "Temporary Redirect"},
-    {308, "Permanent Redirect"},
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {403, "Forbidden"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {406, "Not Acceptable"},
-    {408, "Request Timeout"},
-    {409, "Conflict"},
-    {410, "Gone"},
-    {411, "Length Required"},
-    {413, "Content Too Large"},
-    {414, "URI Too Long"},
-    {415, "Unsupported Media Type"},
-    {422, "Unprocessable Content"},
-    {429, "Too Many Requests"},
-    {431, "Request Header Fields Too Large"},
-    {500, "Internal Server Error"},
-    {501, "Not Implemented"},
-    {502, "Bad Gateway"},
-    {503, "Service Unavailable"},
-    {504, "Gateway Timeout"},
-    {505, "HTTP Version Not Supported"},
-};
-
-const char *http_status_reason(int status)
-{
-    for (size_t i = 0; i < sizeof status_reasons / sizeof status_reasons[0]; i++) {
-        if (status_reasons[i].status == status)
-            return status_reasons[i].reason;
-    }
-    return "Unknown";
+return "Unknown";
 }
 
 /* RFC 9110 token characters, so an application cannot produce a malformed header name. */
@@ -414,4 +367,36 @@ int http_sse_comment(struct http_exchange *ex, const char *text)
         rc = http_stream_write(ex, b.data, b.len);
     buf_free(&b);
     return rc;
+}
+
+static void add_number_header(struct http_exchange *ex, const char *name, uint64_t value)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%" PRIu64, value);
+    http_response_header(ex, name, text);
+}
+
+void http_rate_limit_headers(struct http_exchange *ex, unsigned limit, unsigned remaining,
+                             uint64_t reset_s)
+{
+    if (limit == 0)
+        return;
+    /* IETF draft names (what the SDK limiters send) and the X- twins of express-rate-limit's
+     * legacy headers, whose Reset is the window's end in Unix seconds rather than a delta. */
+    add_number_header(ex, "RateLimit-Limit", limit);
+    add_number_header(ex, "RateLimit-Remaining", remaining);
+    add_number_header(ex, "RateLimit-Reset", reset_s);
+    add_number_header(ex, "X-RateLimit-Limit", limit);
+    add_number_header(ex, "X-RateLimit-Remaining", remaining);
+    add_number_header(ex, "X-RateLimit-Reset", (uint64_t)time(NULL) + reset_s);
+}
+
+int http_respond_rate_limited(struct http_exchange *ex, uint64_t reset_s, const char *description)
+{
+    /* Retry-After of 0 would invite an immediate retry into the same window. */
+    add_number_header(ex, "Retry-After", reset_s ? reset_s : 1);
+    return http_respond_json(ex, 429,
+                             json_pack("{s:s, s:s}", "error", "too_many_requests",
+                                       "error_description",
+                                       description ? description : "Too many requests"));
 }

@@ -4,8 +4,8 @@
  * context and passed to the modules that log; there is no global logger. Secrets never reach a
  * log line: callers pass them through log_secret_hash, which yields a short SHA-256 prefix.
  */
-#ifndef MCPD_CORE_LOG_H
-#define MCPD_CORE_LOG_H
+#ifndef MCPD_LIB_LOG_H
+#define MCPD_LIB_LOG_H
 
 #include <jansson.h>
 #include <stdio.h>

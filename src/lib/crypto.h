@@ -2,8 +2,8 @@
  * crypto: the few primitives mcpd needs, on OpenSSL 3: random bytes from the OS CSPRNG, ids and
  * tokens, SHA-256, base64 and base64url (RFC 4648), and constant-time comparison. No state.
  */
-#ifndef MCPD_CORE_CRYPTO_H
-#define MCPD_CORE_CRYPTO_H
+#ifndef MCPD_LIB_CRYPTO_H
+#define MCPD_LIB_CRYPTO_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -5,15 +5,15 @@
  * ...), then command-line flags. `mcpd --help` is generated from the same table, so it cannot
  * drift. Knows nothing of what the settings do.
  */
-#ifndef MCPD_CORE_CONFIG_H
-#define MCPD_CORE_CONFIG_H
+#ifndef MCPD_APP_CONFIG_H
+#define MCPD_APP_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "core/http_server.h"
+#include "http/http_server.h"
 
 enum config_role {
     ROLE_NONE = 0, /* --help / --version */

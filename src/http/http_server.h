@@ -13,8 +13,8 @@
  * the exchange, and every write on it is then a no-op returning HTTP_ERR_CLOSED. Nothing on an
  * exchange may be touched after it is finished.
  */
-#ifndef MCPD_CORE_HTTP_SERVER_H
-#define MCPD_CORE_HTTP_SERVER_H
+#ifndef MCPD_HTTP_HTTP_SERVER_H
+#define MCPD_HTTP_HTTP_SERVER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -100,6 +100,8 @@ unsigned http_server_connection_count(const struct http_server *s);
 const struct http_request *http_exchange_request(const struct http_exchange *ex);
 /* Case-insensitive lookup of the first header with this name; NULL if absent. */
 const char *http_request_header(const struct http_request *req, const char *name);
+/* The reason phrase of a status code ("Not Found"); "Unknown" for one mcpd never sends. */
+const char *http_status_reason(int status);
 /* Number of header fields with this name (to refuse duplicates where it matters). */
 size_t http_request_header_count(const struct http_request *req, const char *name);
 /* Copy the percent-decoded ('+' as space) value of a query parameter into out. Returns the

@@ -1,16 +1,15 @@
 /*
  * ratelimit: fixed-window request counters per client IP and limiter name, kept in the store
  * (INCR with a TTL of one window), so every instance behind a load balancer shares them. It
- * answers "allowed or not" asynchronously and writes the standard headers and the 429 body;
- * the caller decides which routes count against which limiter. Knows nothing of MCP or OAuth.
+ * answers "allowed or not" asynchronously; the caller decides which routes count against which
+ * limiter and writes the answer with http_rate_limit_headers / http_respond_rate_limited.
+ * Owns the "rl:" keys. Knows nothing of HTTP, MCP or OAuth.
  */
-#ifndef MCPD_CORE_RATELIMIT_H
-#define MCPD_CORE_RATELIMIT_H
+#ifndef MCPD_APP_RATELIMIT_H
+#define MCPD_APP_RATELIMIT_H
 
 #include <stdbool.h>
 #include <stdint.h>
-
-#include "core/http_server.h"
 
 struct store;
 
@@ -32,15 +31,10 @@ struct ratelimit_result {
  * unavailable store must not lock every client out) and r->limit is 0. */
 typedef void (*ratelimit_fn)(void *arg, const struct ratelimit_result *r);
 
-/* Count one request from the exchange's client address. With limit 0 the callback runs
- * synchronously with allowed=true and nothing is counted. Key: "rl:{name}:{ip}:{window}". */
-void ratelimit_check(struct store *s, const struct ratelimit *rl, struct http_exchange *ex,
+/* Count one request from client_addr (the peer address text; NULL or "" counts as "unknown").
+ * With limit 0 the callback runs synchronously with allowed=true and nothing is counted.
+ * Key: "rl:{name}:{client}:{window}". */
+void ratelimit_check(struct store *s, const struct ratelimit *rl, const char *client_addr,
                      ratelimit_fn fn, void *arg);
-/* Add RateLimit-Limit / RateLimit-Remaining / RateLimit-Reset (and X-RateLimit-* twins) to the
- * response; nothing when r->limit is 0. */
-void ratelimit_headers(struct http_exchange *ex, const struct ratelimit_result *r);
-/* 429 with Retry-After and {"error":"too_many_requests","error_description":...}; finishes ex. */
-void ratelimit_reject(struct http_exchange *ex, const struct ratelimit *rl,
-                      const struct ratelimit_result *r);
 
 #endif

@@ -1,4 +1,4 @@
-#include "core/json.h"
+#include "lib/json.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -4,13 +4,13 @@
  * the clock given explicitly, so grouping and window arithmetic are tested without a socket per
  * address or waiting on the wall clock. Application code uses ratelimit.h only.
  */
-#ifndef MCPD_CORE_RATELIMIT_INTERNAL_H
-#define MCPD_CORE_RATELIMIT_INTERNAL_H
+#ifndef MCPD_APP_RATELIMIT_INTERNAL_H
+#define MCPD_APP_RATELIMIT_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/ratelimit.h"
+#include "app/ratelimit.h"
 
 /* Enough for the longest IPv6 text form plus "/56". */
 #define RATELIMIT_CLIENT_MAX 64

@@ -13,8 +13,8 @@
  * http_client_new (curl_global_init, reference-counted by libcurl since 7.84 and thread-safe
  * there) and released when the client is freed, so no caller needs to know about it.
  */
-#ifndef MCPD_CORE_HTTP_CLIENT_H
-#define MCPD_CORE_HTTP_CLIENT_H
+#ifndef MCPD_HTTP_HTTP_CLIENT_H
+#define MCPD_HTTP_HTTP_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "core/log.h"
+#include "lib/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,9 +6,9 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "core/buf.h"
-#include "core/crypto.h"
-#include "core/json.h"
+#include "lib/buf.h"
+#include "lib/crypto.h"
+#include "lib/json.h"
 
 static const char *const level_names[] = {"DEBUG",   "INFO",  "NOTICE",
                                           "WARNING", "ERROR", "CRITICAL"};

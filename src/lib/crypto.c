@@ -1,4 +1,4 @@
-#include "core/crypto.h"
+#include "lib/crypto.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -5,7 +5,7 @@
  * The table only grows; it never shrinks on remove, so a removal never rehashes under an
  * iterator.
  */
-#include "core/hashmap.h"
+#include "lib/hashmap.h"
 
 #include <errno.h>
 #include <stdint.h>

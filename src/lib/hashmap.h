@@ -3,8 +3,8 @@
  * creation, so client-chosen keys cannot force collisions). Values are opaque pointers the
  * caller owns. Used by the memory store and by in-process registries. Not thread-safe.
  */
-#ifndef MCPD_CORE_HASHMAP_H
-#define MCPD_CORE_HASHMAP_H
+#ifndef MCPD_LIB_HASHMAP_H
+#define MCPD_LIB_HASHMAP_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -6,8 +6,8 @@
  * name is kept in order, so callers can refuse repeated parameters as OAuth requires (RFC 6749
  * §3.1, §3.2). Knows nothing of HTTP or OAuth.
  */
-#ifndef MCPD_CORE_FORM_H
-#define MCPD_CORE_FORM_H
+#ifndef MCPD_LIB_FORM_H
+#define MCPD_LIB_FORM_H
 
 #include <stddef.h>
 
