@@ -88,9 +88,12 @@ static int check_config(const struct config *c)
                 c->host);
         return -1;
     }
-    if (c->redis_url && *c->redis_url) {
-        fprintf(stderr, "mcpd: REDIS_URL is set, but the Redis store is not available in this "
-                        "build yet; unset it to use the embedded store\n");
+    if (c->redis_url && strncmp(c->redis_url, "rediss://", 9) == 0) {
+        fprintf(stderr,
+                "mcpd: REDIS_URL '%s': TLS to Redis (rediss://) is not supported by this "
+                "build; reach Redis over a private network or loopback, or terminate TLS "
+                "in a local tunnel (stunnel, spiped) and give its redis:// address\n",
+                c->redis_url);
         return -1;
     }
     return 0;
@@ -165,7 +168,18 @@ static int run(struct app *a)
     int level = log_level_parse(a->cfg.log_level ? a->cfg.log_level : "info");
     log_init(&a->log, stdout, level < 0 ? LOG_INFO : (enum log_level)level);
     signal(SIGPIPE, SIG_IGN);
-    a->store = store_memory_new(a->loop, &a->log);
+    if (a->cfg.redis_url && *a->cfg.redis_url) {
+        a->store = store_redis_new(a->loop, &a->log, a->cfg.redis_url, a->cfg.redis_password);
+        if (!a->store) {
+            fprintf(stderr,
+                    "mcpd: REDIS_URL '%s' is not usable: expected "
+                    "redis://[[user]:password@]host[:port][/db]\n",
+                    a->cfg.redis_url);
+            return 1;
+        }
+    } else {
+        a->store = store_memory_new(a->loop, &a->log);
+    }
     uv_signal_init(a->loop, &a->sigint);
     uv_signal_init(a->loop, &a->sigterm);
     a->sigint.data = a->sigterm.data = a;

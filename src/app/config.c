@@ -79,7 +79,8 @@ static const struct option_def options[] = {
      .type = OPT_STRING,
      .offset = FIELD(redis_url),
      .def_text = "embedded memory store",
-     .help = "Redis to share sessions and tokens through (not in this build yet: refused)"},
+     .help = "redis://[[user]:password@]host[:port][/db]: share sessions, tokens and limits with "
+             "other instances (unset: embedded store)"},
     {.env = "REDIS_PASSWORD",
      .metavar = "<secret>",
      .type = OPT_STRING,

@@ -11,9 +11,6 @@
 #include "http/http_server_internal.h"
 #include "lib/json.h"
 
-return "Unknown";
-}
-
 /* RFC 9110 token characters, so an application cannot produce a malformed header name. */
 static bool is_token(const char *s)
 {

@@ -1373,3 +1373,5 @@ const char *http_status_reason(int status)
         if (status_reasons[i].status == status)
             return status_reasons[i].reason;
     }
+    return "Unknown";
+}
