@@ -3,6 +3,7 @@
  * has been answered (or cancelled) and no handler of it is running; its timers and outstanding
  * server->client requests are dropped then, so a late timer or reply never reaches a freed call.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,9 @@ struct call_request {
 
 static void call_free(struct mcp_call *c);
 
+static void on_live_session_end(struct mcp_live_call *lc, const char *why);
+static void on_live_cancel(struct mcp_live_call *lc);
+
 struct mcp_call *mcp_call_new(struct mcp_ctx *ctx, const struct mcp_session *sess,
                               const json_t *request, struct mcp_sink *sink)
 {
@@ -49,6 +53,8 @@ struct mcp_call *mcp_call_new(struct mcp_ctx *ctx, const struct mcp_session *ses
     json_t *params = json_object_get(request, "params");
     c->params = json_is_object(params) ? json_incref(params) : json_object();
     c->sink = sink;
+    c->live_entry =
+        (struct mcp_live_call){.on_session_end = on_live_session_end, .on_cancel = on_live_cancel};
     return c;
 }
 
@@ -127,7 +133,7 @@ static int call_go_live(struct mcp_call *c)
     c->live = mcp_live_acquire(c->ctx, c->sess.id, true);
     if (!c->live)
         return -1;
-    if (c->id && mcp_live_add_call(c->live, c->id, c) != 0)
+    if (c->id && mcp_live_add_call(c->live, c->id, &c->live_entry) != 0)
         return -1;
     return 0;
 }
@@ -163,7 +169,8 @@ void mcp_call_tool_error(struct mcp_call *c, const char *text)
     mcp_call_result(c, result);
 }
 
-void mcp_call_cancel(struct mcp_call *c)
+/* No response is sent: the sink gets a final NULL. */
+static void call_cancel(struct mcp_call *c)
 {
     if (c->answered || c->cancelled)
         return;
@@ -433,4 +440,19 @@ bool mcp_call_client_supports(const struct mcp_call *c, const char *path)
 struct store *mcp_call_store(const struct mcp_call *c)
 {
     return c->ctx->store;
+}
+
+static struct mcp_call *call_of_live_entry(struct mcp_live_call *lc)
+{
+    return (struct mcp_call *)((char *)lc - offsetof(struct mcp_call, live_entry));
+}
+
+static void on_live_session_end(struct mcp_live_call *lc, const char *why)
+{
+    mcp_call_error(call_of_live_entry(lc), JSONRPC_INTERNAL_ERROR, why, NULL);
+}
+
+static void on_live_cancel(struct mcp_live_call *lc)
+{
+    call_cancel(call_of_live_entry(lc));
 }

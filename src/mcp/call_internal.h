@@ -9,7 +9,10 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "mcp/dispatch.h"
+#include "mcp/call.h"
+#include "mcp/context.h"
+#include "mcp/feature.h"
+#include "mcp/session.h"
 
 struct call_timer;
 struct call_request;
@@ -22,7 +25,8 @@ struct mcp_call {
     json_t *request;         /* the whole request (reference held) */
     json_t *params;          /* borrowed from request, or an owned {} */
     struct mcp_sink *sink;
-    struct mcp_live *live; /* acquired when the call first waits on something */
+    struct mcp_live *live;           /* acquired when the call first waits on something */
+    struct mcp_live_call live_entry; /* how the session ends or cancels it while it waits */
     void *state;
     void (*state_free)(void *);
     struct call_timer *timers;

@@ -453,8 +453,6 @@ void mcp_dispatch_notification(struct mcp_ctx *ctx, const struct mcp_session *se
     struct mcp_live *l = mcp_live_acquire(ctx, sess->id, false);
     if (!l)
         return;
-    struct mcp_call *c = mcp_live_find_call(l, json_object_get(params, "requestId"));
-    if (c)
-        mcp_call_cancel(c);
+    mcp_live_cancel_call(l, json_object_get(params, "requestId"));
     mcp_live_release(l);
 }

@@ -13,17 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mcp/call.h"
 #include "mcp/context.h"
 #include "mcp/feature.h"
 #include "mcp/session.h"
-
-/* Where a call's messages go. emit takes the message (stolen). final marks the call's response
- * (msg NULL when the call was cancelled and gets no response); after a final emit the call is
- * gone. close_stream implements mcp_call_close_stream; it may be NULL. */
-struct mcp_sink {
-    void (*emit)(struct mcp_sink *sink, json_t *msg, bool final);
-    void (*close_stream)(struct mcp_sink *sink, uint64_t retry_ms);
-};
 
 struct mcp_dispatch;
 
@@ -46,9 +39,6 @@ void mcp_dispatch_notification(struct mcp_ctx *ctx, const struct mcp_session *se
 /* The enabled packs, in --features order. */
 size_t mcp_dispatch_pack_count(const struct mcp_dispatch *d);
 const struct mcp_feature_pack *mcp_dispatch_pack(const struct mcp_dispatch *d, size_t i);
-
-/* Cancel a call in progress: no response is sent (the sink gets a final NULL). */
-void mcp_call_cancel(struct mcp_call *c);
 
 #define MCP_PAGE_SIZE 10
 

@@ -9,7 +9,6 @@
 #include "lib/hashmap.h"
 #include "lib/json.h"
 #include "lib/log.h"
-#include "mcp/dispatch.h"
 #include "mcp/jsonrpc.h"
 #include "store/store.h"
 
@@ -371,7 +370,7 @@ struct mcp_live {
     bool registered; /* found in ctx->live under sid */
     struct store_sub *control_sub;
     struct store_sub *toserver_sub;
-    struct hashmap *calls;          /* request id key -> struct mcp_call */
+    struct hashmap *calls;          /* request id key -> struct mcp_live_call */
     struct hashmap *pending;        /* server request id (decimal) -> struct pending_reply */
     struct mcp_live_member members; /* list head */
 };
@@ -497,11 +496,11 @@ void mcp_live_remove_member(struct mcp_live *l, struct mcp_live_member *m)
     m->next = m->prev = NULL;
 }
 
-int mcp_live_add_call(struct mcp_live *l, const json_t *request_id, struct mcp_call *c)
+int mcp_live_add_call(struct mcp_live *l, const json_t *request_id, struct mcp_live_call *lc)
 {
     char key[256];
     jsonrpc_id_key(request_id, key, sizeof key);
-    return hashmap_put(l->calls, key, strlen(key), c, NULL);
+    return hashmap_put(l->calls, key, strlen(key), lc, NULL);
 }
 
 void mcp_live_remove_call(struct mcp_live *l, const json_t *request_id)
@@ -511,11 +510,15 @@ void mcp_live_remove_call(struct mcp_live *l, const json_t *request_id)
     hashmap_remove(l->calls, key, strlen(key));
 }
 
-struct mcp_call *mcp_live_find_call(struct mcp_live *l, const json_t *request_id)
+bool mcp_live_cancel_call(struct mcp_live *l, const json_t *request_id)
 {
     char key[256];
     jsonrpc_id_key(request_id, key, sizeof key);
-    return hashmap_get(l->calls, key, strlen(key));
+    struct mcp_live_call *lc = hashmap_get(l->calls, key, strlen(key));
+    if (!lc)
+        return false;
+    lc->on_cancel(lc);
+    return true;
 }
 
 int mcp_live_await_reply(struct mcp_live *l, json_int_t id, mcp_live_reply_fn fn, void *arg)
@@ -595,8 +598,9 @@ static void live_end(struct mcp_live *l, const char *why)
     size_t kl;
     void *v;
     for (hashmap_iter_init(&it); hashmap_next(l->calls, &it, &k, &kl, &v); hashmap_iter_init(&it)) {
+        struct mcp_live_call *lc = v;
         hashmap_remove(l->calls, k, kl);
-        mcp_call_error(v, JSONRPC_INTERNAL_ERROR, why, NULL);
+        lc->on_session_end(lc, why);
     }
     for (hashmap_iter_init(&it); hashmap_next(l->pending, &it, &k, &kl, &v);
          hashmap_iter_init(&it)) {

@@ -100,7 +100,6 @@ int mcp_session_next_request_id(struct mcp_ctx *ctx, const char *sid, mcp_sessio
 /* ---- live half ---- */
 
 struct mcp_live;
-struct mcp_call;
 
 /* Something that must end when the session ends (an SSE stream). */
 struct mcp_live_member {
@@ -117,10 +116,20 @@ struct mcp_ctx *mcp_live_ctx(const struct mcp_live *l);
 void mcp_live_add_member(struct mcp_live *l, struct mcp_live_member *m);
 void mcp_live_remove_member(struct mcp_live *l, struct mcp_live_member *m);
 
-/* Calls in progress, by client request id (for notifications/cancelled). */
-int mcp_live_add_call(struct mcp_live *l, const json_t *request_id, struct mcp_call *c);
+/* A call in progress that waits (on a timer or on the client), registered by its client request
+ * id. The session knows only these two ways to end it; the call module embeds one per call, so
+ * the session never calls up into the call machinery. */
+struct mcp_live_call {
+    /* The session ended on every instance: answer the request with an error carrying why. */
+    void (*on_session_end)(struct mcp_live_call *lc, const char *why);
+    /* notifications/cancelled named the call: end it with no response. */
+    void (*on_cancel)(struct mcp_live_call *lc);
+};
+
+int mcp_live_add_call(struct mcp_live *l, const json_t *request_id, struct mcp_live_call *lc);
 void mcp_live_remove_call(struct mcp_live *l, const json_t *request_id);
-struct mcp_call *mcp_live_find_call(struct mcp_live *l, const json_t *request_id);
+/* Cancel the call with that request id if it runs on this instance; false if there is none. */
+bool mcp_live_cancel_call(struct mcp_live *l, const json_t *request_id);
 
 /* Server->client requests awaiting a reply, by their id. deliver gets the client's response
  * message (borrowed) or NULL on session end. */

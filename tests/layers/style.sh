@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Layer: the C hygiene gates: clang-format with the repo's config (no diff), and make lint
-# (clang-tidy with .clang-tidy, warnings as errors; cppcheck). Prints "N passed, N failed" last.
+# (clang-tidy with .clang-tidy, warnings as errors; cppcheck), and the layer rule
+# (scripts/check-layers.sh: no upward include, no include cycle between modules). Prints
+# "N passed, N failed" last.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=lib.sh
@@ -16,6 +18,12 @@ elif clang-format --dry-run -Werror "${files[@]}" >"$LOGDIR/format.log" 2>&1; th
 else
   head -30 "$LOGDIR/format.log"
   fail "clang-format (run make format)"
+fi
+if bash scripts/check-layers.sh >"$LOGDIR/layers.log" 2>&1; then
+  ok "layer rule ($(tail -1 "$LOGDIR/layers.log"))"
+else
+  cat "$LOGDIR/layers.log"
+  fail "layer rule (scripts/check-layers.sh)"
 fi
 if make -s lint >"$LOGDIR/lint.log" 2>&1; then
   ok "make lint"

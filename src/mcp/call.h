@@ -1,0 +1,22 @@
+/*
+ * call: what a transport sees of a call. A call's messages (request-scoped notifications,
+ * server->client requests, the final response) go to the sink the transport gives
+ * mcp_dispatch_request; the call's own machinery (lifetime, timers, server->client requests,
+ * cancellation, the session's end) lives in call.c behind call_internal.h and feature.h.
+ */
+#ifndef MCPD_MCP_CALL_H
+#define MCPD_MCP_CALL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Where a call's messages go. emit takes the message (stolen). final marks the call's response
+ * (msg NULL when the call was cancelled and gets no response); after a final emit the call is
+ * gone. close_stream implements mcp_call_close_stream; it may be NULL. */
+struct mcp_sink {
+    void (*emit)(struct mcp_sink *sink, json_t *msg, bool final);
+    void (*close_stream)(struct mcp_sink *sink, uint64_t retry_ms);
+};
+
+#endif
