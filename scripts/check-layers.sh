@@ -46,7 +46,7 @@ done < <(find src -name '*.c' -o -name '*.h' | sort)
 
 if ! tsort "$edges" >/dev/null 2>"$edges.err"; then
   echo "include cycle between modules:"
-  grep -v '^tsort: -: input contains a loop:$' "$edges.err" | sed 's/^tsort: /  /'
+  sed -e 's/^tsort: .*: input contains a loop:$/  cycle:/' -e 's/^tsort: /    /' "$edges.err"
   bad=1
 fi
 rm -f "$edges.err"
