@@ -84,6 +84,9 @@ uint64_t mcp_session_heartbeat_ms(const struct mcp_ctx *ctx)
     return half < HEARTBEAT_MAX_MS ? (half ? half : 1) : HEARTBEAT_MAX_MS;
 }
 
+/* Keys carry the session id as a Redis hash tag ("{sid}"), so all keys of one session live in
+ * one slot of a Redis Cluster and a script may touch several of them. Channels need no tag:
+ * PUBLISH reaches every node. */
 static struct mcp_state_name state_name(const char *fmt, const char *sid, const char *stream_id)
 {
     struct mcp_state_name n;
@@ -93,22 +96,22 @@ static struct mcp_state_name state_name(const char *fmt, const char *sid, const 
 
 struct mcp_state_name mcp_key_record(const char *sid)
 {
-    return state_name("session:%s%s", sid, NULL);
+    return state_name("session:{%s}%s", sid, NULL);
 }
 
 struct mcp_state_name mcp_key_owner(const char *sid)
 {
-    return state_name("session:%s:owner%s", sid, NULL);
+    return state_name("session:{%s}:owner%s", sid, NULL);
 }
 
 struct mcp_state_name mcp_key_subscriptions(const char *sid)
 {
-    return state_name("session:%s:subs%s", sid, NULL);
+    return state_name("session:{%s}:subs%s", sid, NULL);
 }
 
 struct mcp_state_name mcp_key_event_log(const char *sid, const char *stream_id)
 {
-    return state_name("session:%s:events:%s", sid, stream_id);
+    return state_name("session:{%s}:events:%s", sid, stream_id);
 }
 
 struct mcp_state_name mcp_channel_control(const char *sid)

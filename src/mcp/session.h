@@ -1,11 +1,11 @@
 /*
  * session: MCP sessions, in two halves. The stored half is the record every instance can read
- *: `session:{sid}` (hash: owner, protocol version, client capabilities, log level)
- * and `session:{sid}:owner` (the reference server's key name), both with the session TTL refreshed
- *on every request. The live half (struct mcp_live) is what one instance holds for a session while
- *it has work for it: calls in progress, server->client requests awaiting replies, open SSE streams,
- * and the subscriptions (control channel for DELETE, toserver channel for replies) that reach
- * them. A live entry exists only while something holds a reference.
+ * (`session:{<sid>}`: owner, protocol version, client capabilities, log level) and
+ * `session:{<sid>}:owner`, both with the session TTL refreshed on every request. The live half
+ * (struct mcp_live) is what one instance holds for a session while it has work for it: calls in
+ * progress, server->client requests awaiting replies, open SSE streams, and the subscriptions
+ * (control channel for DELETE, toserver channel for replies) that reach them. A live entry
+ * exists only while something holds a reference. Owns every key and channel name of a session.
  */
 #ifndef MCPD_MCP_SESSION_H
 #define MCPD_MCP_SESSION_H
@@ -26,23 +26,24 @@
 struct mcp_state_name {
     char s[MCP_SESSION_ID_MAX + 64];
 };
-/* session:{sid}: the record (hash: owner, pv, caps, level, next_id). */
+/* Below, <sid> is the session id; keys wrap it in braces, a Redis hash tag (docs/redis-keys.md).
+ * session:{<sid>}: the record (hash: owner, pv, caps, level, next_id). */
 struct mcp_state_name mcp_key_record(const char *sid);
-/* session:{sid}:owner: the owner alone (the reference server's key). */
+/* session:{<sid>}:owner: the owner alone (the reference server's key). */
 struct mcp_state_name mcp_key_owner(const char *sid);
-/* session:{sid}:subs: the set of subscribed resource URIs. */
+/* session:{<sid>}:subs: the set of subscribed resource URIs. */
 struct mcp_state_name mcp_key_subscriptions(const char *sid);
-/* session:{sid}:events:{stream}: one SSE stream's bounded event log. */
+/* session:{<sid>}:events:<stream>: one SSE stream's bounded event log. */
 struct mcp_state_name mcp_key_event_log(const char *sid, const char *stream_id);
-/* mcp:control:{sid}: DELETE tells every instance to end the session. */
+/* mcp:control:<sid>: DELETE tells every instance to end the session. */
 struct mcp_state_name mcp_channel_control(const char *sid);
-/* mcp:shttp:toserver:{sid}: the client's replies to server->client requests. */
+/* mcp:shttp:toserver:<sid>: the client's replies to server->client requests. */
 struct mcp_state_name mcp_channel_replies(const char *sid);
-/* mcp:shttp:toclient:{sid}:__GET_stream: messages for the session's standalone stream. */
+/* mcp:shttp:toclient:<sid>:__GET_stream: messages for the session's standalone stream. */
 struct mcp_state_name mcp_channel_standalone(const char *sid);
-/* mcp:stream:{sid}:{stream}: live events of a detached stream, for a resume elsewhere. */
+/* mcp:stream:<sid>:<stream>: live events of a detached stream, for a resume elsewhere. */
 struct mcp_state_name mcp_channel_stream(const char *sid, const char *stream_id);
-/* mcp:{sid}: legacy /message POSTs for the instance holding the /sse stream. */
+/* mcp:<sid>: legacy /message POSTs for the instance holding the /sse stream. */
 struct mcp_state_name mcp_channel_legacy_inbox(const char *sid);
 
 /* A snapshot of the stored record, loaded per request. */
@@ -88,7 +89,7 @@ int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level);
 /* Delete the stored record and tell every instance (control channel) to close its streams. */
 int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_fn fn, void *arg);
 /* A notification for the session's standalone stream (GET /mcp or legacy /sse), wherever it is
- * open: published on mcp:shttp:toclient:{sid}:__GET_stream. Dropped when none is open, as the
+ * open: published on mcp_channel_standalone(sid). Dropped when none is open, as the
  * reference server does. msg is borrowed. */
 void mcp_session_notify(struct mcp_ctx *ctx, const char *sid, const json_t *msg);
 

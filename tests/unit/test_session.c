@@ -124,7 +124,7 @@ static void test_owner_key_has_peer_name(void **state)
 {
     struct fixture *f = *state;
     create(f, "s2");
-    store_get(f->ctx.store, "session:s2:owner", on_get, f);
+    store_get(f->ctx.store, "session:{s2}:owner", on_get, f);
     wait_done(f);
     assert_string_equal(f->value, "alice");
 }
