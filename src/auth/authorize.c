@@ -60,6 +60,9 @@ static bool phase2_ok(struct auth_req *r)
         redirect_error(r, "invalid_request", "code_challenge_method must be S256");
     else if (!oauth_pkce_challenge_valid(challenge))
         redirect_error(r, "invalid_request", "code_challenge is missing or malformed");
+    else if (scope && !oauth_scope_subset(scope, OAUTH_SUPPORTED_SCOPES))
+        redirect_error(r, "invalid_scope",
+                       "Unsupported scope (supported: " OAUTH_SUPPORTED_SCOPES ")");
     else if (scope && !oauth_client_scope_allowed(r->client, scope))
         redirect_error(r, "invalid_scope", "Client was not registered with the requested scope");
     else if (resource && !oauth_resource_valid(resource))
@@ -102,13 +105,15 @@ static void on_client(void *arg, int status, struct oauth_client *client)
     if (!phase2_ok(r))
         return;
     const char *scope = auth_param(r, "scope");
+    /* Without a scope the client gets what it registered, as long as that is something this
+     * server grants (registration accepts any scope syntax); otherwise the default. */
+    if (!scope)
+        scope = client->scope && oauth_scope_subset(client->scope, OAUTH_SUPPORTED_SCOPES)
+                    ? client->scope
+                    : OAUTH_DEFAULT_SCOPE;
     struct oauth_authorization a = {
-        client->id,
-        r->redirect_uri,
-        auth_param(r, "code_challenge"),
-        scope ? scope : (client->scope ? client->scope : OAUTH_DEFAULT_SCOPE),
-        auth_param(r, "resource"),
-        auth_param(r, "state"),
+        client->id, r->redirect_uri,           auth_param(r, "code_challenge"),
+        scope,      auth_param(r, "resource"), auth_param(r, "state"),
     };
     oauth_grants_authorize(r->s->grants, &a, on_code, r);
 }

@@ -18,13 +18,16 @@
 
 struct store;
 
-#define OAUTH_CLIENT_PREFIX   "auth:client:"
-#define OAUTH_DEFAULT_SCOPE   "mcp" /* what the SDK asks for (from the resource metadata) */
-#define OAUTH_SECRET_MAX      256   /* longest client secret accepted from a request */
-#define OAUTH_CLIENT_ID_MAX   64
-#define OAUTH_MAX_REDIRECTS   16
-#define OAUTH_MAX_STRING      1024  /* client_name, scope, software_id, ... */
-#define OAUTH_MAX_LARGE_FIELD 16384 /* jwks, software_statement */
+#define OAUTH_CLIENT_PREFIX "auth:client:"
+#define OAUTH_DEFAULT_SCOPE "mcp" /* what the SDK asks for (from the resource metadata) */
+/* Every scope this authorization server grants (space-separated): what scopes_supported
+ * publishes, and the bound on what a token can carry whatever a client registered. */
+#define OAUTH_SUPPORTED_SCOPES "mcp"
+#define OAUTH_SECRET_MAX       256 /* longest client secret accepted from a request */
+#define OAUTH_CLIENT_ID_MAX    64
+#define OAUTH_MAX_REDIRECTS    16
+#define OAUTH_MAX_STRING       1024  /* client_name, scope, software_id, ... */
+#define OAUTH_MAX_LARGE_FIELD  16384 /* jwks, software_statement */
 
 enum oauth_auth_method {
     OAUTH_AUTH_NONE = 0, /* public client (RFC 7591 "none") */

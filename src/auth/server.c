@@ -285,7 +285,7 @@ static void handle_as_metadata(struct auth_req *r)
         "authorization_code", "refresh_token", "revocation_endpoint", endpoint(s, "/revoke"),
         "revocation_endpoint_auth_methods_supported", methods, "registration_endpoint",
         endpoint(s, "/register"), "introspection_endpoint", endpoint(s, "/introspect"),
-        "scopes_supported", OAUTH_DEFAULT_SCOPE);
+        "scopes_supported", OAUTH_SUPPORTED_SCOPES);
     auth_reply_json(r, 200, doc);
 }
 

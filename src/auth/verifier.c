@@ -49,11 +49,12 @@ static const char MSG_AUDIENCE[] = "Token was not issued for this resource serve
 static const char MSG_NBF[] = "Token is not yet valid (nbf)";
 static const char MSG_IAT[] = "Token issued in the future (iat)";
 static const char MSG_NO_EXP[] = "Token has no expiration time";
+static const char MSG_SCOPE[] = "Token lacks the required scope: " VERIFIER_REQUIRED_SCOPE;
 
 /* A decision, cached or about to be. */
 struct vc_entry {
     char key[KEY_LEN + 1];
-    int status;        /* VERIFIER_OK or VERIFIER_INVALID */
+    int status;        /* VERIFIER_OK, VERIFIER_INVALID or VERIFIER_FORBIDDEN */
     const char *error; /* one of the MSG_ strings when INVALID */
     char *sub, *client_id, *scope;
     double exp;          /* seconds since the epoch; 0 when refused */
@@ -224,6 +225,20 @@ static const char *decide(const struct verifier *v, const json_t *doc, double no
     return NULL;
 }
 
+/* Whether the space-separated list has the scope token. */
+static bool scope_has(const char *list, const char *scope)
+{
+    size_t n = strlen(scope);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, " ");
+        if (len == n && memcmp(p, scope, n) == 0)
+            return true;
+        p += len;
+        p += strspn(p, " ");
+    }
+    return false;
+}
+
 static char *dup_nonempty(const json_t *doc, const char *key)
 {
     const char *s = json_get_string(doc, key);
@@ -257,6 +272,12 @@ static struct vc_entry *entry_from_doc(const struct verifier *v, const char *key
     if (!e->sub || !e->client_id || !e->scope) {
         entry_free(e);
         return NULL;
+    }
+    /* A good token for this resource that was not granted MCP access: RFC 6750 §3.1
+     * insufficient_scope, so the client can ask for the scope rather than a new login. */
+    if (!scope_has(e->scope, VERIFIER_REQUIRED_SCOPE)) {
+        e->status = VERIFIER_FORBIDDEN;
+        e->error = MSG_SCOPE;
     }
     return e;
 }

@@ -37,14 +37,17 @@ enum verifier_resource {
 
 #define VERIFIER_OK          0
 #define VERIFIER_INVALID     401 /* absent, malformed, inactive, expired or foreign token */
+#define VERIFIER_FORBIDDEN   403 /* a good token without the scope MCP requires */
 #define VERIFIER_UNAVAILABLE 503 /* the AS is unreachable: degraded mode */
+
+#define VERIFIER_REQUIRED_SCOPE "mcp" /* what every MCP route requires of a token */
 
 #define VERIFIER_CACHE_MAX         100000 /* cached token hashes */
 #define VERIFIER_NEGATIVE_CACHE_MS 5000   /* a refused token is re-asked after this */
 #define VERIFIER_HTTP_TIMEOUT_MS   5000   /* introspection and metadata requests */
 
 struct verifier_result {
-    int status;                    /* VERIFIER_OK, VERIFIER_INVALID or VERIFIER_UNAVAILABLE */
+    int status; /* VERIFIER_OK, VERIFIER_INVALID, VERIFIER_FORBIDDEN or VERIFIER_UNAVAILABLE */
     const char *error_description; /* why, for the 401/503 body; NULL when status is OK */
     bool token_present;            /* an Authorization header was sent (RFC 6750 §3.1: the
                                       challenge carries error= only then) */

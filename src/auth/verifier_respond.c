@@ -17,7 +17,6 @@
 
 #define CHALLENGE_MAX 2048
 
-static const char SCOPE[] = "mcp";
 static const char UNAVAILABLE_HINT[] =
     "The authentication server is not responding. Please ensure it is running and try again.";
 
@@ -32,25 +31,30 @@ static void append_quoted(struct buf *b, const char *s)
     }
 }
 
-static void reject_invalid(struct verifier *v, struct http_exchange *ex,
-                           const struct verifier_result *res, enum verifier_resource resource)
+/* 401 invalid_token, or 403 insufficient_scope (RFC 6750 §3.1), with the challenge naming the
+ * metadata and the scope to ask for. */
+static void reject_token(struct verifier *v, struct http_exchange *ex,
+                         const struct verifier_result *res, enum verifier_resource resource)
 {
+    bool forbidden = res->status == VERIFIER_FORBIDDEN;
+    const char *error = forbidden ? "insufficient_scope" : "invalid_token";
     const char *msg = res->error_description ? res->error_description : "Invalid token";
     struct buf h;
     buf_init(&h, CHALLENGE_MAX);
     buf_append_str(&h, "Bearer ");
     /* RFC 6750 §3.1: a request without credentials gets no error code. */
     if (res->token_present) {
-        buf_append_str(&h, "error=\"invalid_token\", error_description=\"");
+        buf_printf(&h, "error=\"%s\", error_description=\"", error);
         append_quoted(&h, msg);
         buf_append_str(&h, "\", ");
     }
-    buf_printf(&h, "resource_metadata=\"%s\", scope=\"%s\"", v->prm_url[resource], SCOPE);
+    buf_printf(&h, "resource_metadata=\"%s\", scope=\"%s\"", v->prm_url[resource],
+               VERIFIER_REQUIRED_SCOPE);
     http_response_header(ex, "WWW-Authenticate", h.data ? h.data : "Bearer");
     buf_free(&h);
     /* The body keeps the reference server's invalid_token for a missing header too. */
-    http_respond_json(ex, 401,
-                      json_pack("{s:s,s:s}", "error", "invalid_token", "error_description", msg));
+    http_respond_json(ex, forbidden ? 403 : 401,
+                      json_pack("{s:s,s:s}", "error", error, "error_description", msg));
 }
 
 static void reject_unavailable(struct verifier *v, struct http_exchange *ex)
@@ -68,7 +72,7 @@ void verifier_reject(struct verifier *v, struct http_exchange *ex,
     if (res->status == VERIFIER_UNAVAILABLE)
         reject_unavailable(v, ex);
     else
-        reject_invalid(v, ex, res, resource);
+        reject_token(v, ex, res, resource);
 }
 
 const char *verifier_resource_path(enum verifier_resource resource)
@@ -100,9 +104,10 @@ void verifier_serve_prm(struct verifier *v, struct http_exchange *ex,
 {
     /* The SDK client requires resource to match the URL it connects to by origin and path
      * prefix, hence one document per path; they differ in nothing else. */
-    json_t *doc = json_pack("{s:s,s:[s],s:[s],s:[s],s:s}", "resource", v->resource[resource],
-                            "authorization_servers", v->issuer, "scopes_supported", SCOPE,
-                            "bearer_methods_supported", "header", "resource_name", "mcpd");
+    json_t *doc =
+        json_pack("{s:s,s:[s],s:[s],s:[s],s:s}", "resource", v->resource[resource],
+                  "authorization_servers", v->issuer, "scopes_supported", VERIFIER_REQUIRED_SCOPE,
+                  "bearer_methods_supported", "header", "resource_name", "mcpd");
     http_respond_json(ex, 200, doc);
 }
 

@@ -47,7 +47,18 @@ static int on_message_begin(llhttp_t *ll)
 
 static int on_url(llhttp_t *ll, const char *at, size_t len)
 {
-    return head_append(parser_of(ll), at, len);
+    struct http_parser *p = parser_of(ll);
+    p->target_bytes += len;
+    if (p->target_bytes > HTTP_MAX_TARGET_BYTES)
+        return parse_fail(p, 414, "request target too long");
+    return head_append(p, at, len);
+}
+
+/* RFC 9110 §5.6.2 token characters: what a field name may contain. */
+static bool is_token_char(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
 static int on_url_complete(llhttp_t *ll)
@@ -95,6 +106,15 @@ static int on_header_value(llhttp_t *ll, const char *at, size_t len)
                    ? parse_fail(p, 431, "request trailer section too large")
                    : 0;
     }
+    /* llhttp 8.1 accepts obs-fold (RFC 9112 §5.2: a server must reject it or replace it with a
+     * space); it hands the continuation line over as a new span, so a span whose preceding
+     * blanks follow a line feed is one. */
+    const char *b = at;
+    while (b > p->chunk_start && (b[-1] == ' ' || b[-1] == '\t'))
+        b--;
+    char before = b > p->chunk_start ? b[-1] : p->last_nonblank;
+    if (before == '\n')
+        return parse_fail(p, 400, "obsolete line folding in a header field");
     return head_append(p, at, len);
 }
 
@@ -103,6 +123,14 @@ static int on_header_value(llhttp_t *ll, const char *at, size_t len)
  * some builds) and does not require Host. */
 static int check_field(struct http_parser *p, const char *name, const char *value)
 {
+    /* llhttp 8.1 lets spaces into a name ("Content Length", or "Host " before the colon),
+     * which RFC 9112 §5.1 forbids: another parser may read such a line differently. */
+    if (!*name)
+        return parse_fail(p, 400, "empty header field name");
+    for (const unsigned char *n = (const unsigned char *)name; *n; n++) {
+        if (!is_token_char(*n))
+            return parse_fail(p, 400, "invalid character in a header field name");
+    }
     for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
         if ((*v < 0x20 && *v != '\t') || *v == 0x7f)
             return parse_fail(p, 400, "control character in a header value");
@@ -243,6 +271,7 @@ static void parser_reset_request(struct http_parser *p)
     p->field_count = 0;
     p->req_bytes = 0;
     p->trailer_bytes = 0;
+    p->target_bytes = 0;
     p->started = p->headers_done = p->in_field = p->value_open = false;
     p->keep_alive = p->upgrade = p->expect_continue = false;
     p->content_length_count = p->transfer_encoding_count = p->host_count = 0;
@@ -285,6 +314,7 @@ enum http_parse_status http_parser_feed(struct http_parser *p, const char *data,
                 n = budget;
         }
         bool headers_before = p->headers_done;
+        p->chunk_start = data + total;
         llhttp_errno_t err = llhttp_execute(&p->ll, data + total, n);
         size_t used = n;
         if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
@@ -292,6 +322,13 @@ enum http_parse_status http_parser_feed(struct http_parser *p, const char *data,
         } else if (err != HPE_OK) {
             *consumed = total;
             return parse_error(p, err);
+        }
+        for (size_t i = used; i > 0; i--) {
+            char ch = data[total + i - 1];
+            if (ch != ' ' && ch != '\t') {
+                p->last_nonblank = ch;
+                break;
+            }
         }
         total += used;
         *consumed = total;
@@ -664,6 +701,8 @@ static const char *error_code_for(int status)
         return "request_timeout";
     case 413:
         return "payload_too_large";
+    case 414:
+        return "uri_too_long";
     case 431:
         return "request_header_fields_too_large";
     case 503:

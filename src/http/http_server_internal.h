@@ -22,6 +22,10 @@ enum http_parse_status {
     HTTP_PARSE_ERROR = 2, /* refuse with error_status and close the connection */
 };
 
+/* Longest request target accepted (414 past it); the longest URL mcpd itself sends a client
+ * to (an /authorize redirect with every parameter) is far shorter. */
+#define HTTP_MAX_TARGET_BYTES 8192
+
 struct http_parser {
     llhttp_t ll;
     llhttp_settings_t settings;
@@ -34,6 +38,12 @@ struct http_parser {
     size_t field_count; /* header fields stored so far */
     size_t req_bytes;   /* bytes of the current request consumed, including framing */
     size_t trailer_bytes;
+    size_t target_bytes; /* of the request target so far */
+    /* Where the chunk llhttp is parsing starts, and the last byte before it that is not a
+     * space or tab (from earlier chunks), so a callback can see what precedes its span: a
+     * header value span after a line feed and blanks is an obs-fold continuation line. */
+    const char *chunk_start;
+    char last_nonblank;
     bool started;      /* the first byte of the current request has been seen */
     bool headers_done; /* the header section is complete */
     bool in_field;     /* a header name is being received */
@@ -44,7 +54,7 @@ struct http_parser {
     unsigned content_length_count;
     unsigned transfer_encoding_count;
     unsigned host_count;
-    int error_status;       /* 400, 413, 431 or 505 after HTTP_PARSE_ERROR */
+    int error_status;       /* 400, 413, 414, 431 or 505 after HTTP_PARSE_ERROR */
     const char *error_desc; /* static text for the error body */
 };
 

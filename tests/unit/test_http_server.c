@@ -18,6 +18,7 @@
 #include "http/http_policy.h"
 #include "http/http_response.h"
 #include "http/http_server.h"
+#include "http/http_server_internal.h"
 
 #define CLIENT_BUF (256 * 1024)
 
@@ -637,6 +638,63 @@ static void test_chunked_with_other_codings_is_refused(void **state)
 static void test_space_before_colon_is_refused(void **state)
 {
     REFUSE(POST_HEAD "Content-Length : 3\r\n\r\nabc", 400);
+    REFUSE("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400);
+    REFUSE("GET / HTTP/1.1\r\nHost: a\r\nX-Any\t: 1\r\n\r\n", 400);
+}
+
+/* "Content Length: 5" must not pass as some unknown header while a front proxy reads a length. */
+static void test_invalid_header_name_characters_are_refused(void **state)
+{
+    REFUSE(POST_HEAD "Content Length: 5\r\n\r\nhello", 400);
+    REFUSE("GET / HTTP/1.1\r\nHost: a\r\nX(A): 1\r\n\r\n", 400);
+    REFUSE("GET / HTTP/1.1\r\nHost: a\r\n: 1\r\n\r\n", 400);
+}
+
+static void test_obs_fold_is_refused(void **state)
+{
+    REFUSE("GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n  folded\r\n\r\n", 400);
+    REFUSE("GET / HTTP/1.1\r\nHost: a\r\nX-A:\r\n\tfolded\r\n\r\n", 400);
+}
+
+/* The fold check looks at the byte before a value span, which may sit in the previous read. */
+static void test_obs_fold_is_refused_when_fed_byte_by_byte(void **state)
+{
+    static const char *const bad[] = {
+        "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n folded\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nX-A:\r\n\t folded\r\n\r\n",
+    };
+    static const char ok[] = "GET / HTTP/1.1\r\nHost: a\r\nX-A:  1 \t 2\r\n\r\n";
+    struct http_parser p;
+    size_t used = 0;
+    for (size_t r = 0; r < sizeof bad / sizeof bad[0]; r++) {
+        enum http_parse_status st = HTTP_PARSE_MORE;
+        assert_int_equal(http_parser_init(&p, 8192, 64, 1024), 0);
+        for (size_t i = 0; bad[r][i] && st == HTTP_PARSE_MORE; i++)
+            st = http_parser_feed(&p, bad[r] + i, 1, &used);
+        assert_int_equal(st, HTTP_PARSE_ERROR);
+        assert_int_equal(p.error_status, 400);
+        http_parser_free(&p);
+    }
+    enum http_parse_status st = HTTP_PARSE_MORE;
+    assert_int_equal(http_parser_init(&p, 8192, 64, 1024), 0);
+    for (size_t i = 0; i < sizeof ok - 1 && st == HTTP_PARSE_MORE; i++)
+        st = http_parser_feed(&p, ok + i, 1, &used);
+    assert_int_equal(st, HTTP_PARSE_DONE);
+    http_parser_free(&p);
+}
+
+static void test_overlong_target_gets_414(void **state)
+{
+    size_t n = HTTP_MAX_TARGET_BYTES + 64;
+    char *req = malloc(n + 64);
+    assert_non_null(req);
+    memcpy(req, "GET /", 5);
+    memset(req + 5, 'a', n);
+    int len = 5 + (int)n;
+    len += snprintf(req + len, 64, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    struct http_limits lim = {.max_header_bytes = 65536};
+    expect_refused(req, (size_t)len, 414, &lim);
+    free(req);
 }
 
 static void test_bare_lf_is_refused(void **state)
@@ -957,6 +1015,10 @@ int main(void)
         cmocka_unit_test(test_unknown_transfer_encoding_is_refused),
         cmocka_unit_test(test_chunked_with_other_codings_is_refused),
         cmocka_unit_test(test_space_before_colon_is_refused),
+        cmocka_unit_test(test_invalid_header_name_characters_are_refused),
+        cmocka_unit_test(test_obs_fold_is_refused),
+        cmocka_unit_test(test_obs_fold_is_refused_when_fed_byte_by_byte),
+        cmocka_unit_test(test_overlong_target_gets_414),
         cmocka_unit_test(test_bare_lf_is_refused),
         cmocka_unit_test(test_nul_in_header_value_is_refused),
         cmocka_unit_test(test_control_char_in_header_value_is_refused),

@@ -119,12 +119,19 @@ static int canned_answer(const struct fake_as *as, const char *token, char *out,
     if (!strcmp(token, "noexp"))
         return snprintf(out, size, "{\"active\":true,\"sub\":\"u\",\"aud\":%s}", aud), 200;
     if (!strcmp(token, "userid"))
-        return snprintf(out, size, "{\"active\":true,\"userId\":\"u2\",\"exp\":%.3f,\"aud\":%s}",
+        return snprintf(out, size,
+                        "{\"active\":true,\"userId\":\"u2\",\"scope\":\"openid mcp\","
+                        "\"exp\":%.3f,\"aud\":%s}",
                         now + 3600, aud),
                200;
     if (!strcmp(token, "anon"))
-        return snprintf(out, size, "{\"active\":true,\"sub\":\"\",\"exp\":%.3f,\"aud\":%s}",
+        return snprintf(out, size,
+                        "{\"active\":true,\"sub\":\"\",\"scope\":\"mcp\",\"exp\":%.3f,\"aud\":%s}",
                         now + 3600, aud),
+               200;
+    if (!strcmp(token, "noscope") || !strcmp(token, "otherscope"))
+        return snprintf(out, size, "{\"active\":true,\"sub\":\"u\",%s\"exp\":%.3f,\"aud\":%s}",
+                        token[0] == 'o' ? "\"scope\":\"mcpx admin\"," : "", now + 3600, aud),
                200;
     double exp = !strcmp(token, "expired") ? now - 10
                  : !strcmp(token, "exp1s") ? as->started + 1
@@ -572,10 +579,32 @@ static void test_user_id_falls_back_to_userid_then_unknown(void **state)
     assert_int_equal(o.status, VERIFIER_OK);
     assert_string_equal(o.sub, "u2");
     assert_string_equal(o.client_id, "unknown");
-    assert_string_equal(o.scope, "");
+    assert_string_equal(o.scope, "openid mcp");
     o = check(f, "Bearer anon");
     assert_int_equal(o.status, VERIFIER_OK);
     assert_string_equal(o.sub, "unknown");
+}
+
+/* RFC 6750 §3.1: a good token without the mcp scope is 403 insufficient_scope, not 401. */
+static void test_token_without_the_mcp_scope_is_forbidden(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const tokens[] = {"Bearer noscope", "Bearer otherscope"};
+    for (size_t i = 0; i < 2; i++) {
+        struct outcome o = check(f, tokens[i]);
+        assert_int_equal(o.status, VERIFIER_FORBIDDEN);
+        char *resp = mcp_get(f, "/mcp", tokens[i]);
+        char h[512];
+        assert_true(strncmp(resp, "HTTP/1.1 403 ", 13) == 0);
+        assert_string_equal(header_of(resp, "WWW-Authenticate", h, sizeof h),
+                            "Bearer error=\"insufficient_scope\", error_description=\"Token lacks "
+                            "the required scope: mcp\", resource_metadata=\"" PRM
+                            "\", scope=\"mcp\"");
+        assert_string_equal(body_of(resp),
+                            "{\"error\":\"insufficient_scope\",\"error_description\":"
+                            "\"Token lacks the required scope: mcp\"}");
+        free(resp);
+    }
 }
 
 static void test_inactive_token_is_not_active(void **state)
@@ -972,6 +1001,7 @@ int main(void)
         T(test_active_token_is_accepted_with_identity),
         T(test_scheme_is_case_insensitive),
         T(test_user_id_falls_back_to_userid_then_unknown),
+        T(test_token_without_the_mcp_scope_is_forbidden),
         T(test_inactive_token_is_not_active),
         T(test_time_claims_are_checked),
         T(test_foreign_or_missing_audience_is_refused),
