@@ -155,15 +155,35 @@ static int json_write_string(struct buf *out, const char *s, size_t len)
 
 static int json_write(const json_t *v, struct buf *out, int depth);
 
-/* JavaScript has no integers: past 2^53 it prints the nearest double (9007199254740993 prints as
- * 9007199254740992), and so must we, or the same document would print one way when jansson kept an
- * int64 and another when it had to read the numbers as doubles. */
+/* An integer prints exactly, even past 2^53 where JavaScript would print the nearest double:
+ * a JSON-RPC id or progress token must come back as the client sent it (9007199254740993, not
+ * ...992). A document with a number beyond int64 is read as doubles throughout (json_parse), so
+ * its integers print the JavaScript way; either way printing is stable under a second parse. */
 static int json_write_integer(json_int_t i, struct buf *out)
 {
-    if (i >= -(json_int_t)JSON_SAFE_INTEGER && i <= (json_int_t)JSON_SAFE_INTEGER)
-        return buf_printf(out, "%" JSON_INTEGER_FORMAT, i);
+    return buf_printf(out, "%" JSON_INTEGER_FORMAT, i);
+}
+
+/* A whole real at or beyond 2^63 printed as JavaScript does ("34567890123458154000") would read
+ * back as an integer too large for int64, forcing the whole document to doubles and rounding the
+ * exact integers elsewhere in it. Below 1e21 (where JavaScript itself switches), such a number
+ * prints in exponent form ("3.4567890123458154e+19"), which reads back as the same real. */
+static int json_write_real(double d, struct buf *out)
+{
     char num[32];
-    return buf_append(out, num, json_format_number((double)i, num, sizeof num));
+    size_t n = json_format_number(d, num, sizeof num);
+    if (!(d == floor(d) && fabs(d) >= 9223372036854775808.0 && fabs(d) < 1e21))
+        return buf_append(out, num, n);
+    const char *digits = num[0] == '-' ? num + 1 : num;
+    size_t len = strlen(digits), last = len;
+    while (last > 1 && digits[last - 1] == '0')
+        last--;
+    int rc = d < 0 ? buf_append_char(out, '-') : BUF_OK;
+    if (rc == BUF_OK)
+        rc = buf_append_char(out, digits[0]);
+    if (rc == BUF_OK && last > 1)
+        rc = buf_printf(out, ".%.*s", (int)(last - 1), digits + 1);
+    return rc == BUF_OK ? buf_printf(out, "e+%zu", len - 1) : rc;
 }
 
 static int json_write_object(const json_t *v, struct buf *out, int depth)
@@ -209,7 +229,6 @@ static int json_write(const json_t *v, struct buf *out, int depth)
 {
     if (depth > JSON_SERIALIZE_MAX_DEPTH)
         return BUF_ERR_LIMIT;
-    char num[32];
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return json_write_object(v, out, depth);
@@ -220,7 +239,7 @@ static int json_write(const json_t *v, struct buf *out, int depth)
     case JSON_INTEGER:
         return json_write_integer(json_integer_value(v), out);
     case JSON_REAL:
-        return buf_append(out, num, json_format_number(json_real_value(v), num, sizeof num));
+        return json_write_real(json_real_value(v), out);
     case JSON_TRUE:
         return buf_append(out, "true", 4);
     case JSON_FALSE:

@@ -21,8 +21,8 @@
  * New reference. */
 json_t *json_parse(const char *data, size_t len, char *err, size_t err_size);
 
-/* Append the compact serialization of v to out. Returns BUF_OK or a BUF_ERR_*. Integers beyond
- * +-(2^53 - 1) print as the nearest double, as JavaScript would. */
+/* Append the compact serialization of v to out. Returns BUF_OK or a BUF_ERR_*. Integers print
+ * exactly (also beyond 2^53, unlike JavaScript), reals as JavaScript prints numbers. */
 int json_serialize_buf(const json_t *v, struct buf *out);
 /* Serialize to a new NUL-terminated string the caller frees; *len (may be NULL) gets its
  * length. NULL on allocation failure. */

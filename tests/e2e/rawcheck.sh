@@ -85,6 +85,15 @@ S=(-H "Mcp-Session-Id: $SID" -H "MCP-Protocol-Version: $PV")
 
 check "notifications/initialized" "$(post "${H[@]}" "${S[@]}" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}')" 202
 check "ping" "$(post "${H[@]}" "${S[@]}" -d "$PING")" 200
+# Ids come back exactly as sent: integers past 2^53 (where JavaScript, and jq, would round) and
+# strings (compared after jq decodes the escapes).
+for id in 9007199254740993 -9223372036854775808 '"\u00e9t\u00e9-1"' '"x y"'; do
+  post "${H[@]}" "${S[@]}" -d '{"jsonrpc":"2.0","id":'"$id"',"method":"ping"}' >/dev/null
+  got=$(sed -n 's/^data: *//p' "$TMP/body" | head -1)
+  [ -n "$got" ] || got=$(cat "$TMP/body")
+  check_is "ping with id $id is answered with that id" "$(printf '%s' "$got" | grep -o '"id":.*[^}]' | head -1)" \
+    "\"id\":$(case $id in \"*) printf '%s' "$id" | jq -c . ;; *) printf '%s' "$id" ;; esac)"
+done
 check "bad MCP-Protocol-Version" \
   "$(post "${H[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 1999-01-01' -d "$PING")" 400
 check "request without session" "$(post "${H[@]}" -d "$PING")" 400
