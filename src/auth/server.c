@@ -16,6 +16,7 @@
 #include "lib/log.h"
 #include "store/store.h"
 #include "web/web.h"
+#include "lib/utf8.h"
 
 #define REGISTER_MAX_BODY (64 * 1024)
 
@@ -455,7 +456,9 @@ static void on_request(struct http_exchange *ex, void *arg)
     add_cors(ex, req, rt && rt->any_origin);
     if (!rt) {
         char msg[256];
-        snprintf(msg, sizeof msg, "Cannot %.16s %.200s", req->method, req->path);
+        char path[201];
+        utf8_copy_prefix(path, sizeof path, req->path);
+        snprintf(msg, sizeof msg, "Cannot %.16s %s", req->method, path);
         http_respond_json(ex, 404,
                           json_pack("{s:s,s:s}", "error", "not_found", "error_description", msg));
         return;

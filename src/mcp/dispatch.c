@@ -10,6 +10,7 @@
 #include "mcp/call_internal.h"
 #include "mcp/jsonrpc.h"
 #include "store/store.h"
+#include "lib/utf8.h"
 
 #define MAX_PACKS 8
 
@@ -233,8 +234,9 @@ static void method_tools_call(struct mcp_call *c)
                 d->packs[i]->tools[t].call(c, args);
                 return;
             }
-    char msg[300];
-    snprintf(msg, sizeof msg, "Unknown tool: %.200s", name);
+    char msg[300], quoted[201];
+    utf8_copy_prefix(quoted, sizeof quoted, name);
+    snprintf(msg, sizeof msg, "Unknown tool: %s", quoted);
     invalid_params(c, msg);
 }
 
@@ -300,8 +302,9 @@ static void method_resources_read(struct mcp_call *c)
     for (size_t i = 0; i < d->pack_count; i++)
         if (d->packs[i]->resource_read && d->packs[i]->resource_read(c, uri))
             return;
-    char msg[300];
-    snprintf(msg, sizeof msg, "Resource not found: %.200s", uri);
+    char msg[300], quoted[201];
+    utf8_copy_prefix(quoted, sizeof quoted, uri);
+    snprintf(msg, sizeof msg, "Resource not found: %s", quoted);
     mcp_call_error(c, MCP_ERROR_RESOURCE_NOT_FOUND, msg, json_pack("{s:s}", "uri", uri));
 }
 
@@ -342,8 +345,9 @@ static void method_prompts_get(struct mcp_call *c)
                 d->packs[i]->prompts[t].get(c, args);
                 return;
             }
-    char msg[300];
-    snprintf(msg, sizeof msg, "Unknown prompt: %.200s", name);
+    char msg[300], quoted[201];
+    utf8_copy_prefix(quoted, sizeof quoted, name);
+    snprintf(msg, sizeof msg, "Unknown prompt: %s", quoted);
     invalid_params(c, msg);
 }
 

@@ -20,6 +20,7 @@
 #include "mcp/transport_sse.h"
 #include "store/store.h"
 #include "web/web.h"
+#include "lib/utf8.h"
 
 struct mcp_server {
     struct mcp_ctx ctx;
@@ -37,8 +38,9 @@ struct mcp_server {
 static void respond_not_found(struct http_exchange *ex)
 {
     const struct http_request *req = http_exchange_request(ex);
-    char msg[256];
-    snprintf(msg, sizeof msg, "Cannot %s %.200s", req->method, req->path);
+    char msg[256], path[201];
+    utf8_copy_prefix(path, sizeof path, req->path);
+    snprintf(msg, sizeof msg, "Cannot %s %s", req->method, path);
     http_respond_json(ex, 404,
                       json_pack("{s:s,s:s}", "error", "not_found", "error_description", msg));
 }

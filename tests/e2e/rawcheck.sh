@@ -94,6 +94,14 @@ for id in 9007199254740993 -9223372036854775808 '"\u00e9t\u00e9-1"' '"x y"'; do
   check_is "ping with id $id is answered with that id" "$(printf '%s' "$got" | grep -o '"id":.*[^}]' | head -1)" \
     "\"id\":$(case $id in \"*) printf '%s' "$id" | jq -c . ;; *) printf '%s' "$id" ;; esac)"
 done
+# A client value quoted in an error is cut to 200 bytes without splitting a character: 199 'a'
+# and an 'é' (2 bytes) keep only the 'a's, and the error keeps its message.
+A199=$(printf 'a%.0s' $(seq 1 199))
+post "${H[@]}" "${S[@]}" -d '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"'"$A199"'\u00e9","arguments":{}}}' >/dev/null
+got=$(sed -n 's/^data: *//p' "$TMP/body" | head -1)
+[ -n "$got" ] || got=$(cat "$TMP/body")
+check_is "unknown tool named 199 a + e-acute: message cut before the character" \
+  "$(printf '%s' "$got" | jq -r '.error.message' 2>/dev/null)" "Unknown tool: $A199"
 check "bad MCP-Protocol-Version" \
   "$(post "${H[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 1999-01-01' -d "$PING")" 400
 check "request without session" "$(post "${H[@]}" -d "$PING")" 400

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mcp/features/reference_internal.h"
+#include "lib/utf8.h"
 
 /* The reference server's GetPromptRequestSchema types arguments as a map of strings; anything else
  * fails validation (-32603) before a prompt runs. */
@@ -80,9 +81,10 @@ static void prompt_resource(struct mcp_call *c, const json_t *args)
     long long n;
     if (!ref_js_parse_int(json_string_value(json_object_get(args, "resourceId")), &n) || n < 1 ||
         n > REF_RESOURCE_COUNT) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "Invalid resourceId: %.200s. Must be a number between 1 and 100.",
-                 raw);
+        char msg[300], quoted[201];
+        utf8_copy_prefix(quoted, sizeof quoted, raw);
+        snprintf(msg, sizeof msg, "Invalid resourceId: %s. Must be a number between 1 and 100.",
+                 quoted);
         mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, msg, NULL);
         return;
     }

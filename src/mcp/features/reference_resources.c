@@ -10,6 +10,7 @@
 
 #include "lib/crypto.h"
 #include "mcp/features/reference_internal.h"
+#include "lib/utf8.h"
 
 /* "Resource 100: This is a base64 blob" is the longest blob source. */
 #define BLOB_TEXT_MAX 64
@@ -64,8 +65,9 @@ bool ref_resource_read(struct mcp_call *c, const char *uri)
         ref_answer(c, json_pack("{s:[o]}", "contents", ref_resource_object(n)));
         return true;
     }
-    char msg[300];
-    snprintf(msg, sizeof msg, "Unknown resource: %.250s", uri);
+    char msg[300], quoted[251];
+    utf8_copy_prefix(quoted, sizeof quoted, uri);
+    snprintf(msg, sizeof msg, "Unknown resource: %s", quoted);
     mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, msg, NULL);
     return true;
 }
