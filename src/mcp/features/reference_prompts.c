@@ -83,7 +83,7 @@ static void prompt_resource(struct mcp_call *c, const json_t *args)
         char msg[300];
         snprintf(msg, sizeof msg, "Invalid resourceId: %.200s. Must be a number between 1 and 100.",
                  raw);
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, msg, NULL);
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, msg, NULL);
         return;
     }
     json_t *intro = text_content(json_sprintf(

@@ -66,7 +66,7 @@ bool ref_resource_read(struct mcp_call *c, const char *uri)
     }
     char msg[300];
     snprintf(msg, sizeof msg, "Unknown resource: %.250s", uri);
-    mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, msg, NULL);
+    mcp_call_error(c, JSONRPC_INTERNAL_ERROR, msg, NULL);
     return true;
 }
 

@@ -49,8 +49,7 @@ static void long_running_step(struct mcp_call *c, void *arg)
         return;
     }
     if (mcp_call_after(c, lr->delay_ms, long_running_step, NULL) != 0)
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, "Internal error: cannot schedule timer",
-                       NULL);
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error: cannot schedule timer", NULL);
 }
 
 void ref_tool_long_running(struct mcp_call *c, const json_t *args)
@@ -65,7 +64,7 @@ void ref_tool_long_running(struct mcp_call *c, const json_t *args)
         return;
     struct long_running *lr = calloc(1, sizeof *lr);
     if (!lr) {
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
         return;
     }
     lr->duration = duration ? json_number_value(duration) : 10;
@@ -79,8 +78,7 @@ void ref_tool_long_running(struct mcp_call *c, const json_t *args)
         return;
     }
     if (mcp_call_after(c, lr->delay_ms, long_running_step, NULL) != 0)
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, "Internal error: cannot schedule timer",
-                       NULL);
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error: cannot schedule timer", NULL);
 }
 
 /* ---- sampleLLM ---- */
@@ -151,8 +149,8 @@ void ref_tool_sample_llm(struct mcp_call *c, const json_t *args)
                                          max_tokens ? json_number_value(max_tokens) : 100);
     if (!params ||
         mcp_call_request(c, "sampling/createMessage", params, 0, sample_llm_reply, NULL) != 0)
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR,
-                       "Internal error: cannot send sampling request", NULL);
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error: cannot send sampling request",
+                       NULL);
 }
 
 /* ---- elicitInputs ---- */
@@ -232,7 +230,7 @@ void ref_tool_elicit_inputs(struct mcp_call *c, const json_t *args)
     /* The dispatcher offers this tool only to elicitation clients; the SDK's own check
      * (assertCapabilityForMethod) stays as a guard. */
     if (!mcp_call_client_supports(c, "elicitation")) {
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR,
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR,
                        "Client does not support elicitation (required for elicitation/create)",
                        NULL);
         return;
@@ -242,6 +240,6 @@ void ref_tool_elicit_inputs(struct mcp_call *c, const json_t *args)
                                json_literal(ELICIT_SCHEMA));
     if (!params || mcp_call_request(c, "elicitation/create", params, ELICIT_TIMEOUT_MS,
                                     elicit_reply, NULL) != 0)
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR,
-                       "Internal error: cannot send elicitation request", NULL);
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error: cannot send elicitation request",
+                       NULL);
 }
