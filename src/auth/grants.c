@@ -151,7 +151,7 @@ static long long rec_int(const json_t *rec, const char *name)
     return json_get_number(rec, name, &d) ? (long long)d : 0;
 }
 
-/* prefix + a hash already computed (op->hash). */
+/* prefix + a hash computed once per operation (op->hash) and used for several keys. */
 static void hashed_key(char *out, size_t size, const char *prefix, const char *hash)
 {
     snprintf(out, size, "%s%s", prefix, hash);
