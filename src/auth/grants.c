@@ -151,12 +151,18 @@ static long long rec_int(const json_t *rec, const char *name)
     return json_get_number(rec, name, &d) ? (long long)d : 0;
 }
 
+/* prefix + a hash computed once per operation (op->hash) and used for several keys. */
+static void hashed_key(char *out, size_t size, const char *prefix, const char *hash)
+{
+    snprintf(out, size, "%s%s", prefix, hash);
+}
+
 /* prefix + sha256hex(secret): the reference server's key scheme. */
 static void secret_key(char *out, size_t size, const char *prefix, const char *secret)
 {
     char hash[HEX64_SIZE];
     crypto_sha256_hex(secret, strlen(secret), hash);
-    snprintf(out, size, "%s%s", prefix, hash);
+    hashed_key(out, size, prefix, hash);
 }
 
 static void family_key(char *out, size_t size, const char *family)
@@ -199,6 +205,13 @@ static const char *pair_value(const struct store_str *items, size_t n, const cha
             return items[i + 1].ptr;
     }
     return NULL;
+}
+
+/* A family hash read with HGETALL: false when it is gone or has been revoked. */
+static bool family_live(const struct store_str *items, size_t n)
+{
+    const char *st = pair_value(items, n, "status");
+    return n > 0 && !(st && !strcmp(st, "revoked"));
 }
 
 /* Mark every token descended from the family's code dead (RFC 6749 §4.1.2 replay, RFC 9700
@@ -399,6 +412,33 @@ static void on_minted(void *arg, int status, long long written)
         finish_tokens(op, op->status == STORE_OK ? NULL : &err_server);
 }
 
+/* Store one minted token's record under prefix + sha256(secret); the answer waits for it. */
+static void store_minted(struct grant_op *op, const char *prefix, const char *secret,
+                         const json_t *rec, uint64_t ttl_s)
+{
+    char key[KEY_SIZE];
+    secret_key(key, sizeof key, prefix, secret);
+    if (!rec || set_json(op->g, key, rec, ttl_s * 1000, 0, on_minted, op) != STORE_OK)
+        op->status = STORE_ERR;
+    else
+        op->writes++;
+}
+
+/* The refresh token's record: the access token's claims, plus what rotation and reuse
+ * detection need, and the refresh token's own expiry. */
+static json_t *refresh_record(const json_t *inst, long long gen, const char *access_hash,
+                              long long exp)
+{
+    json_t *refr = json_deep_copy(inst);
+    if (refr) {
+        json_object_set_new(refr, "gen", json_integer(gen));
+        json_object_set_new(refr, "access", json_string(access_hash));
+        json_object_set_new(refr, "state", json_string("active"));
+        json_object_set_new(refr, "exp", json_integer(exp));
+    }
+    return refr;
+}
+
 /* Issue an access token (and a refresh token when allowed) for op->rec's client, subject,
  * scope, audience and family; the refresh token carries generation gen. */
 static void mint(struct grant_op *op, long long gen)
@@ -417,31 +457,103 @@ static void mint(struct grant_op *op, long long gen)
                              "sub", rec_get(op, "sub"), "scope", rec_get(op, "scope"), "aud",
                              rec_get(op, "aud"), "iat", now, "exp",
                              now + (long long)g->access_ttl_s, "family", rec_get(op, "family"));
-    json_t *refr = json_deep_copy(inst);
-    if (refr) {
-        json_object_set_new(refr, "gen", json_integer(gen));
-        json_object_set_new(refr, "access", json_string(access_hash));
-        json_object_set_new(refr, "state", json_string("active"));
-        json_object_set_new(refr, "exp", json_integer(now + (long long)g->refresh_ttl_s));
-    }
+    json_t *refr = refresh_record(inst, gen, access_hash, now + (long long)g->refresh_ttl_s);
     op->writes = 1; /* held until both writes are issued, so no callback finishes op early */
-    secret_key(key, sizeof key, OAUTH_INSTALLATION_PREFIX, op->access);
-    if (!inst || set_json(g, key, inst, g->access_ttl_s * 1000, 0, on_minted, op) != STORE_OK)
-        op->status = STORE_ERR;
-    else
-        op->writes++;
-    secret_key(key, sizeof key, OAUTH_REFRESH_PREFIX, op->refresh);
-    if (with_refresh) {
-        if (!refr || set_json(g, key, refr, g->refresh_ttl_s * 1000, 0, on_minted, op) != STORE_OK)
-            op->status = STORE_ERR;
-        else
-            op->writes++;
-    }
+    store_minted(op, OAUTH_INSTALLATION_PREFIX, op->access, inst, g->access_ttl_s);
+    if (with_refresh)
+        store_minted(op, OAUTH_REFRESH_PREFIX, op->refresh, refr, g->refresh_ttl_s);
     family_key(key, sizeof key, rec_get(op, "family"));
     store_expire(g->store, key, family_ttl_ms(g), NULL, NULL);
     json_decref(inst);
     json_decref(refr);
     on_minted(op, STORE_OK, 1); /* release the hold */
+}
+
+/* ------------------------------------------------- steps both token grants go through --- */
+
+/* A token request's operation: the grant's name and the request's strings, copied. */
+static struct grant_op *token_op(struct oauth_grants *g, const struct oauth_token_request *r,
+                                 const char *grant, oauth_token_cb cb, void *arg)
+{
+    struct grant_op *op = op_new(g, arg);
+    if (!op)
+        return NULL;
+    op->cb.token = cb;
+    req_set(op, "grant", grant);
+    req_set(op, "client_id", r->client_id);
+    req_set(op, "code_verifier", r->code_verifier);
+    req_set(op, "redirect_uri", r->redirect_uri);
+    req_set(op, "scope", r->scope);
+    req_set(op, "resource", r->resource);
+    json_object_set_new(op->req, "issue_refresh", json_boolean(r->issue_refresh));
+    return op;
+}
+
+/* Start a grant: read the record stored under prefix + sha256(secret), the hash kept in
+ * op->hash for later writes to the same key. */
+static void read_grant(struct oauth_grants *g, const struct oauth_token_request *r,
+                       const char *grant, const char *prefix, const char *secret,
+                       store_str_cb on_read, oauth_token_cb cb, void *arg)
+{
+    char key[KEY_SIZE];
+    struct grant_op *op = token_op(g, r, grant, cb, arg);
+    if (!op) {
+        cb(arg, &err_server, NULL);
+        return;
+    }
+    crypto_sha256_hex(secret, OAUTH_TOKEN_HEX_LEN, op->hash);
+    hashed_key(key, sizeof key, prefix, op->hash);
+    if (store_get(g->store, key, on_read, op) != STORE_OK)
+        finish_tokens(op, &err_server);
+}
+
+/* The grant's record read: load it into op->rec and run the grant's checks on it. False when
+ * the request has been answered (missing for an absent record). */
+static bool load_checked(struct grant_op *op, int status, const char *value, size_t len,
+                         const struct oauth_error *missing,
+                         const struct oauth_error *(*check)(struct grant_op *op))
+{
+    if (status != STORE_OK || !load_rec(op, value, len)) {
+        finish_tokens(op, status != STORE_OK ? &err_server : missing);
+        return false;
+    }
+    const struct oauth_error *err = check(op);
+    if (err) {
+        finish_tokens(op, err);
+        return false;
+    }
+    return true;
+}
+
+/* Count one more use of the grant in its family's hash (field "code" or "gen"). HINCRBY is the
+ * atomic test: two concurrent requests cannot both see the count they expect. */
+static void count_family_use(struct grant_op *op, const char *field, store_int_cb on_counted)
+{
+    char key[KEY_SIZE];
+    family_key(key, sizeof key, rec_get(op, "family"));
+    if (store_hincrby(op->g->store, key, field, 1, on_counted, op) != STORE_OK)
+        finish_tokens(op, &err_server);
+}
+
+/* The count is back: renew the family's TTL and, when count is not the expected one (the
+ * grant was used by someone else first), revoke the family and answer reused. True when this
+ * request may have its tokens. */
+static bool family_use_first(struct grant_op *op, int status, long long count, long long expected,
+                             const char *why, const struct oauth_error *reused)
+{
+    char key[KEY_SIZE];
+    if (status != STORE_OK) {
+        finish_tokens(op, &err_server);
+        return false;
+    }
+    family_key(key, sizeof key, rec_get(op, "family"));
+    store_expire(op->g->store, key, family_ttl_ms(op->g), NULL, NULL);
+    if (count != expected) {
+        revoke_family(op->g, rec_get(op, "family"), why);
+        finish_tokens(op, reused);
+        return false;
+    }
+    return true;
 }
 
 /* ------------------------------------------------------------------ authorization_code --- */
@@ -473,62 +585,21 @@ static const struct oauth_error *check_exchange(struct grant_op *op)
 static void on_code_counted(void *arg, int status, long long uses)
 {
     struct grant_op *op = arg;
-    char key[KEY_SIZE];
-    if (status != STORE_OK) {
-        finish_tokens(op, &err_server);
-        return;
-    }
-    family_key(key, sizeof key, rec_get(op, "family"));
-    store_expire(op->g->store, key, family_ttl_ms(op->g), NULL, NULL);
-    if (uses != 1) {
-        /* RFC 6749 §4.1.2: a code used twice is refused and what it issued is revoked. */
-        revoke_family(op->g, rec_get(op, "family"), "authorization code replayed");
-        finish_tokens(op, &err_code_replay);
-        return;
-    }
-    mint(op, 0);
+    /* RFC 6749 §4.1.2: a code used twice is refused and what it issued is revoked. */
+    if (family_use_first(op, status, uses, 1, "authorization code replayed", &err_code_replay))
+        mint(op, 0);
 }
 
 static void on_exch_read(void *arg, int status, const char *value, size_t len)
 {
     struct grant_op *op = arg;
-    char key[KEY_SIZE];
-    if (status != STORE_OK || !load_rec(op, value, len)) {
-        finish_tokens(op, status != STORE_OK ? &err_server : &err_bad_code);
-        return;
-    }
-    const struct oauth_error *err = check_exchange(op);
-    if (err) {
-        finish_tokens(op, err);
-        return;
-    }
-    /* HINCRBY is the atomic "first use" test: two concurrent exchanges cannot both see 1. */
-    family_key(key, sizeof key, rec_get(op, "family"));
-    if (store_hincrby(op->g->store, key, "code", 1, on_code_counted, op) != STORE_OK)
-        finish_tokens(op, &err_server);
-}
-
-static struct grant_op *token_op(struct oauth_grants *g, const struct oauth_token_request *r,
-                                 const char *grant, oauth_token_cb cb, void *arg)
-{
-    struct grant_op *op = op_new(g, arg);
-    if (!op)
-        return NULL;
-    op->cb.token = cb;
-    req_set(op, "grant", grant);
-    req_set(op, "client_id", r->client_id);
-    req_set(op, "code_verifier", r->code_verifier);
-    req_set(op, "redirect_uri", r->redirect_uri);
-    req_set(op, "scope", r->scope);
-    req_set(op, "resource", r->resource);
-    json_object_set_new(op->req, "issue_refresh", json_boolean(r->issue_refresh));
-    return op;
+    if (load_checked(op, status, value, len, &err_bad_code, check_exchange))
+        count_family_use(op, "code", on_code_counted);
 }
 
 void oauth_grants_exchange_code(struct oauth_grants *g, const struct oauth_token_request *r,
                                 oauth_token_cb cb, void *arg)
 {
-    char key[KEY_SIZE];
     if (!oauth_token_shaped(r->code)) {
         cb(arg, &err_bad_code, NULL);
         return;
@@ -537,40 +608,30 @@ void oauth_grants_exchange_code(struct oauth_grants *g, const struct oauth_token
         cb(arg, &err_verifier, NULL);
         return;
     }
-    struct grant_op *op = token_op(g, r, "authorization_code", cb, arg);
-    if (!op) {
-        cb(arg, &err_server, NULL);
-        return;
-    }
-    secret_key(key, sizeof key, OAUTH_EXCH_PREFIX, r->code);
-    if (store_get(g->store, key, on_exch_read, op) != STORE_OK)
-        finish_tokens(op, &err_server);
+    read_grant(g, r, "authorization_code", OAUTH_EXCH_PREFIX, r->code, on_exch_read, cb, arg);
 }
 
 /* ------------------------------------------------------------------------ refresh_token --- */
 
+/* Keep the spent token's record, marked, until it would have expired, so a later presentation
+ * is recognised as reuse (RFC 9700 §4.14.2). */
+static void retire_refresh(struct grant_op *op)
+{
+    char key[KEY_SIZE];
+    long long left = rec_int(op->rec, "exp") - (long long)time(NULL);
+    json_object_set_new(op->rec, "state", json_string("rotated"));
+    hashed_key(key, sizeof key, OAUTH_REFRESH_PREFIX, op->hash);
+    set_json(op->g, key, op->rec, (uint64_t)(left > 1 ? left : 1) * 1000, STORE_SET_XX, NULL, NULL);
+}
+
 static void on_gen_counted(void *arg, int status, long long gen)
 {
     struct grant_op *op = arg;
-    char key[KEY_SIZE];
-    if (status != STORE_OK) {
-        finish_tokens(op, &err_server);
+    /* Another request rotated this token first: a copy is in two hands. */
+    if (!family_use_first(op, status, gen, rec_int(op->rec, "gen") + 1, "refresh token reused",
+                          &err_refresh_reuse))
         return;
-    }
-    family_key(key, sizeof key, rec_get(op, "family"));
-    store_expire(op->g->store, key, family_ttl_ms(op->g), NULL, NULL);
-    if (gen != rec_int(op->rec, "gen") + 1) {
-        /* Another request rotated this token first: a copy is in two hands. */
-        revoke_family(op->g, rec_get(op, "family"), "refresh token reused");
-        finish_tokens(op, &err_refresh_reuse);
-        return;
-    }
-    /* Keep the spent token's record, marked, until it would have expired, so a later
-     * presentation is recognised as reuse (RFC 9700 §4.14.2). */
-    long long left = rec_int(op->rec, "exp") - (long long)time(NULL);
-    json_object_set_new(op->rec, "state", json_string("rotated"));
-    snprintf(key, sizeof key, "%s%s", OAUTH_REFRESH_PREFIX, op->hash);
-    set_json(op->g, key, op->rec, (uint64_t)(left > 1 ? left : 1) * 1000, STORE_SET_XX, NULL, NULL);
+    retire_refresh(op);
     json_object_set_new(op->rec, "scope", json_string(req_get(op, "granted_scope")));
     mint(op, gen);
 }
@@ -578,15 +639,11 @@ static void on_gen_counted(void *arg, int status, long long gen)
 static void on_refresh_family(void *arg, int status, const struct store_str *items, size_t n)
 {
     struct grant_op *op = arg;
-    char key[KEY_SIZE];
-    const char *st = pair_value(items, n, "status");
-    if (status != STORE_OK || n == 0 || (st && !strcmp(st, "revoked"))) {
+    if (status != STORE_OK || !family_live(items, n)) {
         finish_tokens(op, status != STORE_OK ? &err_server : &err_bad_refresh);
         return;
     }
-    family_key(key, sizeof key, rec_get(op, "family"));
-    if (store_hincrby(op->g->store, key, "gen", 1, on_gen_counted, op) != STORE_OK)
-        finish_tokens(op, &err_server);
+    count_family_use(op, "gen", on_gen_counted);
 }
 
 static const struct oauth_error *check_refresh(struct grant_op *op)
@@ -612,15 +669,9 @@ static void on_refresh_read(void *arg, int status, const char *value, size_t len
 {
     struct grant_op *op = arg;
     char key[KEY_SIZE];
-    if (status != STORE_OK || !load_rec(op, value, len)) {
-        finish_tokens(op, status != STORE_OK ? &err_server : &err_bad_refresh);
+    if (!load_checked(op, status, value, len, &err_bad_refresh, check_refresh))
         return;
-    }
-    const struct oauth_error *err = check_refresh(op);
-    if (err) {
-        finish_tokens(op, err);
-        return;
-    }
+    /* A revoked family kills the token even though its own record still says active. */
     family_key(key, sizeof key, rec_get(op, "family"));
     if (store_hgetall(op->g->store, key, on_refresh_family, op) != STORE_OK)
         finish_tokens(op, &err_server);
@@ -629,20 +680,12 @@ static void on_refresh_read(void *arg, int status, const char *value, size_t len
 void oauth_grants_refresh(struct oauth_grants *g, const struct oauth_token_request *r,
                           oauth_token_cb cb, void *arg)
 {
-    char key[KEY_SIZE];
     if (!oauth_token_shaped(r->refresh_token)) {
         cb(arg, &err_bad_refresh, NULL);
         return;
     }
-    struct grant_op *op = token_op(g, r, "refresh_token", cb, arg);
-    if (!op) {
-        cb(arg, &err_server, NULL);
-        return;
-    }
-    crypto_sha256_hex(r->refresh_token, OAUTH_TOKEN_HEX_LEN, op->hash);
-    snprintf(key, sizeof key, "%s%s", OAUTH_REFRESH_PREFIX, op->hash);
-    if (store_get(g->store, key, on_refresh_read, op) != STORE_OK)
-        finish_tokens(op, &err_server);
+    read_grant(g, r, "refresh_token", OAUTH_REFRESH_PREFIX, r->refresh_token, on_refresh_read, cb,
+               arg);
 }
 
 /* ------------------------------------------------------------------------------- revoke --- */
@@ -679,7 +722,7 @@ static void on_revoke_read(void *arg, int status, const char *value, size_t len)
     }
     if (which == 1) /* §2.1: revoking a refresh token revokes the grant's access tokens too */
         revoke_family(op->g, rec_get(op, "family"), "refresh token revoked");
-    snprintf(key, sizeof key, "%s%s", revoke_prefixes[which], op->hash);
+    hashed_key(key, sizeof key, revoke_prefixes[which], op->hash);
     if (store_del(op->g->store, key, revoke_finish, op) != STORE_OK)
         revoke_finish(op, STORE_ERR, 0);
 }
@@ -688,7 +731,7 @@ static void revoke_lookup(struct grant_op *op)
 {
     char key[KEY_SIZE];
     int which = op->step ^ json_is_true(json_object_get(op->req, "refresh_first"));
-    snprintf(key, sizeof key, "%s%s", revoke_prefixes[which], op->hash);
+    hashed_key(key, sizeof key, revoke_prefixes[which], op->hash);
     if (store_get(op->g->store, key, on_revoke_read, op) != STORE_OK)
         revoke_finish(op, STORE_ERR, 0);
 }
@@ -730,8 +773,7 @@ static void introspect_finish(struct grant_op *op, json_t *result)
 static void on_introspect_family(void *arg, int status, const struct store_str *items, size_t n)
 {
     struct grant_op *op = arg;
-    const char *st = pair_value(items, n, "status");
-    if (status != STORE_OK || n == 0 || (st && !strcmp(st, "revoked"))) {
+    if (status != STORE_OK || !family_live(items, n)) {
         introspect_finish(op, NULL);
         return;
     }

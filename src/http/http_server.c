@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "lib/buf.h"
+#include "lib/form.h"
 #include "http/http_server_internal.h"
 #include "lib/log.h"
 
@@ -1181,45 +1182,6 @@ size_t http_request_header_count(const struct http_request *req, const char *nam
     return n;
 }
 
-static int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Decode application/x-www-form-urlencoded text. A decoded NUL is refused: the result is a C
- * string and must not be cut short silently. Returns the length or -1. */
-static long form_decode(const char *s, size_t n, char *out, size_t out_size)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (ch == '+') {
-            ch = ' ';
-        } else if (ch == '%') {
-            if (i + 2 >= n)
-                return -1;
-            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return -1;
-            ch = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (o + 1 >= out_size)
-            return -1;
-        out[o++] = ch;
-    }
-    if (out_size == 0)
-        return -1;
-    out[o] = '\0';
-    return (long)o;
-}
-
 int http_request_query_param(const struct http_request *req, const char *name, char *out,
                              size_t out_size)
 {
@@ -1230,11 +1192,11 @@ int http_request_query_param(const struct http_request *req, const char *name, c
         size_t len = strcspn(q, "&");
         const char *eq = memchr(q, '=', len);
         size_t klen = eq ? (size_t)(eq - q) : len;
-        if (form_decode(q, klen, key, sizeof key) >= 0 && strcmp(key, name) == 0) {
+        if (form_decode_bounded(q, klen, key, sizeof key) >= 0 && strcmp(key, name) == 0) {
             if (count++ == 0) {
                 const char *v = eq ? eq + 1 : q + len;
                 size_t vlen = eq ? len - klen - 1 : 0;
-                rc = form_decode(v, vlen, out, out_size) < 0 ? -1 : 0;
+                rc = form_decode_bounded(v, vlen, out, out_size) < 0 ? -1 : 0;
             }
         }
         q += len;

@@ -15,7 +15,7 @@ static int hex_value(char c)
     return -1;
 }
 
-long form_decode(const char *in, size_t len, char *out)
+long form_decode_bounded(const char *in, size_t len, char *out, size_t out_size)
 {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
@@ -35,10 +35,19 @@ long form_decode(const char *in, size_t len, char *out)
         }
         if (c == '\0')
             return -1; /* values are handed out as C strings: an embedded NUL would truncate */
+        if (o + 1 >= out_size)
+            return -1;
         out[o++] = c;
     }
+    if (out_size == 0)
+        return -1;
     out[o] = '\0';
     return (long)o;
+}
+
+long form_decode(const char *in, size_t len, char *out)
+{
+    return form_decode_bounded(in, len, out, len + 1);
 }
 
 static int grow(struct form *f)

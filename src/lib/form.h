@@ -51,6 +51,10 @@ const char *form_first_duplicate(const struct form *f);
 /* Percent-decode (with '+' as space) len bytes into out (at least len + 1 bytes). Returns the
  * decoded length, or -1 for a malformed escape or an encoded NUL. */
 long form_decode(const char *in, size_t len, char *out);
+/* form_decode into a buffer of out_size bytes that may be shorter than the input (query
+ * parameters copied into callers' fixed buffers): -1 also when the decoded text and its NUL do
+ * not fit. */
+long form_decode_bounded(const char *in, size_t len, char *out, size_t out_size);
 /* Append the percent-encoding of s (unreserved characters of RFC 3986 §2.3 kept, everything
  * else %XX) to out (out_size bytes, NUL-terminated). Returns the new length, or -1 if it does
  * not fit. */

@@ -69,61 +69,72 @@ static bool path_is(const struct http_request *req, const char *path)
     return strcmp(req->path, path) == 0;
 }
 
-enum route { ROUTE_MCP, ROUTE_PAGE };
+/* Which rate limiter counts a route. */
+enum mcp_limiter { LIMIT_NONE, LIMIT_MCP, LIMIT_STATIC };
 
-/* A request waiting for its rate-limit counter. */
-struct limited {
-    struct mcp_server *server;
-    struct http_exchange *ex;
-    enum route route;
+typedef void (*mcp_route_fn)(struct mcp_server *s, struct http_exchange *ex, const char *user);
+
+struct mcp_route {
+    const char *path;                /* the exact path, or NULL when match decides */
+    bool (*match)(const char *path); /* families of paths (metadata documents, pages) */
+    /* The methods served, as the Allow header lists them; NULL: every method reaches the
+     * handler, which answers the others itself (the transport on /mcp, the pages). */
+    const char *allow;
+    /* Another method gets 405 with Allow, checked after the limiter and authentication as the
+     * transport's 405 on /mcp is; without it, the next route is tried (in the end the 404 of an
+     * unknown path). */
+    bool other_methods_405;
+    enum mcp_limiter limit;
+    bool authenticated;  /* a bearer token for this resource, unless --no-auth */
+    bool cors;           /* CORS response headers (http_policy_cors) */
+    bool only_with_auth; /* served only when authorization is on: the OAuth metadata */
+    /* The resource a 401 challenge names. The legacy transport's names the /sse metadata:
+     * clients connect to /sse and refuse metadata whose resource is not a prefix of that URL. */
+    enum verifier_resource challenge;
+    mcp_route_fn handle;
 };
 
-static void route_mcp(struct mcp_server *s, struct http_exchange *ex, const char *user);
-static void authenticate(struct mcp_server *s, struct http_exchange *ex);
-
-struct pending_auth {
-    struct mcp_server *server;
-    struct http_exchange *ex;
-};
-
-/* The legacy transport's challenge names the /sse metadata: clients connect to /sse and refuse
- * metadata whose resource is not a prefix of that URL. */
-static enum verifier_resource challenge_resource(const struct http_request *req)
+static void handle_mcp(struct mcp_server *s, struct http_exchange *ex, const char *user)
 {
-    bool legacy = path_is(req, "/sse") || path_is(req, "/message");
-    return legacy ? VERIFIER_RESOURCE_SSE : VERIFIER_RESOURCE_MCP;
+    mcp_http_handle(&s->ctx, ex, user);
 }
 
-static void on_verified(void *arg, const struct verifier_result *res)
+static void handle_sse(struct mcp_server *s, struct http_exchange *ex, const char *user)
 {
-    struct pending_auth *pa = arg;
-    if (http_exchange_closed(pa->ex))
-        http_exchange_finish(pa->ex);
-    else if (res->status != VERIFIER_OK)
-        verifier_reject(pa->server->verifier, pa->ex, res,
-                        challenge_resource(http_exchange_request(pa->ex)));
-    else /* sessions belong to the token's subject */
-        route_mcp(pa->server, pa->ex, res->sub);
-    free(pa);
+    mcp_sse_open(&s->ctx, ex, user);
 }
 
-/* Every MCP route needs a valid bearer token for this resource. */
-static void authenticate(struct mcp_server *s, struct http_exchange *ex)
+static void handle_message(struct mcp_server *s, struct http_exchange *ex, const char *user)
 {
-    if (!s->verifier) {
-        route_mcp(s, ex, "anonymous");
-        return;
-    }
-    struct pending_auth *pa = malloc(sizeof *pa);
-    if (!pa) {
-        mcp_http_error(ex, 500, JSONRPC_INTERNAL_ERROR, "Internal error");
-        return;
-    }
-    *pa = (struct pending_auth){.server = s, .ex = ex};
-    verifier_check(s->verifier, http_exchange_request(ex), on_verified, pa);
+    mcp_sse_message(&s->ctx, ex, user);
 }
 
-static void serve_page(struct mcp_server *s, struct http_exchange *ex)
+static void handle_health(struct mcp_server *s, struct http_exchange *ex, const char *user)
+{
+    respond_health(s, ex);
+}
+
+static bool is_prm_path(const char *path)
+{
+    enum verifier_resource prm;
+    return verifier_prm_path(path, &prm);
+}
+
+static void handle_prm(struct mcp_server *s, struct http_exchange *ex, const char *user)
+{
+    enum verifier_resource prm = VERIFIER_RESOURCE_MCP;
+    verifier_prm_path(http_exchange_request(ex)->path, &prm);
+    verifier_serve_prm(s->verifier, ex, prm);
+}
+
+/* MCP 2025-03-26 clients look for the AS metadata at the MCP origin (as the reference server
+ * does). */
+static void handle_as_metadata(struct mcp_server *s, struct http_exchange *ex, const char *user)
+{
+    verifier_serve_as_metadata(s->verifier, ex);
+}
+
+static void handle_page(struct mcp_server *s, struct http_exchange *ex, const char *user)
 {
     struct web_page_state st = {.degraded = s->verifier && !verifier_available(s->verifier),
                                 .auth_server_url = s->ctx.cfg->auth_server_url};
@@ -131,34 +142,163 @@ static void serve_page(struct mcp_server *s, struct http_exchange *ex)
         respond_not_found(ex);
 }
 
+/* In order: the first route whose path and method fit serves the request. /health and the
+ * metadata are never rate limited nor authenticated. */
+static const struct mcp_route routes[] = {
+    {.path = "/mcp",
+     .limit = LIMIT_MCP,
+     .authenticated = true,
+     .cors = true,
+     .challenge = VERIFIER_RESOURCE_MCP,
+     .handle = handle_mcp},
+    {.path = "/sse",
+     .allow = "GET",
+     .other_methods_405 = true,
+     .limit = LIMIT_MCP,
+     .authenticated = true,
+     .cors = true,
+     .challenge = VERIFIER_RESOURCE_SSE,
+     .handle = handle_sse},
+    {.path = "/message",
+     .allow = "POST",
+     .other_methods_405 = true,
+     .limit = LIMIT_MCP,
+     .authenticated = true,
+     .cors = true,
+     .challenge = VERIFIER_RESOURCE_SSE,
+     .handle = handle_message},
+    {.path = "/health", .allow = "GET, HEAD", .handle = handle_health},
+    {.match = is_prm_path, .allow = "GET, HEAD", .only_with_auth = true, .handle = handle_prm},
+    {.path = "/.well-known/oauth-authorization-server",
+     .allow = "GET, HEAD",
+     .only_with_auth = true,
+     .handle = handle_as_metadata},
+    {.match = web_is_page, .limit = LIMIT_STATIC, .handle = handle_page},
+};
+
+/* True when method is in list, a comma-separated list of methods ("GET, HEAD"). */
+static bool method_listed(const char *list, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *p = list; *p; p += strspn(p, ", ")) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, method, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+static const struct mcp_route *find_route(const struct mcp_server *s,
+                                          const struct http_request *req)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct mcp_route *rt = &routes[i];
+        bool path_fits = rt->path ? path_is(req, rt->path) : rt->match(req->path);
+        if (!path_fits || (rt->only_with_auth && !s->verifier))
+            continue;
+        if (rt->allow && !rt->other_methods_405 && !method_listed(rt->allow, req->method))
+            continue;
+        return rt;
+    }
+    return NULL;
+}
+
+static const struct ratelimit *limiter_for(const struct mcp_server *s, enum mcp_limiter l)
+{
+    switch (l) {
+    case LIMIT_MCP:
+        return &s->mcp_limit;
+    case LIMIT_STATIC:
+        return &s->static_limit;
+    case LIMIT_NONE:
+        break;
+    }
+    return NULL;
+}
+
+/* The request has been counted and authenticated (user is the token's subject, or NULL when
+ * the route needs none): check the method, then run the handler. */
+static void serve(struct mcp_server *s, struct http_exchange *ex, const struct mcp_route *rt,
+                  const char *user)
+{
+    if (rt->allow && !method_listed(rt->allow, http_exchange_request(ex)->method)) {
+        http_response_header(ex, "Allow", rt->allow);
+        mcp_http_error(ex, 405, JSONRPC_SERVER_ERROR, "Method not allowed");
+        return;
+    }
+    rt->handle(s, ex, user);
+}
+
+/* A request waiting for its token's introspection. */
+struct pending_auth {
+    struct mcp_server *server;
+    struct http_exchange *ex;
+    const struct mcp_route *route;
+};
+
+static void on_verified(void *arg, const struct verifier_result *res)
+{
+    struct pending_auth *pa = arg;
+    if (http_exchange_closed(pa->ex))
+        http_exchange_finish(pa->ex);
+    else if (res->status != VERIFIER_OK)
+        verifier_reject(pa->server->verifier, pa->ex, res, pa->route->challenge);
+    else /* sessions belong to the token's subject */
+        serve(pa->server, pa->ex, pa->route, res->sub);
+    free(pa);
+}
+
+static void authenticate(struct mcp_server *s, struct http_exchange *ex, const struct mcp_route *rt)
+{
+    if (!rt->authenticated) {
+        serve(s, ex, rt, NULL);
+        return;
+    }
+    if (!s->verifier) {
+        serve(s, ex, rt, "anonymous");
+        return;
+    }
+    struct pending_auth *pa = malloc(sizeof *pa);
+    if (!pa) {
+        mcp_http_error(ex, 500, JSONRPC_INTERNAL_ERROR, "Internal error");
+        return;
+    }
+    *pa = (struct pending_auth){.server = s, .ex = ex, .route = rt};
+    verifier_check(s->verifier, http_exchange_request(ex), on_verified, pa);
+}
+
+/* A request waiting for its rate-limit counter. */
+struct limited {
+    struct mcp_server *server;
+    struct http_exchange *ex;
+    const struct mcp_route *route;
+};
+
 static void on_limit(void *arg, const struct ratelimit_result *r)
 {
     struct limited *l = arg;
-    const struct ratelimit *rl =
-        l->route == ROUTE_MCP ? &l->server->mcp_limit : &l->server->static_limit;
+    const struct ratelimit *rl = limiter_for(l->server, l->route->limit);
     http_rate_limit_headers(l->ex, r->limit, r->remaining, r->reset_s);
     if (!r->allowed) {
         log_write(l->server->ctx.log, LOG_WARNING, "rate limit exceeded",
                   json_pack("{s:s,s:s}", "limiter", rl->name, "ip",
                             http_exchange_request(l->ex)->remote_addr));
         http_respond_rate_limited(l->ex, r->reset_s, rl->description);
-    } else if (l->route == ROUTE_MCP) {
-        authenticate(l->server, l->ex);
     } else {
-        serve_page(l->server, l->ex);
+        authenticate(l->server, l->ex, l->route);
     }
     free(l);
 }
 
-/* Count the request against its limiter, then serve it. A disabled limiter costs nothing. */
-static void limited(struct mcp_server *s, struct http_exchange *ex, enum route route)
+/* Count the request against its route's limiter, then authenticate and serve it. A disabled
+ * limiter costs nothing. */
+static void count_request(struct mcp_server *s, struct http_exchange *ex,
+                          const struct mcp_route *rt)
 {
-    const struct ratelimit *rl = route == ROUTE_MCP ? &s->mcp_limit : &s->static_limit;
-    if (rl->limit == 0) {
-        if (route == ROUTE_MCP)
-            authenticate(s, ex);
-        else
-            serve_page(s, ex);
+    const struct ratelimit *rl = limiter_for(s, rt->limit);
+    if (!rl || rl->limit == 0) {
+        authenticate(s, ex, rt);
         return;
     }
     struct limited *l = malloc(sizeof *l);
@@ -166,37 +306,14 @@ static void limited(struct mcp_server *s, struct http_exchange *ex, enum route r
         mcp_http_error(ex, 500, JSONRPC_INTERNAL_ERROR, "Internal error");
         return;
     }
-    *l = (struct limited){.server = s, .ex = ex, .route = route};
+    *l = (struct limited){.server = s, .ex = ex, .route = rt};
     ratelimit_check(s->ctx.store, rl, http_exchange_request(ex)->remote_addr, on_limit, l);
-}
-
-/* The MCP routes, after authentication. */
-static void route_mcp(struct mcp_server *s, struct http_exchange *ex, const char *user)
-{
-    const struct http_request *req = http_exchange_request(ex);
-    if (path_is(req, "/mcp")) {
-        mcp_http_handle(&s->ctx, ex, user);
-    } else if (path_is(req, "/sse") && !strcmp(req->method, "GET")) {
-        mcp_sse_open(&s->ctx, ex, user);
-    } else if (path_is(req, "/message") && !strcmp(req->method, "POST")) {
-        mcp_sse_message(&s->ctx, ex, user);
-    } else {
-        http_response_header(ex, "Allow", path_is(req, "/sse") ? "GET" : "POST");
-        mcp_http_error(ex, 405, JSONRPC_SERVER_ERROR, "Method not allowed");
-    }
-}
-
-static bool is_get(const struct http_request *req)
-{
-    return !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
 }
 
 static void on_request(struct http_exchange *ex, void *arg)
 {
     struct mcp_server *s = arg;
     const struct http_request *req = http_exchange_request(ex);
-    bool mcp_route = path_is(req, "/mcp") || path_is(req, "/sse") || path_is(req, "/message");
-    enum verifier_resource prm;
     /* DNS-rebinding protection: a browser tricked into calling us carries a foreign Host or
      * Origin (transports spec, "Security Warning"; 2025-11-25 requires 403 for Origin). */
     if (!http_policy_host_allowed(&s->policy, req)) {
@@ -211,24 +328,14 @@ static void on_request(struct http_exchange *ex, void *arg)
         http_policy_preflight(ex, &s->policy);
         return;
     }
-    if (mcp_route) {
-        http_policy_cors(ex, &s->policy);
-        limited(s, ex, ROUTE_MCP);
-    } else if (path_is(req, "/health") &&
-               (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))) {
-        respond_health(s, ex);
-    } else if (s->verifier && is_get(req) && verifier_prm_path(req->path, &prm)) {
-        verifier_serve_prm(s->verifier, ex, prm);
-    } else if (s->verifier && is_get(req) &&
-               path_is(req, "/.well-known/oauth-authorization-server")) {
-        /* MCP 2025-03-26 clients look for the AS metadata at the MCP origin (as the reference
-         * server does). */
-        verifier_serve_as_metadata(s->verifier, ex);
-    } else if (web_is_page(req->path)) {
-        limited(s, ex, ROUTE_PAGE);
-    } else {
+    const struct mcp_route *rt = find_route(s, req);
+    if (!rt) {
         respond_not_found(ex);
+        return;
     }
+    if (rt->cors)
+        http_policy_cors(ex, &s->policy);
+    count_request(s, ex, rt);
 }
 
 struct mcp_server *mcp_server_new(uv_loop_t *loop, const struct config *cfg, struct store *store,

@@ -1,8 +1,9 @@
 /*
- * server: the MCP role (`mcpd mcp`): one HTTP listener with its routes (/mcp, /health, CORS
- * preflight), the Host/Origin policy in front of them, the dispatcher built from the enabled
- * feature packs, and graceful shutdown. It owns the MCP context; the store and logger are lent
- * by main.
+ * server: the MCP role (`mcpd mcp`): one HTTP listener with its route table (/mcp, /sse,
+ * /message, /health, the OAuth metadata, the splash page; each route's methods, rate limiter and
+ * authentication), CORS preflight, the Host/Origin policy in front of them, the dispatcher built
+ * from the enabled feature packs, and graceful shutdown. It owns the MCP context; the store and
+ * logger are lent by main.
  */
 #ifndef MCPD_MCP_SERVER_H
 #define MCPD_MCP_SERVER_H

@@ -117,6 +117,41 @@ static void test_form_encode_round_trips(void **state)
     assert_int_equal(form_encode("&", enc, 3), -1);
 }
 
+/* The one percent-decoder: OAuth bodies (form_parse, form_decode) and query strings
+ * (http_request_query_param, through form_decode_bounded) decode alike. */
+static void test_form_decode_plus_is_space_and_escapes_are_strict(void **state)
+{
+    char out[32];
+    assert_int_equal(form_decode_bounded("a+b%2B%20c", 10, out, sizeof out), 6);
+    assert_string_equal(out, "a b+ c");
+    assert_int_equal(form_decode_bounded("%41%6a%6A", 9, out, sizeof out), 3);
+    assert_string_equal(out, "Ajj");
+    const char *bad[] = {"%", "%4", "x%", "%zz", "%4g", "%g4", "%00", "a%00b", "%+1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(form_decode_bounded(bad[i], strlen(bad[i]), out, sizeof out), -1);
+        assert_int_equal(form_decode(bad[i], strlen(bad[i]), out), -1);
+    }
+    /* A raw NUL inside the counted bytes is refused like an encoded one. */
+    assert_int_equal(form_decode("a\0b", 3, out), -1);
+    /* Only the counted bytes are read: a cut-off escape is malformed even if more follows. */
+    assert_int_equal(form_decode_bounded("%41", 2, out, sizeof out), -1);
+}
+
+static void test_form_decode_bounded_needs_room_for_the_nul(void **state)
+{
+    char out[4];
+    assert_int_equal(form_decode_bounded("abc", 3, out, sizeof out), 3);
+    assert_string_equal(out, "abc");
+    assert_int_equal(form_decode_bounded("abcd", 4, out, sizeof out), -1);
+    /* Escapes count once decoded: nine input bytes, three output bytes. */
+    assert_int_equal(form_decode_bounded("%41%42%43", 9, out, sizeof out), 3);
+    assert_string_equal(out, "ABC");
+    assert_int_equal(form_decode_bounded("", 0, out, 1), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(form_decode_bounded("", 0, out, 0), -1);
+    assert_int_equal(form_decode_bounded("a", 1, out, 1), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -129,6 +164,8 @@ int main(void)
         cmocka_unit_test(test_form_does_not_need_a_terminator),
         cmocka_unit_test(test_form_add_builds_params),
         cmocka_unit_test(test_form_encode_round_trips),
+        cmocka_unit_test(test_form_decode_plus_is_space_and_escapes_are_strict),
+        cmocka_unit_test(test_form_decode_bounded_needs_room_for_the_nul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,8 +8,8 @@
 static void test_valid_sequences_have_their_length(void **state)
 {
     assert_int_equal(utf8_sequence_length((const unsigned char *)"a", 1), 1);
-    assert_int_equal(utf8_sequence_length((const unsigned char *)"\xC3\xA9", 2), 2);         /* é */
-    assert_int_equal(utf8_sequence_length((const unsigned char *)"\xE2\x82\xAC", 3), 3);     /* € */
+    assert_int_equal(utf8_sequence_length((const unsigned char *)"\xC3\xA9", 2), 2);     /* é */
+    assert_int_equal(utf8_sequence_length((const unsigned char *)"\xE2\x82\xAC", 3), 3); /* € */
     assert_int_equal(utf8_sequence_length((const unsigned char *)"\xF0\x9F\x98\x80", 4), 4); /* 😀 */
     assert_int_equal(utf8_sequence_length((const unsigned char *)"\xF4\x8F\xBF\xBF", 4), 4);
 }
@@ -26,9 +26,9 @@ static void test_invalid_sequences_are_refused(void **state)
         "\xF4\x90\x80\x80", /* above U+10FFFF */
         "\xF5\x80\x80\x80", /* never a lead byte */
         "\xFF",
-        "\xC3",             /* cut */
-        "\xE2\x82",         /* cut */
-        "\xC3\x28",         /* bad continuation */
+        "\xC3",     /* cut */
+        "\xE2\x82", /* cut */
+        "\xC3\x28", /* bad continuation */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(utf8_sequence_length((const unsigned char *)bad[i], strlen(bad[i])), 0);
@@ -57,7 +57,11 @@ static void test_copy_prefix_replaces_invalid_bytes(void **state)
 {
     char out[32];
     /* FF, a lead byte before '(', and a surrogate's three bytes each become one '?' */
-    assert_int_equal(utf8_copy_prefix(out, sizeof out, "a\xFF" "b\xC3(\xED\xA0\x80" "c"), 9);
+    assert_int_equal(utf8_copy_prefix(out, sizeof out,
+                                      "a\xFF"
+                                      "b\xC3(\xED\xA0\x80"
+                                      "c"),
+                     9);
     assert_string_equal(out, "a?b?(???c");
     assert_true(utf8_valid(out, strlen(out)));
 }

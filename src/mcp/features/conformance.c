@@ -13,6 +13,7 @@
 
 #include "lib/json.h"
 #include "mcp/feature.h"
+#include "mcp/jsonrpc.h"
 
 /* 1x1 truecolour PNG, one red pixel: IHDR(1,1,8,2), IDAT = zlib(filter 0, ff 00 00), IEND.
  * Generated for mcpd (not copied from the fixture); the suite only checks that it is base64. */
@@ -31,9 +32,6 @@
 /* The retry hint sent as the stream closes. Short, because the suite and our tests reconnect
  * right away and a polite client would otherwise wait (the fixture's 5 s) for nothing. */
 #define RECONNECTION_RETRY_MS 500
-
-#define JSONRPC_INVALID_PARAMS -32602
-#define JSONRPC_INTERNAL_ERROR -32603
 
 #define TEMPLATE_PREFIX "test://template/"
 #define TEMPLATE_SUFFIX "/data"

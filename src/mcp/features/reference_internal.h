@@ -16,10 +16,10 @@
 #include <time.h>
 
 #include "mcp/feature.h"
+#include "mcp/jsonrpc.h" /* the error codes */
 
-#define REF_JSONRPC_INVALID_PARAMS -32602
-/* The reference server turns every handler exception, validation failures included, into -32603. */
-#define REF_JSONRPC_INTERNAL_ERROR -32603
+/* The reference server turns every handler exception, validation failures included, into
+ * JSONRPC_INTERNAL_ERROR (-32603); the pack does the same. */
 
 #define REF_RESOURCE_PREFIX "test://static/resource/"
 #define REF_RESOURCE_COUNT  100

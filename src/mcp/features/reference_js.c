@@ -141,7 +141,7 @@ char *ref_json_pretty(const json_t *v)
 void ref_answer(struct mcp_call *c, json_t *result)
 {
     if (!result) {
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
         return;
     }
     mcp_call_result(c, result);
@@ -156,10 +156,10 @@ void ref_answer_request_error(struct mcp_call *c, const json_t *error)
 {
     const json_t *code = json_object_get(error, "code");
     const char *message = json_string_value(json_object_get(error, "message"));
-    int n = json_is_integer(code) ? (int)json_integer_value(code) : REF_JSONRPC_INTERNAL_ERROR;
+    int n = json_is_integer(code) ? (int)json_integer_value(code) : JSONRPC_INTERNAL_ERROR;
     char *text = NULL;
     if (asprintf(&text, "MCP error %d: %s", n, message ? message : "undefined") < 0) {
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
         return;
     }
     mcp_call_error(c, n, text, NULL);

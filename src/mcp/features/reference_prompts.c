@@ -85,7 +85,7 @@ static void prompt_resource(struct mcp_call *c, const json_t *args)
         utf8_copy_prefix(quoted, sizeof quoted, raw);
         snprintf(msg, sizeof msg, "Invalid resourceId: %s. Must be a number between 1 and 100.",
                  quoted);
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, msg, NULL);
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, msg, NULL);
         return;
     }
     json_t *intro = text_content(json_sprintf(

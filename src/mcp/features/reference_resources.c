@@ -68,7 +68,7 @@ bool ref_resource_read(struct mcp_call *c, const char *uri)
     char msg[300], quoted[251];
     utf8_copy_prefix(quoted, sizeof quoted, uri);
     snprintf(msg, sizeof msg, "Unknown resource: %s", quoted);
-    mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, msg, NULL);
+    mcp_call_error(c, JSONRPC_INTERNAL_ERROR, msg, NULL);
     return true;
 }
 

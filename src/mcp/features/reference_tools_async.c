@@ -37,6 +37,20 @@ static void long_running_done(struct mcp_call *c, const struct long_running *lr)
                                          ref_js_number(lr->steps, s, sizeof s))));
 }
 
+static void long_running_step(struct mcp_call *c, void *arg);
+
+/* Answer once the last step is done, else sleep until the next one. steps may be fractional or
+ * <= 0, so the test is the loop's own (step starts at 1), not a count. */
+static void long_running_next(struct mcp_call *c, const struct long_running *lr)
+{
+    if (!(lr->step < lr->steps + 1)) {
+        long_running_done(c, lr);
+        return;
+    }
+    if (mcp_call_after(c, lr->delay_ms, long_running_step, NULL) != 0)
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error: cannot schedule timer", NULL);
+}
+
 static void long_running_step(struct mcp_call *c, void *arg)
 {
     struct long_running *lr = mcp_call_state(c);
@@ -44,13 +58,7 @@ static void long_running_step(struct mcp_call *c, void *arg)
      * mcp_call_progress does nothing without one. */
     mcp_call_progress(c, lr->step, lr->steps, NULL);
     lr->step += 1;
-    if (!(lr->step < lr->steps + 1)) {
-        long_running_done(c, lr);
-        return;
-    }
-    if (mcp_call_after(c, lr->delay_ms, long_running_step, NULL) != 0)
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, "Internal error: cannot schedule timer",
-                       NULL);
+    long_running_next(c, lr);
 }
 
 void ref_tool_long_running(struct mcp_call *c, const json_t *args)
@@ -65,7 +73,7 @@ void ref_tool_long_running(struct mcp_call *c, const json_t *args)
         return;
     struct long_running *lr = calloc(1, sizeof *lr);
     if (!lr) {
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
         return;
     }
     lr->duration = duration ? json_number_value(duration) : 10;
@@ -74,13 +82,7 @@ void ref_tool_long_running(struct mcp_call *c, const json_t *args)
     double ms = lr->duration / lr->steps * 1000;
     lr->delay_ms = ms >= 1 && ms <= NODE_TIMEOUT_MAX ? (uint64_t)ceil(ms) : 1;
     mcp_call_set_state(c, lr, free);
-    if (!(lr->step < lr->steps + 1)) {
-        long_running_done(c, lr);
-        return;
-    }
-    if (mcp_call_after(c, lr->delay_ms, long_running_step, NULL) != 0)
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, "Internal error: cannot schedule timer",
-                       NULL);
+    long_running_next(c, lr);
 }
 
 /* ---- sampleLLM ---- */
@@ -151,8 +153,8 @@ void ref_tool_sample_llm(struct mcp_call *c, const json_t *args)
                                          max_tokens ? json_number_value(max_tokens) : 100);
     if (!params ||
         mcp_call_request(c, "sampling/createMessage", params, 0, sample_llm_reply, NULL) != 0)
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR,
-                       "Internal error: cannot send sampling request", NULL);
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error: cannot send sampling request",
+                       NULL);
 }
 
 /* ---- elicitInputs ---- */
@@ -232,7 +234,7 @@ void ref_tool_elicit_inputs(struct mcp_call *c, const json_t *args)
     /* The dispatcher offers this tool only to elicitation clients; the SDK's own check
      * (assertCapabilityForMethod) stays as a guard. */
     if (!mcp_call_client_supports(c, "elicitation")) {
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR,
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR,
                        "Client does not support elicitation (required for elicitation/create)",
                        NULL);
         return;
@@ -242,6 +244,6 @@ void ref_tool_elicit_inputs(struct mcp_call *c, const json_t *args)
                                json_literal(ELICIT_SCHEMA));
     if (!params || mcp_call_request(c, "elicitation/create", params, ELICIT_TIMEOUT_MS,
                                     elicit_reply, NULL) != 0)
-        mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR,
-                       "Internal error: cannot send elicitation request", NULL);
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error: cannot send elicitation request",
+                       NULL);
 }

@@ -182,7 +182,7 @@ bool ref_zod_finish(struct ref_zod *z, struct mcp_call *c)
     }
     char *text = ref_json_pretty(issues);
     json_decref(issues);
-    mcp_call_error(c, REF_JSONRPC_INTERNAL_ERROR, text ? text : "Invalid arguments", NULL);
+    mcp_call_error(c, JSONRPC_INTERNAL_ERROR, text ? text : "Invalid arguments", NULL);
     free(text);
     return true;
 }
