@@ -63,12 +63,13 @@ static void test_initialize_creates_session_and_answers_json(void **state)
     char sid[128];
     assert_true(tm_header(&r, "Mcp-Session-Id", sid, sizeof sid));
     assert_int_equal(strlen(sid), 36); /* a UUID */
-    json_t *want =
-        jsonrpc_result(json_integer(7), mcp_dispatch_initialize_result(f->ctx.dispatch, V_OLD));
+    json_t *id = json_integer(7);
+    json_t *want = jsonrpc_result(id, mcp_dispatch_initialize_result(f->ctx.dispatch, V_OLD));
     json_t *got = json_loads(r.body, 0, NULL);
     assert_true(json_equal(got, want));
     json_decref(got);
     json_decref(want);
+    json_decref(id);
     tm_resp_free(&r);
 
     /* The session exists: a ping on it is answered. */
@@ -97,11 +98,13 @@ static void test_initialize_without_version_header_answers_one_sse_event(void **
     assert_string_equal(ev[0].id, "");
     assert_string_equal(ev[0].event, "message");
     json_t *got = json_loads(ev[0].data, 0, NULL);
-    json_t *want = jsonrpc_result(json_integer(1),
-                                  mcp_dispatch_initialize_result(f->ctx.dispatch, "2024-11-05"));
+    json_t *id = json_integer(1);
+    json_t *want =
+        jsonrpc_result(id, mcp_dispatch_initialize_result(f->ctx.dispatch, "2024-11-05"));
     assert_true(json_equal(got, want));
     json_decref(got);
     json_decref(want);
+    json_decref(id);
     free(ev);
     tm_resp_free(&r);
 }

@@ -97,13 +97,19 @@ static inline struct tm_fixture *tm_new(const char *features)
     return f;
 }
 
-static inline void tm_listen(struct tm_fixture *f)
+/* Listen with another handler (a test driving a module below the transports); arg is f. */
+static inline void tm_listen_with(struct tm_fixture *f, http_handler_fn handler)
 {
-    f->srv = http_server_new(&f->loop, NULL, NULL, tm_handler, f);
+    f->srv = http_server_new(&f->loop, NULL, NULL, handler, f);
     assert_non_null(f->srv);
     assert_int_equal(http_server_listen(f->srv, "127.0.0.1", 0), 0);
     f->port = http_server_port(f->srv);
     assert_true(f->port > 0);
+}
+
+static inline void tm_listen(struct tm_fixture *f)
+{
+    tm_listen_with(f, tm_handler);
 }
 
 static inline long tm_now_ms(void)
