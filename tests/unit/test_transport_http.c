@@ -533,6 +533,107 @@ static void test_response_mode_sse_streams_even_a_ping(void **state)
     tm_resp_free(&r);
 }
 
+/* Resumption on GET: Last-Event-ID of the standalone stream replays what followed it, then
+ * the same stream continues live with the next seq. */
+static void test_get_with_last_event_id_replays_then_follows(void **state)
+{
+    struct tm_fixture *f = *state;
+    char sid[128], headers[512];
+    tm_initialize(f, V_OLD, sid, sizeof sid);
+    snprintf(headers, sizeof headers,
+             "Accept: text/event-stream\r\nMcp-Session-Id: %s\r\nMCP-Protocol-Version: " V_OLD
+             "\r\n",
+             sid);
+    const char *set_level = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"logging/setLevel\","
+                            "\"params\":{\"level\":\"%s\"}}";
+    char body[256];
+    struct tm_resp r;
+    struct tm_conn *get = tm_send(f, "GET", "/mcp", headers, NULL);
+    assert_true(tm_wait_for(f, get, "\r\n\r\n", 1, TM_WAIT_MS));
+    const char *levels[] = {"error", "info", "notice"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(body, sizeof body, set_level, levels[i]);
+        post(f, sid, V_OLD, body, &r);
+        tm_resp_free(&r);
+    }
+    assert_true(tm_wait_for(f, get, "Logging level set to: info", 1, TM_WAIT_MS));
+    tm_parse(get, &r);
+    size_t n;
+    struct tm_event *ev = tm_events(r.body, &n);
+    assert_int_equal(n, 2);
+    char stream[32];
+    assert_int_equal(sscanf(ev[0].id, "%31[^:]:", stream), 1);
+    free(ev);
+    tm_resp_free(&r);
+    tm_close(f, get);
+
+    char resume_headers[640];
+    snprintf(resume_headers, sizeof resume_headers, "%sLast-Event-ID: %s:1\r\n", headers, stream);
+    get = tm_send(f, "GET", "/mcp", resume_headers, NULL);
+    assert_true(tm_wait_for(f, get, "Logging level set to: info", 1, TM_WAIT_MS));
+    snprintf(body, sizeof body, set_level, levels[2]);
+    post(f, sid, V_OLD, body, &r);
+    tm_resp_free(&r);
+    assert_true(tm_wait_for(f, get, "Logging level set to: notice", 1, TM_WAIT_MS));
+    tm_parse(get, &r);
+    ev = tm_events(r.body, &n);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        char id[64], data[64];
+        snprintf(id, sizeof id, "%s:%zu", stream, i + 2);
+        snprintf(data, sizeof data, "Logging level set to: %s", levels[i + 1]);
+        assert_string_equal(ev[i].id, id);
+        assert_non_null(strstr(ev[i].data, data));
+    }
+    free(ev);
+    tm_resp_free(&r);
+}
+
+/* SSE polling (a 2025-11-25 client): the call ends its POST response early with a retry hint;
+ * the client resumes on GET with the last id and gets the result, after which that GET ends. */
+static void test_closed_post_stream_resumes_on_get_until_the_result(void **state)
+{
+    struct tm_fixture *f = *state;
+    char sid[128], headers[512];
+    tm_initialize(f, V_NEW, sid, sizeof sid);
+    struct tm_resp r;
+    post(f, sid, V_NEW,
+         "{\"jsonrpc\":\"2.0\",\"id\":21,\"method\":\"tools/call\",\"params\":{\"name\":"
+         "\"test_reconnection\"}}",
+         &r);
+    assert_int_equal(r.status, 200);
+    size_t n;
+    struct tm_event *ev = tm_events(r.body, &n);
+    assert_int_equal(n, 2);
+    char stream[32], want[64];
+    assert_int_equal(sscanf(ev[0].id, "%31[^:]:", stream), 1);
+    assert_int_equal(stream[0], 'p');
+    snprintf(want, sizeof want, "%s:0", stream);
+    assert_string_equal(ev[0].id, want);
+    assert_string_equal(ev[1].id, "");
+    assert_int_equal(ev[1].retry, 500);
+    free(ev);
+    tm_resp_free(&r);
+
+    snprintf(headers, sizeof headers,
+             "Accept: text/event-stream\r\nMcp-Session-Id: %s\r\nMCP-Protocol-Version: " V_NEW
+             "\r\nLast-Event-ID: %s:0\r\n",
+             sid, stream);
+    struct tm_conn *get = tm_send(f, "GET", "/mcp", headers, NULL);
+    tm_wait(f, get, &r);
+    assert_int_equal(r.status, 200);
+    ev = tm_events(r.body, &n);
+    assert_int_equal(n, 1);
+    snprintf(want, sizeof want, "%s:1", stream);
+    assert_string_equal(ev[0].id, want);
+    assert_string_equal(ev[0].data,
+                        "{\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"Reconnection "
+                        "test completed successfully. If you received this, the client properly "
+                        "reconnected after stream closure.\"}]},\"jsonrpc\":\"2.0\",\"id\":21}");
+    free(ev);
+    tm_resp_free(&r);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -553,6 +654,8 @@ int main(void)
         T(test_delete_ends_streams_calls_and_session),
         T(test_sampling_request_and_reply_over_two_posts),
         T(test_response_mode_sse_streams_even_a_ping),
+        T(test_get_with_last_event_id_replays_then_follows),
+        T(test_closed_post_stream_resumes_on_get_until_the_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
