@@ -634,6 +634,36 @@ static void test_closed_post_stream_resumes_on_get_until_the_result(void **state
     tm_resp_free(&r);
 }
 
+/* Once shutdown has begun no session is created and no standalone stream opened (503), while
+ * requests on existing sessions are still served. */
+static void test_shutting_down_refuses_new_sessions_and_streams(void **state)
+{
+    struct tm_fixture *f = *state;
+    char sid[128], headers[512];
+    tm_initialize(f, V_OLD, sid, sizeof sid);
+    f->ctx.shutting_down = 1;
+    struct tm_resp r;
+    tm_exchange(f, "POST", "/mcp", TM_JSON_POST,
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+                "\"protocolVersion\":\"" V_OLD "\"}}",
+                &r);
+    assert_int_equal(r.status, 503);
+    assert_body(&r, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,\"message\":"
+                    "\"Server is shutting down\"}}");
+    tm_resp_free(&r);
+    snprintf(headers, sizeof headers,
+             TM_JSON_POST "Mcp-Session-Id: %s\r\nMCP-Protocol-Version: " V_OLD "\r\n", sid);
+    tm_exchange(f, "GET", "/mcp", headers, NULL, &r);
+    assert_int_equal(r.status, 503);
+    assert_body(&r, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,\"message\":"
+                    "\"Server is shutting down\"}}");
+    tm_resp_free(&r);
+    post(f, sid, V_OLD, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}", &r);
+    assert_int_equal(r.status, 200);
+    assert_body(&r, "{\"result\":{},\"jsonrpc\":\"2.0\",\"id\":2}");
+    tm_resp_free(&r);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -656,6 +686,7 @@ int main(void)
         T(test_response_mode_sse_streams_even_a_ping),
         T(test_get_with_last_event_id_replays_then_follows),
         T(test_closed_post_stream_resumes_on_get_until_the_result),
+        T(test_shutting_down_refuses_new_sessions_and_streams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
