@@ -383,6 +383,21 @@ static void test_answered_call_drops_its_outstanding_request(void **state)
     assert_null(mcp_live_acquire(&f->tm->ctx, SID, false));
 }
 
+/* Answered while the session is still issuing the request's id: the request is never sent
+ * and its callback never runs (the id's arrival must find the call gone). */
+static void test_call_answered_before_its_request_id_sends_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct mcp_call *c = new_call(f, "{\"jsonrpc\":\"2.0\",\"id\":65,\"method\":\"x\"}");
+    assert_int_equal(mcp_call_request(c, "roots/list", NULL, 30, on_reply, f), 0);
+    mcp_call_result(c, json_object());
+    tm_run_for(f->tm, 60);
+    assert_int_equal(count(f), 1);
+    assert_string_equal(message(f, 0), "{\"result\":{},\"jsonrpc\":\"2.0\",\"id\":65}");
+    assert_int_equal(f->replies, 0);
+    assert_null(mcp_live_acquire(&f->tm->ctx, SID, false));
+}
+
 /* DELETE of the session (control channel) answers a waiting call with an error carrying its
  * id, and its timers never run. */
 static void test_session_end_answers_waiting_call_with_error(void **state)
@@ -415,6 +430,7 @@ int main(void)
         T(test_request_is_sent_and_reply_delivered),
         T(test_unanswered_request_times_out_with_exact_error),
         T(test_answered_call_drops_its_outstanding_request),
+        T(test_call_answered_before_its_request_id_sends_nothing),
         T(test_session_end_answers_waiting_call_with_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
