@@ -246,7 +246,9 @@ static void test_timer_runs_later_and_call_is_live_while_waiting(void **state)
     struct mcp_live *l = mcp_live_acquire(&f->tm->ctx, SID, false);
     assert_non_null(l);
     json_t *id = json_integer(31);
-    assert_ptr_equal(mcp_live_find_call(l, id), c);
+    json_t *other = json_integer(32);
+    assert_false(mcp_live_cancel_call(l, other)); /* no call with that id: nothing happens */
+    json_decref(other);
     mcp_live_release(l);
     run_until_finals(f, 1);
     assert_int_equal(f->timer_runs, 1);
@@ -269,7 +271,8 @@ static void test_answer_clears_pending_timers(void **state)
     assert_int_equal(f->rec.finals, 1);
 }
 
-/* Cancel: a final NULL (no response), the state freed once, no timer runs afterwards. */
+/* Cancel through the live session by request id (as notifications/cancelled does): a final NULL
+ * (no response), the state freed once, no timer runs afterwards. */
 static void test_cancel_sends_no_response_and_frees_state(void **state)
 {
     struct fixture *f = *state;
@@ -279,7 +282,12 @@ static void test_cancel_sends_no_response_and_frees_state(void **state)
     assert_int_equal(f->state_frees, 1);
     assert_ptr_equal(mcp_call_state(c), f);
     assert_int_equal(mcp_call_after(c, 5, on_timer, f), 0);
-    mcp_call_cancel(c);
+    struct mcp_live *l = mcp_live_acquire(&f->tm->ctx, SID, false);
+    assert_non_null(l);
+    json_t *id = json_integer(1);
+    assert_true(mcp_live_cancel_call(l, id));
+    json_decref(id);
+    mcp_live_release(l);
     assert_int_equal(f->rec.finals, 1);
     assert_true(f->rec.last_final_null);
     assert_int_equal(count(f), 0);
