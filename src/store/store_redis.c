@@ -6,12 +6,15 @@
  * commands. hiredis 0.14 has no reconnect and no connect timeout, so both are done here: a
  * connection that drops, or does not finish its handshake (AUTH, SELECT, PING) within
  * RDS_CONNECT_TIMEOUT_MS, is freed and retried with exponential backoff; the subscription
- * connection re-subscribes every live channel each time it comes back.
+ * connection re-subscribes every live channel each time it comes back. The backoff ceiling
+ * (RDS_BACKOFF_MAX_MS) plus the connect timeout bound how long the store stays down after the
+ * server is back: about 1.5 s at worst.
  *
- * While a connection attempt is in progress commands are buffered behind the handshake (bounded
- * by the connect timeout); while the backend waits to retry they fail with
- * STORE_ERR_UNAVAILABLE. Such failures are queued to a uv_idle handle, never delivered inside
- * the store_* call, because callers rely on callbacks never being re-entrant.
+ * At startup commands are buffered behind the first connection's handshake (bounded by the
+ * connect timeout); once an attempt has failed, and until a connection is up again, they fail at
+ * once with STORE_ERR_UNAVAILABLE, so callers never wait on an outage. Such failures are queued to
+ * a uv_idle handle, never delivered inside the store_* call, because callers rely on callbacks
+ * never being re-entrant.
  *
  * Operations that pair a write with PEXPIRE (INCRBY, HSET, SADD, the event log) are Lua scripts
  * (EVAL), so the TTL is set atomically with the write and, unlike MULTI/EXEC, not at all when
@@ -26,7 +29,8 @@
  *
  * Pub/sub differs from the memory backend in two ways callers may see: PUBLISH counts receiving
  * connections (all of this store's subscriptions share one), and SUBSCRIBE takes a round trip,
- * so a message published before the server has confirmed it can be missed.
+ * so a message published before the server has confirmed it can be missed;
+ * store_subscribe_confirmed says when it has.
  *
  * Every command is built with redisAsyncCommandArgv (explicit lengths, binary-safe); user data
  * never goes through a format string. Host names are resolved with a blocking getaddrinfo by
@@ -50,8 +54,8 @@
 
 #define RDS_DEFAULT_PORT       6379
 #define RDS_BACKOFF_MIN_MS     100u
-#define RDS_BACKOFF_MAX_MS     2000u
-#define RDS_CONNECT_TIMEOUT_MS 2000u /* handshake budget; hiredis 0.14 has no connect timeout */
+#define RDS_BACKOFF_MAX_MS     1000u /* ceiling: recovery within ~1 s of the server returning */
+#define RDS_CONNECT_TIMEOUT_MS 500u  /* handshake budget; hiredis 0.14 has no connect timeout */
 #define RDS_NUM_LEN            24    /* digits of a 64-bit integer, sign and NUL */
 #define RDS_MAX_ARGS           8     /* fixed-size commands; HSET allocates its own */
 
@@ -302,6 +306,16 @@ static void defer(struct rds_store *rs, struct rds_cmd *c, int status)
     uv_idle_start(&rs->drain, on_drain);
 }
 
+/* Whether a command may wait on c: once it is up, or behind the handshake of the attempts made
+ * at startup (before any failure). Attempts during an outage do not qualify:
+ * hiredis' libuv adapter never reports a refused connect, so such an attempt only ends with its
+ * timeout, and a command behind it would wait that long instead of failing at once. */
+static bool conn_usable(const struct rds_conn *c)
+{
+    return c->ac && (c->state == CONN_UP ||
+                     (c->state == CONN_CONNECTING && c->backoff_ms == RDS_BACKOFF_MIN_MS));
+}
+
 /* c may be NULL (no callback). Returns what the store_* call returns. */
 static int send_argv(struct rds_store *rs, struct rds_cmd *c, int argc, const char **argv,
                      const size_t *lens)
@@ -310,7 +324,7 @@ static int send_argv(struct rds_store *rs, struct rds_cmd *c, int argc, const ch
         free(c);
         return STORE_ERR_UNAVAILABLE;
     }
-    redisAsyncContext *ac = rs->cmd.state == CONN_DOWN ? NULL : rs->cmd.ac;
+    redisAsyncContext *ac = conn_usable(&rs->cmd) ? rs->cmd.ac : NULL;
     if (ac && redisAsyncCommandArgv(ac, c ? on_reply : NULL, c, argc, argv, lens) == REDIS_OK)
         return STORE_OK;
     /* Not connected, or the context is being torn down: fail from the loop. */
@@ -667,7 +681,7 @@ static struct store_sub *rds_subscribe(struct store *s, const char *channel, sto
     bool sent = !fresh || sub_send(rs, "SUBSCRIBE", ch);
     if (ready && ch->confirmed)
         ready_notify(rs, sub, STORE_OK);
-    else if (ready && (!sent || rs->sub.state == CONN_DOWN))
+    else if (ready && (!sent || !conn_usable(&rs->sub)))
         ready_notify(rs, sub, STORE_ERR_UNAVAILABLE);
     return sub;
 }
