@@ -1,5 +1,6 @@
 /*
- * store_backend: what backends share and callers must not see: the subscription list. A
+ * store_backend: what backends share and callers must not see: the queue of callbacks deferred
+ * to the loop, and the subscription list. A
  * channel holds its local subscriptions in subscribe order; a subscription starts with the store
  * it belongs to, so store_unsubscribe finds the backend's vtable from the subscription alone.
  * Deliveries and readiness notices queued for later hold a subscription (pending), so
@@ -11,6 +12,23 @@
 
 #include "lib/hashmap.h"
 #include "store/store.h"
+
+/* Deferred callbacks, oldest first. A backend's queued entry starts with its node. */
+struct store_fifo_node {
+    struct store_fifo_node *next;
+};
+
+struct store_fifo {
+    struct store_fifo_node *head;
+    struct store_fifo_node *tail;
+};
+
+void store_fifo_push(struct store_fifo *q, struct store_fifo_node *n);
+/* Pop and run (run frees) the entries queued before this call, oldest first; entries they queue
+ * wait for the next call, so callbacks that keep issuing commands cannot starve the loop.
+ * Returns whether entries remain. */
+bool store_fifo_run(struct store_fifo *q, void (*run)(void *ctx, struct store_fifo_node *n),
+                    void *ctx);
 
 struct store_channel;
 

@@ -75,7 +75,7 @@ enum mem_kind { R_INT, R_STR, R_STRS, R_LOG, R_MSG, R_READY };
 /* A queued callback with its reply copied in (the store may change before it runs). Variable
  * payloads live in the same allocation, right after the struct. */
 struct mem_reply {
-    struct mem_reply *next;
+    struct store_fifo_node node; /* first: the queue holds it by its node */
     enum mem_kind kind;
     int status;
     void *arg;
@@ -100,10 +100,9 @@ struct mem_store {
     struct mem_value **heap;  /* min-heap on expire_at of the keys that have one */
     size_t heap_len;
     size_t heap_cap;
-    struct mem_reply *q_head; /* callbacks waiting for the loop, oldest first */
-    struct mem_reply *q_tail;
-    uv_idle_t drain;  /* active while q_head != NULL */
-    uv_timer_t sweep; /* unref'd; never keeps the loop alive */
+    struct store_fifo queue; /* callbacks waiting for the loop */
+    uv_idle_t drain;         /* active while the queue is not empty */
+    uv_timer_t sweep;        /* unref'd; never keeps the loop alive */
     bool closing;
     int handles_open; /* counts down in close callbacks */
     void (*done)(void *);
@@ -394,12 +393,7 @@ static struct mem_reply *reply_new(enum mem_kind kind, size_t extra)
 
 static void reply_push(struct mem_store *m, struct mem_reply *r)
 {
-    r->next = NULL;
-    if (m->q_tail)
-        m->q_tail->next = r;
-    else
-        m->q_head = r;
-    m->q_tail = r;
+    store_fifo_push(&m->queue, &r->node);
     uv_idle_start(&m->drain, on_drain);
 }
 
@@ -438,6 +432,53 @@ static int int_abort(struct mem_reply *r, int rc)
     free(r);
     return rc;
 }
+
+/* The arguments of a command with an integer reply; each uses the fields it needs. */
+struct mem_cmd {
+    const char *key;
+    const char *data; /* value, member, field or event */
+    size_t len;
+    uint64_t ttl_ms;
+    unsigned flags;
+    long long by;
+    const struct store_str *pairs;
+    size_t npairs;
+    size_t max_entries;
+};
+
+/* An op's answer when it ran out of memory before any visible effect. */
+#define MEM_ABORT (-100)
+
+/* What a command does once its value is looked up (v NULL: the key does not exist): the reply's
+ * status, with *out its value, or MEM_ABORT. */
+typedef int (*mem_op)(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                      long long *out);
+
+/* Run a command with an integer reply on the value at c->key, which must have *type (NULL: any
+ * type); a value of another type is answered with WRONGTYPE without running op. */
+static int int_command(struct store *s, const enum mem_type *type, mem_op op,
+                       const struct mem_cmd *c, store_int_cb cb, void *arg)
+{
+    struct mem_store *m = mem(s);
+    struct mem_reply *r;
+    int rc = int_begin(m, cb, arg, &r);
+    if (rc != STORE_OK)
+        return rc;
+    struct mem_value *v = NULL;
+    if (type)
+        rc = lookup_typed(m, c->key, *type, &v);
+    else
+        v = lookup(m, c->key);
+    long long out = 0;
+    if (rc == STORE_OK)
+        rc = op(m, v, c, &out);
+    if (rc == MEM_ABORT)
+        return int_abort(r, STORE_ERR);
+    return int_finish(m, r, rc, rc == STORE_OK ? out : 0);
+}
+
+static const enum mem_type TYPE_STRING = MEM_STRING, TYPE_HASH = MEM_HASH, TYPE_SET = MEM_SET,
+                           TYPE_LOG = MEM_LOG;
 
 static int str_reply(struct mem_store *m, store_str_cb cb, void *arg, int status,
                      const struct mem_blob *b)
@@ -542,24 +583,17 @@ static void reply_run(struct mem_store *m, struct mem_reply *r)
 
 static void close_handles(struct mem_store *m);
 
-/* Runs the callbacks queued before this pass; ones they queue wait for the next pass, so a
- * callback that keeps issuing commands cannot starve the loop. */
+static void run_queued(void *ctx, struct store_fifo_node *n)
+{
+    struct mem_reply *r = (struct mem_reply *)n;
+    reply_run(ctx, r);
+    free(r);
+}
+
 static void on_drain(uv_idle_t *h)
 {
     struct mem_store *m = h->data;
-    struct mem_reply *stop = m->q_tail;
-    while (m->q_head) {
-        struct mem_reply *r = m->q_head;
-        m->q_head = r->next;
-        if (!m->q_head)
-            m->q_tail = NULL;
-        bool last = r == stop;
-        reply_run(m, r);
-        free(r);
-        if (last)
-            break;
-    }
-    if (m->q_head)
+    if (store_fifo_run(&m->queue, run_queued, m))
         return;
     if (m->closing)
         close_handles(m);
@@ -579,114 +613,104 @@ static int mem_get(struct store *s, const char *key, store_str_cb cb, void *arg)
     return str_reply(m, cb, arg, status, v ? v->u.str : NULL);
 }
 
-static int mem_set(struct store *s, const char *key, const char *val, size_t len, uint64_t ttl_ms,
-                   unsigned flags, store_int_cb cb, void *arg)
+static int op_set(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c, long long *out)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v = lookup(m, key);
-    if (((flags & STORE_SET_NX) && v) || ((flags & STORE_SET_XX) && !v))
-        return int_finish(m, r, STORE_OK, 0);
-    struct mem_blob *b = blob_new(val, len);
+    if (((c->flags & STORE_SET_NX) && v) || ((c->flags & STORE_SET_XX) && !v))
+        return STORE_OK; /* *out stays 0: not written */
+    struct mem_blob *b = blob_new(c->data, c->len);
     if (!b)
-        return int_abort(r, STORE_ERR);
+        return MEM_ABORT;
     if (!v) {
-        v = key_create(m, key, MEM_STRING);
+        v = key_create(m, c->key, MEM_STRING);
         if (!v) {
             free(b);
-            return int_abort(r, STORE_ERR);
+            return MEM_ABORT;
         }
     } else {
         value_clear(v); /* SET replaces a value of any type, as in Redis */
         v->type = MEM_STRING;
     }
     v->u.str = b;
-    value_set_ttl(m, v, ttl_ms);
-    return int_finish(m, r, STORE_OK, 1);
+    value_set_ttl(m, v, c->ttl_ms);
+    *out = 1;
+    return STORE_OK;
+}
+
+static int mem_set(struct store *s, const char *key, const char *val, size_t len, uint64_t ttl_ms,
+                   unsigned flags, store_int_cb cb, void *arg)
+{
+    struct mem_cmd c = {.key = key, .data = val, .len = len, .ttl_ms = ttl_ms, .flags = flags};
+    return int_command(s, NULL, op_set, &c, cb, arg);
+}
+
+static int op_del(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c, long long *out)
+{
+    if (v)
+        key_delete(m, v);
+    *out = v != NULL;
+    return STORE_OK;
 }
 
 static int mem_del(struct store *s, const char *key, store_int_cb cb, void *arg)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v = lookup(m, key);
+    struct mem_cmd c = {.key = key};
+    return int_command(s, NULL, op_del, &c, cb, arg);
+}
+
+static int op_expire(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                     long long *out)
+{
     if (!v)
-        return int_finish(m, r, STORE_OK, 0);
-    key_delete(m, v);
-    return int_finish(m, r, STORE_OK, 1);
+        return STORE_OK;
+    if (c->ttl_ms == 0)
+        key_delete(m, v); /* PEXPIRE key 0 deletes the key in Redis */
+    else
+        value_set_ttl(m, v, c->ttl_ms);
+    *out = 1;
+    return STORE_OK;
 }
 
 static int mem_expire(struct store *s, const char *key, uint64_t ttl_ms, store_int_cb cb, void *arg)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
+    struct mem_cmd c = {.key = key, .ttl_ms = ttl_ms};
+    return int_command(s, NULL, op_expire, &c, cb, arg);
+}
+
+static int op_incr(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                   long long *out)
+{
+    struct mem_blob *b;
+    int rc = incr_blob(v ? v->u.str : NULL, c->by, out, &b);
     if (rc != STORE_OK)
         return rc;
-    struct mem_value *v = lookup(m, key);
-    if (!v)
-        return int_finish(m, r, STORE_OK, 0);
-    if (ttl_ms == 0)
-        key_delete(m, v); /* PEXPIRE key 0 deletes the key in Redis */
-    else
-        value_set_ttl(m, v, ttl_ms);
-    return int_finish(m, r, STORE_OK, 1);
+    if (!v && !(v = key_create(m, c->key, MEM_STRING))) {
+        free(b);
+        return MEM_ABORT;
+    }
+    free(v->u.str); /* INCRBY keeps the key's TTL; only ttl_ms > 0 changes it */
+    v->u.str = b;
+    if (c->ttl_ms > 0)
+        value_set_ttl(m, v, c->ttl_ms);
+    return STORE_OK;
 }
 
 static int mem_incr(struct store *s, const char *key, long long by, uint64_t ttl_ms,
                     store_int_cb cb, void *arg)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v;
-    rc = lookup_typed(m, key, MEM_STRING, &v);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    long long result;
-    struct mem_blob *b;
-    rc = incr_blob(v ? v->u.str : NULL, by, &result, &b);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    if (!v && !(v = key_create(m, key, MEM_STRING))) {
-        free(b);
-        return int_abort(r, STORE_ERR);
-    }
-    free(v->u.str); /* INCRBY keeps the key's TTL; only ttl_ms > 0 changes it */
-    v->u.str = b;
-    if (ttl_ms > 0)
-        value_set_ttl(m, v, ttl_ms);
-    return int_finish(m, r, STORE_OK, result);
+    struct mem_cmd c = {.key = key, .by = by, .ttl_ms = ttl_ms};
+    return int_command(s, &TYPE_STRING, op_incr, &c, cb, arg);
 }
 
 /* ---- hashes ---- */
 
-static int mem_hset(struct store *s, const char *key, const struct store_str *pairs, size_t npairs,
-                    uint64_t ttl_ms, store_int_cb cb, void *arg)
+static int op_hset(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                   long long *out)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v;
-    rc = lookup_typed(m, key, MEM_HASH, &v);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    if (!v && !(v = key_create(m, key, MEM_HASH)))
-        return int_abort(r, STORE_ERR);
-    long long added = 0;
+    if (!v && !(v = key_create(m, c->key, MEM_HASH)))
+        return MEM_ABORT;
     int status = STORE_OK;
-    for (size_t i = 0; i + 1 < npairs && status == STORE_OK; i += 2) {
-        const struct store_str *f = &pairs[i], *val = &pairs[i + 1];
+    for (size_t i = 0; i + 1 < c->npairs; i += 2) {
+        const struct store_str *f = &c->pairs[i], *val = &c->pairs[i + 1];
         struct mem_blob *b = blob_new(val->ptr, val->len);
         void *old = NULL;
         if (!b || hashmap_put(v->u.hash, f->ptr, f->len, b, &old) != 0) {
@@ -697,15 +721,22 @@ static int mem_hset(struct store *s, const char *key, const struct store_str *pa
         if (old)
             free(old);
         else
-            added++;
+            ++*out;
     }
     if (hashmap_count(v->u.hash) == 0) {
         key_delete(m, v); /* Redis never holds an empty hash */
-        return int_abort(r, STORE_ERR);
+        return MEM_ABORT;
     }
-    if (ttl_ms > 0)
-        value_set_ttl(m, v, ttl_ms);
-    return int_finish(m, r, status, added);
+    if (c->ttl_ms > 0)
+        value_set_ttl(m, v, c->ttl_ms);
+    return status;
+}
+
+static int mem_hset(struct store *s, const char *key, const struct store_str *pairs, size_t npairs,
+                    uint64_t ttl_ms, store_int_cb cb, void *arg)
+{
+    struct mem_cmd c = {.key = key, .pairs = pairs, .npairs = npairs, .ttl_ms = ttl_ms};
+    return int_command(s, &TYPE_HASH, op_hset, &c, cb, arg);
 }
 
 static int mem_hget(struct store *s, const char *key, const char *field, store_str_cb cb, void *arg)
@@ -729,100 +760,88 @@ static int mem_hgetall(struct store *s, const char *key, store_strs_cb cb, void 
     return strs_reply(m, cb, arg, status, v ? v->u.hash : NULL, true);
 }
 
-static int mem_hincrby(struct store *s, const char *key, const char *field, long long by,
-                       store_int_cb cb, void *arg)
+static int op_hincrby(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                      long long *out)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
+    struct mem_blob *b;
+    int rc = incr_blob(v ? hashmap_get(v->u.hash, c->data, c->len) : NULL, c->by, out, &b);
     if (rc != STORE_OK)
         return rc;
-    struct mem_value *v;
-    rc = lookup_typed(m, key, MEM_HASH, &v);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    size_t flen = strlen(field);
-    long long result;
-    struct mem_blob *b;
-    rc = incr_blob(v ? hashmap_get(v->u.hash, field, flen) : NULL, by, &result, &b);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    if (!v && !(v = key_create(m, key, MEM_HASH))) {
+    if (!v && !(v = key_create(m, c->key, MEM_HASH))) {
         free(b);
-        return int_abort(r, STORE_ERR);
+        return MEM_ABORT;
     }
     void *old = NULL;
-    if (hashmap_put(v->u.hash, field, flen, b, &old) != 0) {
+    if (hashmap_put(v->u.hash, c->data, c->len, b, &old) != 0) {
         free(b);
         if (hashmap_count(v->u.hash) == 0)
             key_delete(m, v);
-        return int_abort(r, STORE_ERR);
+        return MEM_ABORT;
     }
     free(old);
-    return int_finish(m, r, STORE_OK, result);
+    return STORE_OK;
+}
+
+static int mem_hincrby(struct store *s, const char *key, const char *field, long long by,
+                       store_int_cb cb, void *arg)
+{
+    struct mem_cmd c = {.key = key, .data = field, .len = strlen(field), .by = by};
+    return int_command(s, &TYPE_HASH, op_hincrby, &c, cb, arg);
 }
 
 /* HDEL / SREM: remove one field or member; the key goes when its collection is empty. */
-static int collection_remove(struct store *s, enum mem_type type, const char *key, const char *item,
-                             size_t len, store_int_cb cb, void *arg)
+static int op_remove(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                     long long *out)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v;
-    rc = lookup_typed(m, key, type, &v);
-    if (rc != STORE_OK || !v)
-        return int_finish(m, r, rc, 0);
-    void *old = hashmap_remove(v->u.hash, item, len);
-    bool removed = old != NULL;
-    if (type == MEM_HASH)
+    if (!v)
+        return STORE_OK;
+    void *old = hashmap_remove(v->u.hash, c->data, c->len);
+    *out = old != NULL;
+    if (v->type == MEM_HASH)
         free(old); /* set members map to a marker, not to memory of their own */
     if (hashmap_count(v->u.hash) == 0)
         key_delete(m, v);
-    return int_finish(m, r, STORE_OK, removed);
+    return STORE_OK;
 }
 
 static int mem_hdel(struct store *s, const char *key, const char *field, store_int_cb cb, void *arg)
 {
-    return collection_remove(s, MEM_HASH, key, field, strlen(field), cb, arg);
+    struct mem_cmd c = {.key = key, .data = field, .len = strlen(field)};
+    return int_command(s, &TYPE_HASH, op_remove, &c, cb, arg);
 }
 
 /* ---- sets ---- */
 
+static int op_sadd(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                   long long *out)
+{
+    if (!v && !(v = key_create(m, c->key, MEM_SET)))
+        return MEM_ABORT;
+    if (!hashmap_get(v->u.set, c->data, c->len)) {
+        if (hashmap_put(v->u.set, c->data, c->len, v, NULL) != 0) {
+            if (hashmap_count(v->u.set) == 0)
+                key_delete(m, v);
+            return MEM_ABORT;
+        }
+        *out = 1;
+    }
+    if (c->ttl_ms > 0)
+        value_set_ttl(m, v, c->ttl_ms);
+    return STORE_OK;
+}
+
 static int mem_sadd(struct store *s, const char *key, const char *member, size_t len,
                     uint64_t ttl_ms, store_int_cb cb, void *arg)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v;
-    rc = lookup_typed(m, key, MEM_SET, &v);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    if (!v && !(v = key_create(m, key, MEM_SET)))
-        return int_abort(r, STORE_ERR);
-    long long added = 0;
-    if (!hashmap_get(v->u.set, member, len)) {
-        if (hashmap_put(v->u.set, member, len, v, NULL) != 0) {
-            if (hashmap_count(v->u.set) == 0)
-                key_delete(m, v);
-            return int_abort(r, STORE_ERR);
-        }
-        added = 1;
-    }
-    if (ttl_ms > 0)
-        value_set_ttl(m, v, ttl_ms);
-    return int_finish(m, r, STORE_OK, added);
+    struct mem_cmd c = {.key = key, .data = member, .len = len, .ttl_ms = ttl_ms};
+    return int_command(s, &TYPE_SET, op_sadd, &c, cb, arg);
 }
 
 static int mem_srem(struct store *s, const char *key, const char *member, size_t len,
                     store_int_cb cb, void *arg)
 {
-    return collection_remove(s, MEM_SET, key, member, len, cb, arg);
+    struct mem_cmd c = {.key = key, .data = member, .len = len};
+    return int_command(s, &TYPE_SET, op_remove, &c, cb, arg);
 }
 
 static int mem_smembers(struct store *s, const char *key, store_strs_cb cb, void *arg)
@@ -959,40 +978,40 @@ static int log_make_room(struct mem_log *lg, size_t max_entries)
     return 0;
 }
 
-static int mem_log_append(struct store *s, const char *key, const char *data, size_t len,
-                          size_t max_entries, uint64_t ttl_ms, store_int_cb cb, void *arg)
+static int op_log_append(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                         long long *out)
 {
-    struct mem_store *m = mem(s);
-    if (max_entries == 0)
-        return STORE_ERR; /* store_log_append already refuses it; the ring needs a slot */
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v;
-    rc = lookup_typed(m, key, MEM_LOG, &v);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    struct mem_blob *b = blob_new(data, len);
+    struct mem_blob *b = blob_new(c->data, c->len);
     if (!b)
-        return int_abort(r, STORE_ERR);
-    if (!v && !(v = key_create(m, key, MEM_LOG))) {
+        return MEM_ABORT;
+    if (!v && !(v = key_create(m, c->key, MEM_LOG))) {
         free(b);
-        return int_abort(r, STORE_ERR);
+        return MEM_ABORT;
     }
     struct mem_log *lg = &v->u.log;
-    if (log_make_room(lg, max_entries) != 0) {
+    if (log_make_room(lg, c->max_entries) != 0) {
         free(b);
         if (lg->count == 0)
             key_delete(m, v);
-        return int_abort(r, STORE_ERR);
+        return MEM_ABORT;
     }
     lg->ring[(lg->head + lg->count) % lg->cap] = b;
     lg->count++;
     lg->last_seq++;
-    if (ttl_ms > 0)
-        value_set_ttl(m, v, ttl_ms);
-    return int_finish(m, r, STORE_OK, (long long)lg->last_seq);
+    if (c->ttl_ms > 0)
+        value_set_ttl(m, v, c->ttl_ms);
+    *out = (long long)lg->last_seq;
+    return STORE_OK;
+}
+
+static int mem_log_append(struct store *s, const char *key, const char *data, size_t len,
+                          size_t max_entries, uint64_t ttl_ms, store_int_cb cb, void *arg)
+{
+    if (max_entries == 0)
+        return STORE_ERR; /* store_log_append already refuses it; the ring needs a slot */
+    struct mem_cmd c = {
+        .key = key, .data = data, .len = len, .max_entries = max_entries, .ttl_ms = ttl_ms};
+    return int_command(s, &TYPE_LOG, op_log_append, &c, cb, arg);
 }
 
 static int log_reply(struct mem_store *m, store_log_cb cb, void *arg, int status,

@@ -99,7 +99,7 @@ struct rds_store;
 /* One pending callback: sent to Redis as privdata, or queued for the idle handle when it
  * fails without reaching Redis, or a subscription's readiness notice (K_READY, always queued). */
 struct rds_cmd {
-    struct rds_cmd *next; /* deferred queue */
+    struct store_fifo_node node; /* first: the deferred queue holds it by its node */
     enum rds_kind kind;
     int status; /* deferred failures only */
     union {
@@ -129,9 +129,8 @@ struct rds_store {
     struct store base; /* first: the vtable functions receive &base */
     struct rds_conn cmd;
     struct rds_conn sub;
-    struct hashmap *channels; /* name -> struct store_channel *, subscribed or becoming so */
-    struct rds_cmd *q_head;   /* deferred failures, oldest first */
-    struct rds_cmd *q_tail;
+    struct hashmap *channels;   /* name -> struct store_channel *, subscribed or becoming so */
+    struct store_fifo deferred; /* failures and readiness notices for the loop */
     uv_idle_t drain;
     char *host;
     int port;
@@ -297,12 +296,7 @@ static void on_drain(uv_idle_t *h);
 static void defer(struct rds_store *rs, struct rds_cmd *c, int status)
 {
     c->status = status;
-    c->next = NULL;
-    if (rs->q_tail)
-        rs->q_tail->next = c;
-    else
-        rs->q_head = c;
-    rs->q_tail = c;
+    store_fifo_push(&rs->deferred, &c->node);
     uv_idle_start(&rs->drain, on_drain);
 }
 
@@ -902,24 +896,18 @@ static void on_timer_closed(uv_handle_t *h)
     handle_closed(((struct rds_conn *)h->data)->rs);
 }
 
-/* Runs the deferred failures queued before this pass; ones their callbacks queue wait for the
- * next pass. Also where a close finishes, so done never runs inside store_close. */
+static void run_deferred(void *ctx, struct store_fifo_node *n)
+{
+    struct rds_cmd *c = (struct rds_cmd *)n;
+    cmd_fail(c, c->status);
+    free(c);
+}
+
+/* Also where a close finishes, so done never runs inside store_close. */
 static void on_drain(uv_idle_t *h)
 {
     struct rds_store *rs = h->data;
-    struct rds_cmd *stop = rs->q_tail;
-    while (rs->q_head) {
-        struct rds_cmd *c = rs->q_head;
-        rs->q_head = c->next;
-        if (!rs->q_head)
-            rs->q_tail = NULL;
-        bool last = c == stop;
-        cmd_fail(c, c->status);
-        free(c);
-        if (last)
-            break;
-    }
-    if (rs->q_head)
+    if (store_fifo_run(&rs->deferred, run_deferred, NULL))
         return;
     if (rs->closing && rs->cmd.finished && rs->sub.finished && rs->handles_open == 0) {
         rs->handles_open = 3;

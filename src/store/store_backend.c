@@ -1,11 +1,39 @@
 /*
- * store_channels: the subscription list both backends keep per channel (see store_backend.h).
+ * store_backend: the deferred-callback queue and the per-channel subscription list both backends
+ * use (see store_backend.h).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/store_backend.h"
+
+void store_fifo_push(struct store_fifo *q, struct store_fifo_node *n)
+{
+    n->next = NULL;
+    if (q->tail)
+        q->tail->next = n;
+    else
+        q->head = n;
+    q->tail = n;
+}
+
+bool store_fifo_run(struct store_fifo *q, void (*run)(void *ctx, struct store_fifo_node *n),
+                    void *ctx)
+{
+    struct store_fifo_node *stop = q->tail;
+    while (q->head) {
+        struct store_fifo_node *n = q->head;
+        q->head = n->next;
+        if (!q->head)
+            q->tail = NULL;
+        bool last = n == stop; /* run frees n */
+        run(ctx, n);
+        if (last)
+            break;
+    }
+    return q->head != NULL;
+}
 
 struct store_channel *store_channel_get(struct hashmap *channels, const char *name, bool *fresh)
 {
