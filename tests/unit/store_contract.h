@@ -128,7 +128,7 @@ static int contract_teardown(void **state)
     int closed = 0;
     if (f->s) {
         store_close(f->s, on_closed, &closed);
-        assert_int_equal(closed, 0); /* done runs from the loop, not inside store_close */
+        assert_int_equal(closed, 0);      /* done runs from the loop, not inside store_close */
         uv_run(&f->loop, UV_RUN_DEFAULT); /* returns only once every handle is closed */
         assert_int_equal(closed, 1);
     }
@@ -1093,7 +1093,7 @@ static void test_store_reports_backend_name_and_health(void **state)
     assert_true(wait_healthy(f, f->s, true));
 }
 
-#define STORE_CONTRACT_TEST(name, harness)                                                        \
+#define STORE_CONTRACT_TEST(name, harness)                                                         \
     cmocka_unit_test_prestate_setup_teardown(name, contract_setup, contract_teardown, (harness))
 
 /* Every contract test, for one cmocka group; harness is a struct store_harness *. */
