@@ -77,7 +77,7 @@ static void on_client(void *arg, int status, struct oauth_client *client)
     struct auth_req *r = arg;
     const char *redirect = auth_param(r, "redirect_uri");
     if (status != STORE_OK) {
-        auth_reply_error(r, 500, "server_error", "Internal Server Error");
+        auth_reply_store_error(r, status);
         return;
     }
     /* Phase 1 (RFC 6749 §4.1.2.1): an unknown client or an unregistered redirect URI is never

@@ -84,7 +84,21 @@ void auth_reply_error(struct auth_req *r, int status, const char *error, const c
 
 void auth_reply_oauth(struct auth_req *r, const struct oauth_error *e)
 {
-    auth_reply_error(r, e->status, e->error, e->description);
+    if (e->status == 500)
+        auth_reply_store_error(r, STORE_ERR);
+    else
+        auth_reply_error(r, e->status, e->error, e->description);
+}
+
+void auth_reply_store_error(struct auth_req *r, int status)
+{
+    if (status == STORE_ERR_UNAVAILABLE || !store_healthy(r->s->store)) {
+        http_response_header(r->ex, "Retry-After", "1"); /* the store reconnects within ~1 s */
+        auth_reply_error(r, 503, "temporarily_unavailable",
+                         "Service unavailable: the authorization store is unreachable");
+    } else {
+        auth_reply_error(r, 500, "server_error", "Internal Server Error");
+    }
 }
 
 void auth_reply_invalid_client(struct auth_req *r, const char *desc)
@@ -199,7 +213,7 @@ static void on_client_authenticated(void *arg, int status, struct oauth_client *
 {
     struct auth_req *r = arg;
     if (status != STORE_OK) {
-        auth_reply_error(r, 500, "server_error", "Internal Server Error");
+        auth_reply_store_error(r, status);
         return;
     }
     if (!client) {
@@ -245,7 +259,8 @@ static char *join(const char *a, const char *b)
     return out;
 }
 
-/* {"metadata": ..., "authorize": ...} with the raw AUTH_SERVER_URL, as the reference server. */
+/* {"metadata": ..., "authorize": ...} with the raw AUTH_SERVER_URL, as the reference server, and
+ * the store's state. */
 static void handle_health(struct auth_req *r)
 {
     const char *base = r->s->cfg->auth_server_url;
@@ -258,9 +273,12 @@ static void handle_health(struct auth_req *r)
         json_object_set_new(endpoints, names[i], json_string(url ? url : ""));
         free(url);
     }
-    auth_reply_json(r, 200,
-                    json_pack("{s:s,s:s,s:o}", "status", "healthy", "mode", "authorization-server",
-                              "endpoints", endpoints));
+    /* Clients, codes and tokens all live in the store: without it nothing here works. */
+    bool store_ok = store_healthy(r->s->store);
+    auth_reply_json(r, store_ok ? 200 : 503,
+                    json_pack("{s:s,s:s,s:s,s:o}", "status", store_ok ? "healthy" : "unhealthy",
+                              "mode", "authorization-server", "store",
+                              store_ok ? "operational" : "unavailable", "endpoints", endpoints));
 }
 
 static json_t *endpoint(const struct auth_server *s, const char *path)
@@ -314,7 +332,7 @@ static void on_registered(void *arg, int status, json_t *response)
     struct auth_req *r = arg;
     if (status != STORE_OK || !response) {
         json_decref(response);
-        auth_reply_error(r, 500, "server_error", "Internal Server Error");
+        auth_reply_store_error(r, status);
         return;
     }
     log_write(r->s->log, LOG_INFO, "client registered",

@@ -72,7 +72,13 @@ const char *auth_param(const struct auth_req *r, const char *name);
 /* Replies. Each finishes the exchange and frees r. */
 void auth_reply_json(struct auth_req *r, int status, json_t *body); /* steals body */
 void auth_reply_error(struct auth_req *r, int status, const char *error, const char *desc);
+/* A 500 server_error (every store failure below the routes) goes through
+ * auth_reply_store_error. */
 void auth_reply_oauth(struct auth_req *r, const struct oauth_error *e);
+/* A store operation failed with status: while the store is unreachable (STORE_ERR_UNAVAILABLE,
+ * or the store reports itself down) 503 temporarily_unavailable with Retry-After, else 500
+ * server_error. */
+void auth_reply_store_error(struct auth_req *r, int status);
 void auth_reply_html(struct auth_req *r, const char *csp, char *html); /* takes html */
 void auth_reply_redirect(struct auth_req *r, const char *location);
 /* invalid_client: 401 with a Basic challenge when the client tried Basic (RFC 6749 §5.2). */

@@ -21,6 +21,14 @@ int mcp_http_error(struct http_exchange *ex, int status, int code, const char *m
     return http_respond_json(ex, status, jsonrpc_error(NULL, code, message, NULL));
 }
 
+int mcp_http_store_unavailable(struct http_exchange *ex, const json_t *id)
+{
+    http_response_header(ex, "Retry-After", "1"); /* the store reconnects within about a second */
+    return http_respond_json(ex, 503,
+                             jsonrpc_error(id, JSONRPC_INTERNAL_ERROR,
+                                           "Service unavailable: session store unreachable", NULL));
+}
+
 json_t *mcp_http_parse_body(struct http_exchange *ex)
 {
     const struct http_request *req = http_exchange_request(ex);
@@ -321,8 +329,8 @@ static void on_post_session(void *arg, int status, const struct mcp_session *s)
     struct post_load *pl = arg;
     if (http_exchange_closed(pl->ex))
         http_exchange_finish(pl->ex);
-    else if (status < 0)
-        mcp_http_error(pl->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+    else if (status < 0) /* a batch has no one id to echo */
+        mcp_http_store_unavailable(pl->ex, json_object_get(pl->body, "id"));
     else if (status > 0 || !owner_matches(s, pl->user))
         mcp_http_error(pl->ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
     else
@@ -346,7 +354,7 @@ static void on_session_created(void *arg, int status)
     if (http_exchange_closed(in->ex)) {
         http_exchange_finish(in->ex);
     } else if (status != 0) {
-        mcp_http_error(in->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(in->ex, in->id);
     } else {
         json_t *result = mcp_dispatch_initialize_result(in->ctx->dispatch, in->version);
         json_t *msg = jsonrpc_result(in->id, result);
@@ -399,9 +407,9 @@ static void handle_initialize(struct mcp_ctx *ctx, struct http_exchange *ex, jso
                             .log_level = -1};
     snprintf(s.id, sizeof s.id, "%s", in->sid);
     if (mcp_session_create(ctx, &s, on_session_created, in) != 0) {
+        mcp_http_store_unavailable(ex, in->id);
         json_decref(in->id);
         free(in);
-        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
     }
 }
 
@@ -460,8 +468,8 @@ static void handle_post(struct mcp_ctx *ctx, struct http_exchange *ex, const cha
     pl->body = body;
     pl->user = strdup(user);
     if (mcp_session_load(ctx, sid, on_post_session, pl) != 0) {
+        mcp_http_store_unavailable(ex, json_object_get(body, "id"));
         post_load_free(pl);
-        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
     }
 }
 
@@ -590,7 +598,7 @@ static void on_get_session(void *arg, int status, const struct mcp_session *s)
     if (http_exchange_closed(ex)) {
         http_exchange_finish(ex);
     } else if (status < 0) {
-        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(ex, NULL);
     } else if (status > 0 || !owner_matches(s, sl->user)) {
         mcp_http_error(ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
     } else if (sl->ctx->shutting_down) {
@@ -623,7 +631,7 @@ static void on_deleted(void *arg, int status)
     if (http_exchange_closed(ex))
         http_exchange_finish(ex);
     else if (status != 0)
-        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(ex, NULL);
     else
         http_respond_empty(ex, 200);
 }
@@ -635,11 +643,11 @@ static void on_delete_session(void *arg, int status, const struct mcp_session *s
     if (http_exchange_closed(ex))
         http_exchange_finish(ex);
     else if (status < 0)
-        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(ex, NULL);
     else if (status > 0 || !owner_matches(s, sl->user))
         mcp_http_error(ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
     else if (mcp_session_destroy(sl->ctx, s->id, on_deleted, ex) != 0)
-        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(ex, NULL);
     free(sl->user);
     free(sl);
 }
@@ -674,7 +682,7 @@ static void with_session(struct mcp_ctx *ctx, struct http_exchange *ex, const ch
     if (mcp_session_load(ctx, sid, fn, sl) != 0) {
         free(sl->user);
         free(sl);
-        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(ex, NULL);
     }
 }
 

@@ -25,5 +25,9 @@ json_t *mcp_http_parse_body(struct http_exchange *ex);
 
 /* A JSON-RPC-shaped HTTP error: {"jsonrpc":"2.0","error":{"code","message"},"id":null}. */
 int mcp_http_error(struct http_exchange *ex, int status, int code, const char *message);
+/* The session store cannot be reached (Redis down, or not connected yet): 503 with Retry-After
+ * and a JSON-RPC error echoing id (NULL: unknown, answered as null). Every /mcp, /sse and
+ * /message path that needs the store answers its failures through this. */
+int mcp_http_store_unavailable(struct http_exchange *ex, const json_t *id);
 
 #endif

@@ -242,7 +242,7 @@ static void sse_start(struct sse_stream *s)
         if (s->notify)
             store_unsubscribe(s->notify);
         mcp_live_release(s->live);
-        mcp_http_error(s->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(s->ex, NULL);
         s->ex = NULL;
         sse_unref(s);
         return;
@@ -272,7 +272,7 @@ static void on_created(void *arg, int status)
         s->ex = NULL;
         sse_unref(s);
     } else if (status != 0) {
-        mcp_http_error(s->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(s->ex, NULL);
         s->ex = NULL;
         sse_unref(s);
     } else if (s->ctx->shutting_down) {
@@ -307,7 +307,7 @@ void mcp_sse_open(struct mcp_ctx *ctx, struct http_exchange *ex, const char *use
                                .legacy_sse = true};
     snprintf(sess.id, sizeof sess.id, "%s", s->sid);
     if (mcp_session_create(ctx, &sess, on_created, s) != 0) {
-        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(ex, NULL);
         free(s->user);
         free(s);
     }
@@ -344,7 +344,7 @@ static void on_published(void *arg, int status, long long receivers)
     if (http_exchange_closed(pm->ex))
         http_exchange_finish(pm->ex);
     else if (status != STORE_OK)
-        mcp_http_error(pm->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(pm->ex, NULL);
     else if (receivers == 0) /* the stream is gone: so is the session */
         mcp_http_error(pm->ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
     else {
@@ -360,7 +360,7 @@ static void on_message_session(void *arg, int status, const struct mcp_session *
     if (http_exchange_closed(pm->ex)) {
         http_exchange_finish(pm->ex);
     } else if (status < 0) {
-        mcp_http_error(pm->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(pm->ex, NULL);
     } else if (status > 0 || !sess->legacy_sse || strcmp(sess->owner, pm->user) != 0) {
         /* Unknown, a /mcp session, or another user's: not found (the reference server did not
          * check). */
@@ -369,7 +369,7 @@ static void on_message_session(void *arg, int status, const struct mcp_session *
         if (store_publish(pm->ctx->store, mcp_channel_legacy_inbox(pm->sid).s, pm->body, pm->len,
                           on_published, pm) == STORE_OK)
             return;
-        mcp_http_error(pm->ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(pm->ex, NULL);
     }
     post_message_free(pm);
 }
@@ -405,7 +405,7 @@ void mcp_sse_message(struct mcp_ctx *ctx, struct http_exchange *ex, const char *
     pm->len = req->body_len;
     snprintf(pm->sid, sizeof pm->sid, "%s", sid);
     if (mcp_session_load(ctx, sid, on_message_session, pm) != 0) {
-        mcp_http_error(ex, 503, JSONRPC_INTERNAL_ERROR, "Session store unavailable");
+        mcp_http_store_unavailable(ex, NULL);
         post_message_free(pm);
     }
 }

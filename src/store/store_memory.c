@@ -62,27 +62,6 @@ struct mem_value {
     char key[]; /* so the sweep can remove the key from the keyspace */
 };
 
-struct mem_sub;
-
-struct mem_channel {
-    struct mem_sub *head; /* live subscriptions, in subscribe order */
-    struct mem_sub *tail;
-    size_t nsubs;
-    size_t name_len;
-    char name[];
-};
-
-struct mem_sub {
-    struct store_sub base; /* first: store_unsubscribe finds the vtable through it */
-    struct mem_channel *ch;
-    struct mem_sub *prev;
-    struct mem_sub *next;
-    store_message_fn fn;
-    void *arg;
-    size_t pending; /* queued deliveries that point here; the sub is freed when 0 and dead */
-    bool dead;      /* unsubscribed: never call fn again */
-};
-
 /* One published message, shared by its deliveries. */
 struct mem_msg {
     size_t refs;
@@ -91,12 +70,12 @@ struct mem_msg {
     char data[];         /* message + NUL + channel + NUL */
 };
 
-enum mem_kind { R_INT, R_STR, R_STRS, R_LOG, R_MSG };
+enum mem_kind { R_INT, R_STR, R_STRS, R_LOG, R_MSG, R_READY };
 
 /* A queued callback with its reply copied in (the store may change before it runs). Variable
  * payloads live in the same allocation, right after the struct. */
 struct mem_reply {
-    struct mem_reply *next;
+    struct store_fifo_node node; /* first: the queue holds it by its node */
     enum mem_kind kind;
     int status;
     void *arg;
@@ -105,25 +84,25 @@ struct mem_reply {
         store_str_cb s;
         store_strs_cb strs;
         store_log_cb log;
+        store_ready_fn ready;
     } cb;
-    long long ival;      /* R_INT */
-    const void *items;   /* R_STR: bytes or NULL; R_STRS: store_str[]; R_LOG: entries */
-    size_t n;            /* R_STR: length; R_STRS, R_LOG: count */
-    struct mem_sub *sub; /* R_MSG */
-    struct mem_msg *msg; /* R_MSG */
+    long long ival;        /* R_INT */
+    const void *items;     /* R_STR: bytes or NULL; R_STRS: store_str[]; R_LOG: entries */
+    size_t n;              /* R_STR: length; R_STRS, R_LOG: count */
+    struct store_sub *sub; /* R_MSG, R_READY */
+    struct mem_msg *msg;   /* R_MSG */
 };
 
 struct mem_store {
     struct store base; /* first: the vtable functions receive &base */
     struct hashmap *keys;
-    struct hashmap *channels; /* name -> struct mem_channel * */
+    struct hashmap *channels; /* name -> struct store_channel * */
     struct mem_value **heap;  /* min-heap on expire_at of the keys that have one */
     size_t heap_len;
     size_t heap_cap;
-    struct mem_reply *q_head; /* callbacks waiting for the loop, oldest first */
-    struct mem_reply *q_tail;
-    uv_idle_t drain;  /* active while q_head != NULL */
-    uv_timer_t sweep; /* unref'd; never keeps the loop alive */
+    struct store_fifo queue; /* callbacks waiting for the loop */
+    uv_idle_t drain;         /* active while the queue is not empty */
+    uv_timer_t sweep;        /* unref'd; never keeps the loop alive */
     bool closing;
     int handles_open; /* counts down in close callbacks */
     void (*done)(void *);
@@ -414,12 +393,7 @@ static struct mem_reply *reply_new(enum mem_kind kind, size_t extra)
 
 static void reply_push(struct mem_store *m, struct mem_reply *r)
 {
-    r->next = NULL;
-    if (m->q_tail)
-        m->q_tail->next = r;
-    else
-        m->q_head = r;
-    m->q_tail = r;
+    store_fifo_push(&m->queue, &r->node);
     uv_idle_start(&m->drain, on_drain);
 }
 
@@ -458,6 +432,53 @@ static int int_abort(struct mem_reply *r, int rc)
     free(r);
     return rc;
 }
+
+/* The arguments of a command with an integer reply; each uses the fields it needs. */
+struct mem_cmd {
+    const char *key;
+    const char *data; /* value, member, field or event */
+    size_t len;
+    uint64_t ttl_ms;
+    unsigned flags;
+    long long by;
+    const struct store_str *pairs;
+    size_t npairs;
+    size_t max_entries;
+};
+
+/* An op's answer when it ran out of memory before any visible effect. */
+#define MEM_ABORT (-100)
+
+/* What a command does once its value is looked up (v NULL: the key does not exist): the reply's
+ * status, with *out its value, or MEM_ABORT. */
+typedef int (*mem_op)(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                      long long *out);
+
+/* Run a command with an integer reply on the value at c->key, which must have *type (NULL: any
+ * type); a value of another type is answered with WRONGTYPE without running op. */
+static int int_command(struct store *s, const enum mem_type *type, mem_op op,
+                       const struct mem_cmd *c, store_int_cb cb, void *arg)
+{
+    struct mem_store *m = mem(s);
+    struct mem_reply *r;
+    int rc = int_begin(m, cb, arg, &r);
+    if (rc != STORE_OK)
+        return rc;
+    struct mem_value *v = NULL;
+    if (type)
+        rc = lookup_typed(m, c->key, *type, &v);
+    else
+        v = lookup(m, c->key);
+    long long out = 0;
+    if (rc == STORE_OK)
+        rc = op(m, v, c, &out);
+    if (rc == MEM_ABORT)
+        return int_abort(r, STORE_ERR);
+    return int_finish(m, r, rc, rc == STORE_OK ? out : 0);
+}
+
+static const enum mem_type TYPE_STRING = MEM_STRING, TYPE_HASH = MEM_HASH, TYPE_SET = MEM_SET,
+                           TYPE_LOG = MEM_LOG;
 
 static int str_reply(struct mem_store *m, store_str_cb cb, void *arg, int status,
                      const struct mem_blob *b)
@@ -529,12 +550,6 @@ static void msg_unref(struct mem_msg *msg)
         free(msg);
 }
 
-static void sub_release(struct mem_sub *sub)
-{
-    if (--sub->pending == 0 && sub->dead)
-        free(sub);
-}
-
 static void reply_run(struct mem_store *m, struct mem_reply *r)
 {
     switch (r->kind) {
@@ -555,32 +570,30 @@ static void reply_run(struct mem_store *m, struct mem_reply *r)
          * store has dropped its subscriptions. */
         if (!r->sub->dead && !m->closing)
             r->sub->fn(r->sub->arg, r->msg->channel, r->msg->data, r->msg->len);
-        sub_release(r->sub);
+        store_sub_release(r->sub);
         msg_unref(r->msg);
+        break;
+    case R_READY:
+        if (!r->sub->dead)
+            r->cb.ready(r->sub->arg, m->closing ? STORE_ERR_UNAVAILABLE : STORE_OK);
+        store_sub_release(r->sub);
         break;
     }
 }
 
 static void close_handles(struct mem_store *m);
 
-/* Runs the callbacks queued before this pass; ones they queue wait for the next pass, so a
- * callback that keeps issuing commands cannot starve the loop. */
+static void run_queued(void *ctx, struct store_fifo_node *n)
+{
+    struct mem_reply *r = (struct mem_reply *)n;
+    reply_run(ctx, r);
+    free(r);
+}
+
 static void on_drain(uv_idle_t *h)
 {
     struct mem_store *m = h->data;
-    struct mem_reply *stop = m->q_tail;
-    while (m->q_head) {
-        struct mem_reply *r = m->q_head;
-        m->q_head = r->next;
-        if (!m->q_head)
-            m->q_tail = NULL;
-        bool last = r == stop;
-        reply_run(m, r);
-        free(r);
-        if (last)
-            break;
-    }
-    if (m->q_head)
+    if (store_fifo_run(&m->queue, run_queued, m))
         return;
     if (m->closing)
         close_handles(m);
@@ -600,114 +613,104 @@ static int mem_get(struct store *s, const char *key, store_str_cb cb, void *arg)
     return str_reply(m, cb, arg, status, v ? v->u.str : NULL);
 }
 
-static int mem_set(struct store *s, const char *key, const char *val, size_t len, uint64_t ttl_ms,
-                   unsigned flags, store_int_cb cb, void *arg)
+static int op_set(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c, long long *out)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v = lookup(m, key);
-    if (((flags & STORE_SET_NX) && v) || ((flags & STORE_SET_XX) && !v))
-        return int_finish(m, r, STORE_OK, 0);
-    struct mem_blob *b = blob_new(val, len);
+    if (((c->flags & STORE_SET_NX) && v) || ((c->flags & STORE_SET_XX) && !v))
+        return STORE_OK; /* *out stays 0: not written */
+    struct mem_blob *b = blob_new(c->data, c->len);
     if (!b)
-        return int_abort(r, STORE_ERR);
+        return MEM_ABORT;
     if (!v) {
-        v = key_create(m, key, MEM_STRING);
+        v = key_create(m, c->key, MEM_STRING);
         if (!v) {
             free(b);
-            return int_abort(r, STORE_ERR);
+            return MEM_ABORT;
         }
     } else {
         value_clear(v); /* SET replaces a value of any type, as in Redis */
         v->type = MEM_STRING;
     }
     v->u.str = b;
-    value_set_ttl(m, v, ttl_ms);
-    return int_finish(m, r, STORE_OK, 1);
+    value_set_ttl(m, v, c->ttl_ms);
+    *out = 1;
+    return STORE_OK;
+}
+
+static int mem_set(struct store *s, const char *key, const char *val, size_t len, uint64_t ttl_ms,
+                   unsigned flags, store_int_cb cb, void *arg)
+{
+    struct mem_cmd c = {.key = key, .data = val, .len = len, .ttl_ms = ttl_ms, .flags = flags};
+    return int_command(s, NULL, op_set, &c, cb, arg);
+}
+
+static int op_del(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c, long long *out)
+{
+    if (v)
+        key_delete(m, v);
+    *out = v != NULL;
+    return STORE_OK;
 }
 
 static int mem_del(struct store *s, const char *key, store_int_cb cb, void *arg)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v = lookup(m, key);
+    struct mem_cmd c = {.key = key};
+    return int_command(s, NULL, op_del, &c, cb, arg);
+}
+
+static int op_expire(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                     long long *out)
+{
     if (!v)
-        return int_finish(m, r, STORE_OK, 0);
-    key_delete(m, v);
-    return int_finish(m, r, STORE_OK, 1);
+        return STORE_OK;
+    if (c->ttl_ms == 0)
+        key_delete(m, v); /* PEXPIRE key 0 deletes the key in Redis */
+    else
+        value_set_ttl(m, v, c->ttl_ms);
+    *out = 1;
+    return STORE_OK;
 }
 
 static int mem_expire(struct store *s, const char *key, uint64_t ttl_ms, store_int_cb cb, void *arg)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
+    struct mem_cmd c = {.key = key, .ttl_ms = ttl_ms};
+    return int_command(s, NULL, op_expire, &c, cb, arg);
+}
+
+static int op_incr(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                   long long *out)
+{
+    struct mem_blob *b;
+    int rc = incr_blob(v ? v->u.str : NULL, c->by, out, &b);
     if (rc != STORE_OK)
         return rc;
-    struct mem_value *v = lookup(m, key);
-    if (!v)
-        return int_finish(m, r, STORE_OK, 0);
-    if (ttl_ms == 0)
-        key_delete(m, v); /* PEXPIRE key 0 deletes the key in Redis */
-    else
-        value_set_ttl(m, v, ttl_ms);
-    return int_finish(m, r, STORE_OK, 1);
+    if (!v && !(v = key_create(m, c->key, MEM_STRING))) {
+        free(b);
+        return MEM_ABORT;
+    }
+    free(v->u.str); /* INCRBY keeps the key's TTL; only ttl_ms > 0 changes it */
+    v->u.str = b;
+    if (c->ttl_ms > 0)
+        value_set_ttl(m, v, c->ttl_ms);
+    return STORE_OK;
 }
 
 static int mem_incr(struct store *s, const char *key, long long by, uint64_t ttl_ms,
                     store_int_cb cb, void *arg)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v;
-    rc = lookup_typed(m, key, MEM_STRING, &v);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    long long result;
-    struct mem_blob *b;
-    rc = incr_blob(v ? v->u.str : NULL, by, &result, &b);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    if (!v && !(v = key_create(m, key, MEM_STRING))) {
-        free(b);
-        return int_abort(r, STORE_ERR);
-    }
-    free(v->u.str); /* INCRBY keeps the key's TTL; only ttl_ms > 0 changes it */
-    v->u.str = b;
-    if (ttl_ms > 0)
-        value_set_ttl(m, v, ttl_ms);
-    return int_finish(m, r, STORE_OK, result);
+    struct mem_cmd c = {.key = key, .by = by, .ttl_ms = ttl_ms};
+    return int_command(s, &TYPE_STRING, op_incr, &c, cb, arg);
 }
 
 /* ---- hashes ---- */
 
-static int mem_hset(struct store *s, const char *key, const struct store_str *pairs, size_t npairs,
-                    uint64_t ttl_ms, store_int_cb cb, void *arg)
+static int op_hset(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                   long long *out)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v;
-    rc = lookup_typed(m, key, MEM_HASH, &v);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    if (!v && !(v = key_create(m, key, MEM_HASH)))
-        return int_abort(r, STORE_ERR);
-    long long added = 0;
+    if (!v && !(v = key_create(m, c->key, MEM_HASH)))
+        return MEM_ABORT;
     int status = STORE_OK;
-    for (size_t i = 0; i + 1 < npairs && status == STORE_OK; i += 2) {
-        const struct store_str *f = &pairs[i], *val = &pairs[i + 1];
+    for (size_t i = 0; i + 1 < c->npairs; i += 2) {
+        const struct store_str *f = &c->pairs[i], *val = &c->pairs[i + 1];
         struct mem_blob *b = blob_new(val->ptr, val->len);
         void *old = NULL;
         if (!b || hashmap_put(v->u.hash, f->ptr, f->len, b, &old) != 0) {
@@ -718,15 +721,22 @@ static int mem_hset(struct store *s, const char *key, const struct store_str *pa
         if (old)
             free(old);
         else
-            added++;
+            ++*out;
     }
     if (hashmap_count(v->u.hash) == 0) {
         key_delete(m, v); /* Redis never holds an empty hash */
-        return int_abort(r, STORE_ERR);
+        return MEM_ABORT;
     }
-    if (ttl_ms > 0)
-        value_set_ttl(m, v, ttl_ms);
-    return int_finish(m, r, status, added);
+    if (c->ttl_ms > 0)
+        value_set_ttl(m, v, c->ttl_ms);
+    return status;
+}
+
+static int mem_hset(struct store *s, const char *key, const struct store_str *pairs, size_t npairs,
+                    uint64_t ttl_ms, store_int_cb cb, void *arg)
+{
+    struct mem_cmd c = {.key = key, .pairs = pairs, .npairs = npairs, .ttl_ms = ttl_ms};
+    return int_command(s, &TYPE_HASH, op_hset, &c, cb, arg);
 }
 
 static int mem_hget(struct store *s, const char *key, const char *field, store_str_cb cb, void *arg)
@@ -750,100 +760,88 @@ static int mem_hgetall(struct store *s, const char *key, store_strs_cb cb, void 
     return strs_reply(m, cb, arg, status, v ? v->u.hash : NULL, true);
 }
 
-static int mem_hincrby(struct store *s, const char *key, const char *field, long long by,
-                       store_int_cb cb, void *arg)
+static int op_hincrby(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                      long long *out)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
+    struct mem_blob *b;
+    int rc = incr_blob(v ? hashmap_get(v->u.hash, c->data, c->len) : NULL, c->by, out, &b);
     if (rc != STORE_OK)
         return rc;
-    struct mem_value *v;
-    rc = lookup_typed(m, key, MEM_HASH, &v);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    size_t flen = strlen(field);
-    long long result;
-    struct mem_blob *b;
-    rc = incr_blob(v ? hashmap_get(v->u.hash, field, flen) : NULL, by, &result, &b);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    if (!v && !(v = key_create(m, key, MEM_HASH))) {
+    if (!v && !(v = key_create(m, c->key, MEM_HASH))) {
         free(b);
-        return int_abort(r, STORE_ERR);
+        return MEM_ABORT;
     }
     void *old = NULL;
-    if (hashmap_put(v->u.hash, field, flen, b, &old) != 0) {
+    if (hashmap_put(v->u.hash, c->data, c->len, b, &old) != 0) {
         free(b);
         if (hashmap_count(v->u.hash) == 0)
             key_delete(m, v);
-        return int_abort(r, STORE_ERR);
+        return MEM_ABORT;
     }
     free(old);
-    return int_finish(m, r, STORE_OK, result);
+    return STORE_OK;
+}
+
+static int mem_hincrby(struct store *s, const char *key, const char *field, long long by,
+                       store_int_cb cb, void *arg)
+{
+    struct mem_cmd c = {.key = key, .data = field, .len = strlen(field), .by = by};
+    return int_command(s, &TYPE_HASH, op_hincrby, &c, cb, arg);
 }
 
 /* HDEL / SREM: remove one field or member; the key goes when its collection is empty. */
-static int collection_remove(struct store *s, enum mem_type type, const char *key, const char *item,
-                             size_t len, store_int_cb cb, void *arg)
+static int op_remove(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                     long long *out)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v;
-    rc = lookup_typed(m, key, type, &v);
-    if (rc != STORE_OK || !v)
-        return int_finish(m, r, rc, 0);
-    void *old = hashmap_remove(v->u.hash, item, len);
-    bool removed = old != NULL;
-    if (type == MEM_HASH)
+    if (!v)
+        return STORE_OK;
+    void *old = hashmap_remove(v->u.hash, c->data, c->len);
+    *out = old != NULL;
+    if (v->type == MEM_HASH)
         free(old); /* set members map to a marker, not to memory of their own */
     if (hashmap_count(v->u.hash) == 0)
         key_delete(m, v);
-    return int_finish(m, r, STORE_OK, removed);
+    return STORE_OK;
 }
 
 static int mem_hdel(struct store *s, const char *key, const char *field, store_int_cb cb, void *arg)
 {
-    return collection_remove(s, MEM_HASH, key, field, strlen(field), cb, arg);
+    struct mem_cmd c = {.key = key, .data = field, .len = strlen(field)};
+    return int_command(s, &TYPE_HASH, op_remove, &c, cb, arg);
 }
 
 /* ---- sets ---- */
 
+static int op_sadd(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                   long long *out)
+{
+    if (!v && !(v = key_create(m, c->key, MEM_SET)))
+        return MEM_ABORT;
+    if (!hashmap_get(v->u.set, c->data, c->len)) {
+        if (hashmap_put(v->u.set, c->data, c->len, v, NULL) != 0) {
+            if (hashmap_count(v->u.set) == 0)
+                key_delete(m, v);
+            return MEM_ABORT;
+        }
+        *out = 1;
+    }
+    if (c->ttl_ms > 0)
+        value_set_ttl(m, v, c->ttl_ms);
+    return STORE_OK;
+}
+
 static int mem_sadd(struct store *s, const char *key, const char *member, size_t len,
                     uint64_t ttl_ms, store_int_cb cb, void *arg)
 {
-    struct mem_store *m = mem(s);
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v;
-    rc = lookup_typed(m, key, MEM_SET, &v);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    if (!v && !(v = key_create(m, key, MEM_SET)))
-        return int_abort(r, STORE_ERR);
-    long long added = 0;
-    if (!hashmap_get(v->u.set, member, len)) {
-        if (hashmap_put(v->u.set, member, len, v, NULL) != 0) {
-            if (hashmap_count(v->u.set) == 0)
-                key_delete(m, v);
-            return int_abort(r, STORE_ERR);
-        }
-        added = 1;
-    }
-    if (ttl_ms > 0)
-        value_set_ttl(m, v, ttl_ms);
-    return int_finish(m, r, STORE_OK, added);
+    struct mem_cmd c = {.key = key, .data = member, .len = len, .ttl_ms = ttl_ms};
+    return int_command(s, &TYPE_SET, op_sadd, &c, cb, arg);
 }
 
 static int mem_srem(struct store *s, const char *key, const char *member, size_t len,
                     store_int_cb cb, void *arg)
 {
-    return collection_remove(s, MEM_SET, key, member, len, cb, arg);
+    struct mem_cmd c = {.key = key, .data = member, .len = len};
+    return int_command(s, &TYPE_SET, op_remove, &c, cb, arg);
 }
 
 static int mem_smembers(struct store *s, const char *key, store_strs_cb cb, void *arg)
@@ -884,7 +882,7 @@ static int mem_publish(struct store *s, const char *channel, const char *data, s
     int rc = int_begin(m, cb, arg, &r);
     if (rc != STORE_OK)
         return rc;
-    struct mem_channel *ch = hashmap_get(m->channels, channel, strlen(channel));
+    struct store_channel *ch = hashmap_get(m->channels, channel, strlen(channel));
     if (!ch)
         return int_finish(m, r, STORE_OK, 0);
     struct mem_msg *msg = msg_new(channel, data, len);
@@ -893,7 +891,7 @@ static int mem_publish(struct store *s, const char *channel, const char *data, s
     /* Subscribers are counted now; ones that subscribe before delivery get nothing, as in
      * Redis, where the message is fanned out when PUBLISH runs. */
     int_finish(m, r, STORE_OK, (long long)ch->nsubs);
-    for (struct mem_sub *sub = ch->head; sub; sub = sub->next) {
+    for (struct store_sub *sub = ch->head; sub; sub = sub->next) {
         struct mem_reply *d = reply_new(R_MSG, 0);
         if (!d) {
             log_msgf(m->base.log, LOG_WARNING, "store: out of memory publishing on %s", channel);
@@ -901,7 +899,7 @@ static int mem_publish(struct store *s, const char *channel, const char *data, s
         }
         d->sub = sub;
         d->msg = msg;
-        sub->pending++;
+        store_sub_hold(sub);
         msg->refs++;
         reply_push(m, d);
     }
@@ -909,71 +907,43 @@ static int mem_publish(struct store *s, const char *channel, const char *data, s
     return STORE_OK;
 }
 
+/* Every subscription is in effect at once; a confirmed one learns so on the next loop turn,
+ * through the reply queue like everything else. */
 static struct store_sub *mem_subscribe(struct store *s, const char *channel, store_message_fn fn,
-                                       void *arg)
+                                       store_ready_fn ready, void *arg)
 {
     struct mem_store *m = mem(s);
     if (m->closing)
         return NULL;
-    size_t clen = strlen(channel);
-    struct mem_channel *ch = hashmap_get(m->channels, channel, clen);
-    if (!ch) {
-        if (clen > SIZE_MAX - sizeof(*ch) - 1 || !(ch = calloc(1, sizeof(*ch) + clen + 1)))
-            return NULL;
-        memcpy(ch->name, channel, clen + 1);
-        ch->name_len = clen;
-        if (hashmap_put(m->channels, ch->name, clen, ch, NULL) != 0) {
-            free(ch);
-            return NULL;
-        }
-    }
-    struct mem_sub *sub = calloc(1, sizeof(*sub));
+    struct mem_reply *notice = NULL;
+    if (ready && !(notice = reply_new(R_READY, 0)))
+        return NULL;
+    bool fresh;
+    struct store_channel *ch = store_channel_get(m->channels, channel, &fresh);
+    struct store_sub *sub = ch ? store_sub_add(s, ch, fn, NULL, arg) : NULL;
     if (!sub) {
-        if (!ch->head) {
-            hashmap_remove(m->channels, ch->name, ch->name_len);
-            free(ch);
-        }
+        if (ch && fresh)
+            store_channel_free(m->channels, ch);
+        free(notice);
         return NULL;
     }
-    sub->base.store = s;
-    sub->ch = ch;
-    sub->fn = fn;
-    sub->arg = arg;
-    sub->prev = ch->tail;
-    if (ch->tail)
-        ch->tail->next = sub;
-    else
-        ch->head = sub;
-    ch->tail = sub;
-    ch->nsubs++;
-    return &sub->base;
+    if (notice) {
+        notice->cb.ready = ready;
+        notice->sub = sub;
+        store_sub_hold(sub);
+        reply_push(m, notice);
+    }
+    return sub;
 }
 
 /* Unlinks at once so later publishes skip it; the memory waits for queued deliveries, which
  * see dead and drop the message. Safe from inside any callback, including the sub's own. */
-static void mem_unsubscribe(struct store_sub *base)
+static void mem_unsubscribe(struct store_sub *sub)
 {
-    struct mem_sub *sub = (struct mem_sub *)base;
-    struct mem_store *m = mem(base->store);
-    struct mem_channel *ch = sub->ch;
-    if (sub->dead)
-        return;
-    sub->dead = true;
-    sub->ch = NULL;
-    if (sub->prev)
-        sub->prev->next = sub->next;
-    else
-        ch->head = sub->next;
-    if (sub->next)
-        sub->next->prev = sub->prev;
-    else
-        ch->tail = sub->prev;
-    if (--ch->nsubs == 0) {
-        hashmap_remove(m->channels, ch->name, ch->name_len);
-        free(ch);
-    }
-    if (sub->pending == 0)
-        free(sub);
+    struct mem_store *m = mem(sub->store); /* read first: unlinking may free sub */
+    struct store_channel *ch = store_sub_unlink(sub);
+    if (ch && ch->nsubs == 0)
+        store_channel_free(m->channels, ch);
 }
 
 /* ---- event log ---- */
@@ -1008,40 +978,40 @@ static int log_make_room(struct mem_log *lg, size_t max_entries)
     return 0;
 }
 
-static int mem_log_append(struct store *s, const char *key, const char *data, size_t len,
-                          size_t max_entries, uint64_t ttl_ms, store_int_cb cb, void *arg)
+static int op_log_append(struct mem_store *m, struct mem_value *v, const struct mem_cmd *c,
+                         long long *out)
 {
-    struct mem_store *m = mem(s);
-    if (max_entries == 0)
-        return STORE_ERR; /* store_log_append already refuses it; the ring needs a slot */
-    struct mem_reply *r;
-    int rc = int_begin(m, cb, arg, &r);
-    if (rc != STORE_OK)
-        return rc;
-    struct mem_value *v;
-    rc = lookup_typed(m, key, MEM_LOG, &v);
-    if (rc != STORE_OK)
-        return int_finish(m, r, rc, 0);
-    struct mem_blob *b = blob_new(data, len);
+    struct mem_blob *b = blob_new(c->data, c->len);
     if (!b)
-        return int_abort(r, STORE_ERR);
-    if (!v && !(v = key_create(m, key, MEM_LOG))) {
+        return MEM_ABORT;
+    if (!v && !(v = key_create(m, c->key, MEM_LOG))) {
         free(b);
-        return int_abort(r, STORE_ERR);
+        return MEM_ABORT;
     }
     struct mem_log *lg = &v->u.log;
-    if (log_make_room(lg, max_entries) != 0) {
+    if (log_make_room(lg, c->max_entries) != 0) {
         free(b);
         if (lg->count == 0)
             key_delete(m, v);
-        return int_abort(r, STORE_ERR);
+        return MEM_ABORT;
     }
     lg->ring[(lg->head + lg->count) % lg->cap] = b;
     lg->count++;
     lg->last_seq++;
-    if (ttl_ms > 0)
-        value_set_ttl(m, v, ttl_ms);
-    return int_finish(m, r, STORE_OK, (long long)lg->last_seq);
+    if (c->ttl_ms > 0)
+        value_set_ttl(m, v, c->ttl_ms);
+    *out = (long long)lg->last_seq;
+    return STORE_OK;
+}
+
+static int mem_log_append(struct store *s, const char *key, const char *data, size_t len,
+                          size_t max_entries, uint64_t ttl_ms, store_int_cb cb, void *arg)
+{
+    if (max_entries == 0)
+        return STORE_ERR; /* store_log_append already refuses it; the ring needs a slot */
+    struct mem_cmd c = {
+        .key = key, .data = data, .len = len, .max_entries = max_entries, .ttl_ms = ttl_ms};
+    return int_command(s, &TYPE_LOG, op_log_append, &c, cb, arg);
 }
 
 static int log_reply(struct mem_store *m, store_log_cb cb, void *arg, int status,
@@ -1120,16 +1090,7 @@ static void mem_free_all(struct mem_store *m)
     hashmap_free(m->keys);
     /* Subscriptions still linked were never unsubscribed; the queue is empty, so nothing
      * points at them any more. */
-    hashmap_iter_init(&it);
-    while (hashmap_next(m->channels, &it, NULL, NULL, &item)) {
-        struct mem_channel *ch = item;
-        for (struct mem_sub *sub = ch->head, *next; sub; sub = next) {
-            next = sub->next;
-            free(sub);
-        }
-        free(ch);
-    }
-    hashmap_free(m->channels);
+    store_channels_free(m->channels);
     free(m->heap);
     free(m);
 }
