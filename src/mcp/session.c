@@ -381,11 +381,19 @@ static void live_end(struct mcp_live *l, const char *why);
 static void on_control(void *arg, const char *channel, const char *msg, size_t len)
 {
     struct mcp_live *l = arg;
-    if (!memmem(msg, len, "\"SHUTDOWN\"", 10))
-        return;
+    /* Parsed, not searched: a CANCEL carries the client's request id, which may be any text. */
+    json_t *m = json_parse(msg, len, NULL, 0);
+    const char *action = json_get_string(m, "action");
     l->refs++;
-    live_end(l, "Request cancelled: session deleted");
+    if (action && strcmp(action, "SHUTDOWN") == 0) {
+        live_end(l, "Request cancelled: session deleted");
+    } else if (action && strcmp(action, "CANCEL") == 0) {
+        struct mcp_call *c = mcp_live_find_call(l, json_object_get(m, "requestId"));
+        if (c)
+            mcp_call_cancel(c);
+    }
     mcp_live_release(l);
+    json_decref(m);
 }
 
 static void deliver_reply(struct mcp_live *l, const json_t *response)
@@ -568,6 +576,28 @@ void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *re
     if (text)
         store_publish(ctx->store, mcp_channel_replies(sid).s, text, len, NULL, NULL);
     free(text);
+}
+
+void mcp_live_route_cancel(struct mcp_ctx *ctx, const char *sid, const json_t *request_id)
+{
+    struct mcp_live *l = mcp_live_acquire(ctx, sid, false);
+    struct mcp_call *c = l ? mcp_live_find_call(l, request_id) : NULL;
+    if (c) {
+        mcp_call_cancel(c);
+        mcp_live_release(l);
+        return;
+    }
+    mcp_live_release(l);
+    /* The call may be running on another instance: every instance holding the session hears
+     * the control channel. */
+    json_t *msg = json_pack("{s:s,s:s,s:O}", "type", "control", "action", "CANCEL", "requestId",
+                            (json_t *)request_id);
+    size_t len = 0;
+    char *text = msg ? json_serialize(msg, &len) : NULL;
+    if (text)
+        store_publish(ctx->store, mcp_channel_control(sid).s, text, len, NULL, NULL);
+    free(text);
+    json_decref(msg);
 }
 
 static void live_end_members(struct mcp_live *l)

@@ -131,6 +131,10 @@ void mcp_live_cancel_reply(struct mcp_live *l, json_int_t id);
 /* A response or error from the client for session sid: delivered here if this instance awaits
  * it, else published on the session's toserver channel for the instance that does. */
 void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *response);
+/* notifications/cancelled for session sid: the call is cancelled here if this instance runs it,
+ * else the request id is published on the session's control channel for the instance that does.
+ * A request id that names no call in progress anywhere is ignored. */
+void mcp_live_route_cancel(struct mcp_ctx *ctx, const char *sid, const json_t *request_id);
 /* If the stored session is gone (expired, or deleted where no control message reached us), end
  * what this instance still holds for it: its streams close and its calls are answered with a
  * -32603 error ("Request cancelled: session expired"), as DELETE's are ("... session deleted"). */
