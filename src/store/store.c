@@ -135,7 +135,15 @@ struct store_sub *store_subscribe(struct store *s, const char *channel, store_me
 {
     if (!s || !s->ops || !channel || !fn)
         return NULL;
-    return s->ops->subscribe(s, channel, fn, arg);
+    return s->ops->subscribe(s, channel, fn, NULL, arg);
+}
+
+struct store_sub *store_subscribe_confirmed(struct store *s, const char *channel,
+                                            store_message_fn fn, store_ready_fn ready, void *arg)
+{
+    if (!s || !s->ops || !channel || !fn || !ready)
+        return NULL;
+    return s->ops->subscribe(s, channel, fn, ready, arg);
 }
 
 void store_unsubscribe(struct store_sub *sub)

@@ -47,6 +47,8 @@ typedef void (*store_strs_cb)(void *arg, int status, const struct store_str *ite
 typedef void (*store_log_cb)(void *arg, int status, const struct store_log_entry *entries,
                              size_t n);
 typedef void (*store_message_fn)(void *arg, const char *channel, const char *msg, size_t len);
+/* status is STORE_OK once a subscription is in effect, else a STORE_ERR_*. */
+typedef void (*store_ready_fn)(void *arg, int status);
 
 struct store;
 struct store_sub;
@@ -75,7 +77,9 @@ struct store_ops {
     int (*smembers)(struct store *, const char *key, store_strs_cb, void *);
     int (*publish)(struct store *, const char *channel, const char *msg, size_t len, store_int_cb,
                    void *);
-    struct store_sub *(*subscribe)(struct store *, const char *channel, store_message_fn, void *);
+    /* ready is NULL for store_subscribe. */
+    struct store_sub *(*subscribe)(struct store *, const char *channel, store_message_fn,
+                                   store_ready_fn ready, void *);
     void (*unsubscribe)(struct store_sub *);
     int (*log_append)(struct store *, const char *key, const char *data, size_t len,
                       size_t max_entries, uint64_t ttl_ms, store_int_cb, void *);
@@ -140,7 +144,16 @@ int store_publish(struct store *s, const char *channel, const char *msg, size_t 
  * delivered to fn. NULL on failure. */
 struct store_sub *store_subscribe(struct store *s, const char *channel, store_message_fn fn,
                                   void *arg);
-/* After this returns, fn is never called again for this subscription. */
+/* store_subscribe, and ready(arg, status) runs exactly once, from the loop (never inside this
+ * call): STORE_OK once the subscription is in effect, so that a message published from then on
+ * is delivered (Redis: the server confirmed SUBSCRIBE, or this process was already subscribed to
+ * the channel; memory: the next loop turn), or STORE_ERR_UNAVAILABLE when it cannot be confirmed
+ * now (Redis unreachable, store closing). After an error the subscription still exists (a
+ * reconnect re-establishes it, unconfirmed) and must still be unsubscribed. ready never runs
+ * after store_unsubscribe(sub). NULL on failure, and then ready never runs. */
+struct store_sub *store_subscribe_confirmed(struct store *s, const char *channel,
+                                            store_message_fn fn, store_ready_fn ready, void *arg);
+/* After this returns, fn (and a pending ready) is never called again for this subscription. */
 void store_unsubscribe(struct store_sub *sub);
 
 /* Append an event to the log at key, keep only the newest max_entries, and (re)set its TTL.

@@ -62,27 +62,6 @@ struct mem_value {
     char key[]; /* so the sweep can remove the key from the keyspace */
 };
 
-struct mem_sub;
-
-struct mem_channel {
-    struct mem_sub *head; /* live subscriptions, in subscribe order */
-    struct mem_sub *tail;
-    size_t nsubs;
-    size_t name_len;
-    char name[];
-};
-
-struct mem_sub {
-    struct store_sub base; /* first: store_unsubscribe finds the vtable through it */
-    struct mem_channel *ch;
-    struct mem_sub *prev;
-    struct mem_sub *next;
-    store_message_fn fn;
-    void *arg;
-    size_t pending; /* queued deliveries that point here; the sub is freed when 0 and dead */
-    bool dead;      /* unsubscribed: never call fn again */
-};
-
 /* One published message, shared by its deliveries. */
 struct mem_msg {
     size_t refs;
@@ -91,7 +70,7 @@ struct mem_msg {
     char data[];         /* message + NUL + channel + NUL */
 };
 
-enum mem_kind { R_INT, R_STR, R_STRS, R_LOG, R_MSG };
+enum mem_kind { R_INT, R_STR, R_STRS, R_LOG, R_MSG, R_READY };
 
 /* A queued callback with its reply copied in (the store may change before it runs). Variable
  * payloads live in the same allocation, right after the struct. */
@@ -105,18 +84,19 @@ struct mem_reply {
         store_str_cb s;
         store_strs_cb strs;
         store_log_cb log;
+        store_ready_fn ready;
     } cb;
-    long long ival;      /* R_INT */
-    const void *items;   /* R_STR: bytes or NULL; R_STRS: store_str[]; R_LOG: entries */
-    size_t n;            /* R_STR: length; R_STRS, R_LOG: count */
-    struct mem_sub *sub; /* R_MSG */
-    struct mem_msg *msg; /* R_MSG */
+    long long ival;        /* R_INT */
+    const void *items;     /* R_STR: bytes or NULL; R_STRS: store_str[]; R_LOG: entries */
+    size_t n;              /* R_STR: length; R_STRS, R_LOG: count */
+    struct store_sub *sub; /* R_MSG, R_READY */
+    struct mem_msg *msg;   /* R_MSG */
 };
 
 struct mem_store {
     struct store base; /* first: the vtable functions receive &base */
     struct hashmap *keys;
-    struct hashmap *channels; /* name -> struct mem_channel * */
+    struct hashmap *channels; /* name -> struct store_channel * */
     struct mem_value **heap;  /* min-heap on expire_at of the keys that have one */
     size_t heap_len;
     size_t heap_cap;
@@ -529,12 +509,6 @@ static void msg_unref(struct mem_msg *msg)
         free(msg);
 }
 
-static void sub_release(struct mem_sub *sub)
-{
-    if (--sub->pending == 0 && sub->dead)
-        free(sub);
-}
-
 static void reply_run(struct mem_store *m, struct mem_reply *r)
 {
     switch (r->kind) {
@@ -555,8 +529,13 @@ static void reply_run(struct mem_store *m, struct mem_reply *r)
          * store has dropped its subscriptions. */
         if (!r->sub->dead && !m->closing)
             r->sub->fn(r->sub->arg, r->msg->channel, r->msg->data, r->msg->len);
-        sub_release(r->sub);
+        store_sub_release(r->sub);
         msg_unref(r->msg);
+        break;
+    case R_READY:
+        if (!r->sub->dead)
+            r->cb.ready(r->sub->arg, m->closing ? STORE_ERR_UNAVAILABLE : STORE_OK);
+        store_sub_release(r->sub);
         break;
     }
 }
@@ -884,7 +863,7 @@ static int mem_publish(struct store *s, const char *channel, const char *data, s
     int rc = int_begin(m, cb, arg, &r);
     if (rc != STORE_OK)
         return rc;
-    struct mem_channel *ch = hashmap_get(m->channels, channel, strlen(channel));
+    struct store_channel *ch = hashmap_get(m->channels, channel, strlen(channel));
     if (!ch)
         return int_finish(m, r, STORE_OK, 0);
     struct mem_msg *msg = msg_new(channel, data, len);
@@ -893,7 +872,7 @@ static int mem_publish(struct store *s, const char *channel, const char *data, s
     /* Subscribers are counted now; ones that subscribe before delivery get nothing, as in
      * Redis, where the message is fanned out when PUBLISH runs. */
     int_finish(m, r, STORE_OK, (long long)ch->nsubs);
-    for (struct mem_sub *sub = ch->head; sub; sub = sub->next) {
+    for (struct store_sub *sub = ch->head; sub; sub = sub->next) {
         struct mem_reply *d = reply_new(R_MSG, 0);
         if (!d) {
             log_msgf(m->base.log, LOG_WARNING, "store: out of memory publishing on %s", channel);
@@ -901,7 +880,7 @@ static int mem_publish(struct store *s, const char *channel, const char *data, s
         }
         d->sub = sub;
         d->msg = msg;
-        sub->pending++;
+        store_sub_hold(sub);
         msg->refs++;
         reply_push(m, d);
     }
@@ -909,71 +888,43 @@ static int mem_publish(struct store *s, const char *channel, const char *data, s
     return STORE_OK;
 }
 
+/* Every subscription is in effect at once; a confirmed one learns so on the next loop turn,
+ * through the reply queue like everything else. */
 static struct store_sub *mem_subscribe(struct store *s, const char *channel, store_message_fn fn,
-                                       void *arg)
+                                       store_ready_fn ready, void *arg)
 {
     struct mem_store *m = mem(s);
     if (m->closing)
         return NULL;
-    size_t clen = strlen(channel);
-    struct mem_channel *ch = hashmap_get(m->channels, channel, clen);
-    if (!ch) {
-        if (clen > SIZE_MAX - sizeof(*ch) - 1 || !(ch = calloc(1, sizeof(*ch) + clen + 1)))
-            return NULL;
-        memcpy(ch->name, channel, clen + 1);
-        ch->name_len = clen;
-        if (hashmap_put(m->channels, ch->name, clen, ch, NULL) != 0) {
-            free(ch);
-            return NULL;
-        }
-    }
-    struct mem_sub *sub = calloc(1, sizeof(*sub));
+    struct mem_reply *notice = NULL;
+    if (ready && !(notice = reply_new(R_READY, 0)))
+        return NULL;
+    bool fresh;
+    struct store_channel *ch = store_channel_get(m->channels, channel, &fresh);
+    struct store_sub *sub = ch ? store_sub_add(s, ch, fn, NULL, arg) : NULL;
     if (!sub) {
-        if (!ch->head) {
-            hashmap_remove(m->channels, ch->name, ch->name_len);
-            free(ch);
-        }
+        if (ch && fresh)
+            store_channel_free(m->channels, ch);
+        free(notice);
         return NULL;
     }
-    sub->base.store = s;
-    sub->ch = ch;
-    sub->fn = fn;
-    sub->arg = arg;
-    sub->prev = ch->tail;
-    if (ch->tail)
-        ch->tail->next = sub;
-    else
-        ch->head = sub;
-    ch->tail = sub;
-    ch->nsubs++;
-    return &sub->base;
+    if (notice) {
+        notice->cb.ready = ready;
+        notice->sub = sub;
+        store_sub_hold(sub);
+        reply_push(m, notice);
+    }
+    return sub;
 }
 
 /* Unlinks at once so later publishes skip it; the memory waits for queued deliveries, which
  * see dead and drop the message. Safe from inside any callback, including the sub's own. */
-static void mem_unsubscribe(struct store_sub *base)
+static void mem_unsubscribe(struct store_sub *sub)
 {
-    struct mem_sub *sub = (struct mem_sub *)base;
-    struct mem_store *m = mem(base->store);
-    struct mem_channel *ch = sub->ch;
-    if (sub->dead)
-        return;
-    sub->dead = true;
-    sub->ch = NULL;
-    if (sub->prev)
-        sub->prev->next = sub->next;
-    else
-        ch->head = sub->next;
-    if (sub->next)
-        sub->next->prev = sub->prev;
-    else
-        ch->tail = sub->prev;
-    if (--ch->nsubs == 0) {
-        hashmap_remove(m->channels, ch->name, ch->name_len);
-        free(ch);
-    }
-    if (sub->pending == 0)
-        free(sub);
+    struct mem_store *m = mem(sub->store); /* read first: unlinking may free sub */
+    struct store_channel *ch = store_sub_unlink(sub);
+    if (ch && ch->nsubs == 0)
+        store_channel_free(m->channels, ch);
 }
 
 /* ---- event log ---- */
@@ -1120,16 +1071,7 @@ static void mem_free_all(struct mem_store *m)
     hashmap_free(m->keys);
     /* Subscriptions still linked were never unsubscribed; the queue is empty, so nothing
      * points at them any more. */
-    hashmap_iter_init(&it);
-    while (hashmap_next(m->channels, &it, NULL, NULL, &item)) {
-        struct mem_channel *ch = item;
-        for (struct mem_sub *sub = ch->head, *next; sub; sub = next) {
-            next = sub->next;
-            free(sub);
-        }
-        free(ch);
-    }
-    hashmap_free(m->channels);
+    store_channels_free(m->channels);
     free(m->heap);
     free(m);
 }

@@ -87,13 +87,13 @@ static const char SCRIPT_LOG_APPEND[] =
     "end "
     "return seq";
 
-enum rds_kind { K_INT, K_STR, K_STRS, K_LOG };
+enum rds_kind { K_INT, K_STR, K_STRS, K_LOG, K_READY };
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_UP };
 
 struct rds_store;
 
 /* One pending callback: sent to Redis as privdata, or queued for the idle handle when it
- * fails without reaching Redis. */
+ * fails without reaching Redis, or a subscription's readiness notice (K_READY, always queued). */
 struct rds_cmd {
     struct rds_cmd *next; /* deferred queue */
     enum rds_kind kind;
@@ -103,10 +103,12 @@ struct rds_cmd {
         store_str_cb s;
         store_strs_cb strs;
         store_log_cb log;
+        store_ready_fn ready;
     } cb;
     void *arg;
-    uint64_t after_seq; /* K_LOG */
-    size_t max;         /* K_LOG */
+    uint64_t after_seq;    /* K_LOG */
+    size_t max;            /* K_LOG */
+    struct store_sub *sub; /* K_READY: held until the notice has run */
 };
 
 struct rds_conn {
@@ -119,34 +121,11 @@ struct rds_conn {
     unsigned backoff_ms;
 };
 
-struct rds_sub;
-
-/* A channel we are (or are becoming) subscribed to, shared by its local subscriptions. */
-struct rds_channel {
-    struct rds_sub *head;
-    struct rds_sub *tail;
-    size_t nsubs;
-    bool unsubscribing; /* UNSUBSCRIBE sent, its reply not seen yet */
-    size_t name_len;
-    char name[];
-};
-
-struct rds_sub {
-    struct store_sub base; /* first: store_unsubscribe finds the vtable through it */
-    struct rds_channel *ch;
-    struct rds_sub *prev;
-    struct rds_sub *next;
-    store_message_fn fn;
-    void *arg;
-    size_t pending; /* deliveries in progress that hold it; freed when 0 and dead */
-    bool dead;
-};
-
 struct rds_store {
     struct store base; /* first: the vtable functions receive &base */
     struct rds_conn cmd;
     struct rds_conn sub;
-    struct hashmap *channels; /* name -> struct rds_channel * */
+    struct hashmap *channels; /* name -> struct store_channel *, subscribed or becoming so */
     struct rds_cmd *q_head;   /* deferred failures, oldest first */
     struct rds_cmd *q_tail;
     uv_idle_t drain;
@@ -182,6 +161,12 @@ static void cmd_fail(struct rds_cmd *c, int status)
         break;
     case K_LOG:
         c->cb.log(c->arg, status, NULL, 0);
+        break;
+    case K_READY:
+        /* A closing store has dropped its subscriptions, confirmed or not. */
+        if (!c->sub->dead)
+            c->cb.ready(c->sub->arg, rds(c->sub->store)->closing ? STORE_ERR_UNAVAILABLE : status);
+        store_sub_release(c->sub);
         break;
     }
 }
@@ -358,6 +343,9 @@ static struct rds_cmd *cmd_new(enum rds_kind kind, void *cb, void *arg, int *rc)
         break;
     case K_LOG:
         c->cb.log = (store_log_cb)cb;
+        break;
+    case K_READY:
+        c->cb.ready = (store_ready_fn)cb;
         break;
     }
     return c;
@@ -570,44 +558,61 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 /* SUBSCRIBE or UNSUBSCRIBE one channel; false when the connection cannot take it (it is down
  * or going down, and a reconnect re-subscribes from the channel table anyway). */
-static bool sub_send(struct rds_store *rs, const char *verb, const struct rds_channel *ch)
+static bool sub_send(struct rds_store *rs, const char *verb, struct store_channel *ch)
 {
     redisAsyncContext *ac = rs->sub.ac;
     const char *argv[] = {verb, ch->name};
     size_t lens[] = {strlen(verb), ch->name_len};
+    ch->confirmed = false;
     return ac && redisAsyncCommandArgv(ac, on_sub_reply, NULL, 2, argv, lens) == REDIS_OK;
 }
 
-static void channel_free(struct rds_store *rs, struct rds_channel *ch)
+/* Queue sub's readiness notice: it runs from the loop, and not at all once sub is dead. */
+static void ready_notify(struct rds_store *rs, struct store_sub *sub, int status)
 {
-    hashmap_remove(rs->channels, ch->name, ch->name_len);
-    free(ch);
+    int rc;
+    struct rds_cmd *c = cmd_new(K_READY, (void *)sub->ready, NULL, &rc);
+    if (!c) {
+        log_msgf(rs->base.log, LOG_WARNING, "store: out of memory confirming a subscription");
+        return;
+    }
+    sub->ready = NULL;
+    c->sub = sub;
+    store_sub_hold(sub);
+    defer(rs, c, status);
+}
+
+/* Notify every subscription on ch still waiting for its confirmation. */
+static void channel_notify(struct rds_store *rs, struct store_channel *ch, int status)
+{
+    for (struct store_sub *sub = ch->head; sub; sub = sub->next)
+        if (sub->ready)
+            ready_notify(rs, sub, status);
 }
 
 /* Fan one message out to the channel's subscribers as of now. Each is pinned while the loop
  * runs, because a callback may unsubscribe itself or others (and the channel may go). */
-static void deliver_message(struct rds_store *rs, struct rds_channel *ch, const char *channel,
+static void deliver_message(struct rds_store *rs, struct store_channel *ch, const char *channel,
                             const redisReply *msg)
 {
     size_t n = ch->nsubs, i = 0;
     if (n == 0)
         return;
-    struct rds_sub **snap = calloc(n, sizeof(*snap));
+    struct store_sub **snap = calloc(n, sizeof(*snap));
     if (!snap) {
         log_msgf(rs->base.log, LOG_WARNING, "store: out of memory delivering on %s", channel);
         return;
     }
-    for (struct rds_sub *sub = ch->head; sub && i < n; sub = sub->next) {
+    for (struct store_sub *sub = ch->head; sub && i < n; sub = sub->next) {
         snap[i++] = sub;
-        sub->pending++;
+        store_sub_hold(sub);
     }
     n = i; /* equal unless the list and its count disagree */
     for (i = 0; i < n; i++) {
-        struct rds_sub *sub = snap[i];
+        struct store_sub *sub = snap[i];
         if (!sub->dead && !rs->closing)
             sub->fn(sub->arg, channel, msg->str, msg->len);
-        if (--sub->pending == 0 && sub->dead)
-            free(sub);
+        store_sub_release(sub);
     }
     free(snap);
 }
@@ -623,100 +628,66 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
     const redisReply *kind = r->element[0], *name = r->element[1];
     if (kind->type != REDIS_REPLY_STRING || name->type != REDIS_REPLY_STRING)
         return;
-    struct rds_channel *ch = hashmap_get(rs->channels, name->str, name->len);
+    struct store_channel *ch = hashmap_get(rs->channels, name->str, name->len);
     if (!ch)
         return;
     if (strcmp(kind->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING) {
         deliver_message(rs, ch, name->str, r->element[2]);
+    } else if (strcmp(kind->str, "subscribe") == 0 && !ch->unsubscribing) {
+        /* From here on the server delivers to this connection everything published. */
+        ch->confirmed = true;
+        channel_notify(rs, ch, STORE_OK);
     } else if (strcmp(kind->str, "unsubscribe") == 0 && ch->unsubscribing) {
         /* hiredis forgets the channel's callback on this reply, so a subscription made while
          * the UNSUBSCRIBE was in flight must SUBSCRIBE again only now. */
         ch->unsubscribing = false;
         if (ch->nsubs == 0)
-            channel_free(rs, ch);
-        else
-            sub_send(rs, "SUBSCRIBE", ch); /* if down, the reconnect subscribes it */
+            store_channel_free(rs->channels, ch);
+        else if (!sub_send(rs, "SUBSCRIBE", ch)) /* if down, the reconnect subscribes it */
+            channel_notify(rs, ch, STORE_ERR_UNAVAILABLE);
     }
-}
-
-static struct rds_channel *channel_get(struct rds_store *rs, const char *name, bool *fresh)
-{
-    size_t len = strlen(name);
-    struct rds_channel *ch = hashmap_get(rs->channels, name, len);
-    *fresh = ch == NULL;
-    if (ch)
-        return ch;
-    if (len > SIZE_MAX - sizeof(*ch) - 1 || !(ch = calloc(1, sizeof(*ch) + len + 1)))
-        return NULL;
-    memcpy(ch->name, name, len + 1);
-    ch->name_len = len;
-    if (hashmap_put(rs->channels, ch->name, len, ch, NULL) != 0) {
-        free(ch);
-        return NULL;
-    }
-    return ch;
 }
 
 static struct store_sub *rds_subscribe(struct store *s, const char *channel, store_message_fn fn,
-                                       void *arg)
+                                       store_ready_fn ready, void *arg)
 {
     struct rds_store *rs = rds(s);
     if (rs->closing)
         return NULL;
     bool fresh;
-    struct rds_channel *ch = channel_get(rs, channel, &fresh);
-    if (!ch)
-        return NULL;
-    struct rds_sub *sub = calloc(1, sizeof(*sub));
+    struct store_channel *ch = store_channel_get(rs->channels, channel, &fresh);
+    struct store_sub *sub = ch ? store_sub_add(s, ch, fn, ready, arg) : NULL;
     if (!sub) {
-        if (fresh)
-            channel_free(rs, ch);
+        if (ch && fresh)
+            store_channel_free(rs->channels, ch);
         return NULL;
     }
-    *sub = (struct rds_sub){.base.store = s, .ch = ch, .prev = ch->tail, .fn = fn, .arg = arg};
-    if (ch->tail)
-        ch->tail->next = sub;
-    else
-        ch->head = sub;
-    ch->tail = sub;
-    ch->nsubs++;
     /* A channel still unsubscribing re-subscribes when that completes (on_sub_reply); when
      * the connection is down, the reconnect subscribes every channel in the table. */
-    if (fresh)
-        sub_send(rs, "SUBSCRIBE", ch);
-    return &sub->base;
+    bool sent = !fresh || sub_send(rs, "SUBSCRIBE", ch);
+    if (ready && ch->confirmed)
+        ready_notify(rs, sub, STORE_OK);
+    else if (ready && (!sent || rs->sub.state == CONN_DOWN))
+        ready_notify(rs, sub, STORE_ERR_UNAVAILABLE);
+    return sub;
 }
 
 /* Unlinked at once; a delivery in progress holds the memory and sees dead. Safe from inside
  * any callback. */
-static void rds_unsubscribe(struct store_sub *base)
+static void rds_unsubscribe(struct store_sub *sub)
 {
-    struct rds_sub *sub = (struct rds_sub *)base;
-    struct rds_store *rs = rds(base->store);
-    struct rds_channel *ch = sub->ch;
-    if (sub->dead)
+    struct rds_store *rs = rds(sub->store); /* read first: unlinking may free sub */
+    struct store_channel *ch = store_sub_unlink(sub);
+    if (!ch || ch->nsubs > 0 || ch->unsubscribing)
         return;
-    sub->dead = true;
-    sub->ch = NULL;
-    if (sub->prev)
-        sub->prev->next = sub->next;
+    if (!rs->closing && sub_send(rs, "UNSUBSCRIBE", ch))
+        ch->unsubscribing = true;
     else
-        ch->head = sub->next;
-    if (sub->next)
-        sub->next->prev = sub->prev;
-    else
-        ch->tail = sub->prev;
-    if (--ch->nsubs == 0 && !ch->unsubscribing) {
-        if (!rs->closing && sub_send(rs, "UNSUBSCRIBE", ch))
-            ch->unsubscribing = true;
-        else
-            channel_free(rs, ch);
-    }
-    if (sub->pending == 0)
-        free(sub);
+        store_channel_free(rs->channels, ch);
 }
 
-/* The subscription connection is gone: nothing is in flight any more. */
+/* The subscription connection is gone: nothing is in flight any more, and subscriptions still
+ * waiting for their confirmation will not get it from this connection. */
 static void channels_reset(struct rds_store *rs)
 {
     struct hashmap_iter it;
@@ -725,11 +696,14 @@ static void channels_reset(struct rds_store *rs)
     void *item;
     hashmap_iter_init(&it);
     while (hashmap_next(rs->channels, &it, &name, &len, &item)) {
-        struct rds_channel *ch = item;
+        struct store_channel *ch = item;
         ch->unsubscribing = false;
+        ch->confirmed = false;
         if (ch->nsubs == 0) {
             hashmap_remove(rs->channels, name, len); /* allowed: the entry just returned */
             free(ch);
+        } else {
+            channel_notify(rs, ch, STORE_ERR_UNAVAILABLE);
         }
     }
 }
@@ -886,18 +860,7 @@ static void conn_start(struct rds_conn *c)
 
 static void rds_free_all(struct rds_store *rs)
 {
-    struct hashmap_iter it;
-    void *item;
-    hashmap_iter_init(&it);
-    while (hashmap_next(rs->channels, &it, NULL, NULL, &item)) {
-        struct rds_channel *ch = item;
-        for (struct rds_sub *sub = ch->head, *next; sub; sub = next) {
-            next = sub->next;
-            free(sub);
-        }
-        free(ch);
-    }
-    hashmap_free(rs->channels);
+    store_channels_free(rs->channels);
     free(rs->host);
     free(rs->user);
     free(rs->password);
@@ -976,6 +939,11 @@ static void rds_close(struct store *s, void (*done)(void *), void *arg)
     rs->closing = true;
     rs->done = done;
     rs->done_arg = arg;
+    struct hashmap_iter it;
+    void *item;
+    hashmap_iter_init(&it);
+    while (hashmap_next(rs->channels, &it, NULL, NULL, &item))
+        channel_notify(rs, item, STORE_ERR_UNAVAILABLE);
     conn_shutdown(&rs->cmd);
     conn_shutdown(&rs->sub);
     uv_idle_start(&rs->drain, on_drain);

@@ -830,6 +830,72 @@ static void test_subscriber_callback_can_subscribe_and_publish(void **state)
     store_unsubscribe(in.other);
 }
 
+struct readiness {
+    int calls;
+    int status;
+    const bool *returned;
+    bool reentrant;
+    bool got;
+};
+
+static void ready_fn(void *arg, int status)
+{
+    struct readiness *r = arg;
+    if (r->returned && !*r->returned)
+        r->reentrant = true;
+    r->calls++;
+    r->status = status;
+    r->got = true;
+}
+
+struct confirmed {
+    struct inbox in;
+    struct readiness ready;
+};
+
+static void confirmed_msg_fn(void *arg, const char *channel, const char *msg, size_t len)
+{
+    inbox_fn(&((struct confirmed *)arg)->in, channel, msg, len);
+}
+
+static void confirmed_ready_fn(void *arg, int status)
+{
+    ready_fn(&((struct confirmed *)arg)->ready, status);
+}
+
+static void test_confirmed_subscription_is_ready_from_the_loop_then_receives(void **state)
+{
+    struct fx *f = *state;
+    bool returned = false;
+    struct confirmed c = {.ready.returned = &returned};
+    struct store_sub *sub =
+        store_subscribe_confirmed(f->s, "ch", confirmed_msg_fn, confirmed_ready_fn, &c);
+    returned = true;
+    assert_non_null(sub);
+    assert_int_equal(c.ready.calls, 0);
+    run(f);
+    assert_int_equal(c.ready.calls, 1);
+    assert_int_equal(c.ready.status, STORE_OK);
+    assert_false(c.ready.reentrant);
+    store_publish(f->s, "ch", "after", 5, NULL, NULL);
+    run(f);
+    assert_int_equal(c.in.count, 1);
+    assert_string_equal(c.in.last, "after");
+    assert_int_equal(c.ready.calls, 1);
+    store_unsubscribe(sub);
+}
+
+static void test_confirmed_subscription_unsubscribed_early_never_reports(void **state)
+{
+    struct fx *f = *state;
+    struct confirmed c = {0};
+    store_unsubscribe(
+        store_subscribe_confirmed(f->s, "ch", confirmed_msg_fn, confirmed_ready_fn, &c));
+    assert_null(store_subscribe_confirmed(f->s, "ch", confirmed_msg_fn, NULL, &c));
+    run(f);
+    assert_int_equal(c.ready.calls, 0);
+}
+
 /* ---- event log ---- */
 
 static void test_log_numbers_events_from_one(void **state)
@@ -1001,6 +1067,8 @@ int main(void)
         T(test_unsubscribe_from_inside_own_callback),
         T(test_callback_can_unsubscribe_another_subscriber),
         T(test_subscriber_callback_can_subscribe_and_publish),
+        T(test_confirmed_subscription_is_ready_from_the_loop_then_receives),
+        T(test_confirmed_subscription_unsubscribed_early_never_reports),
         T(test_log_numbers_events_from_one),
         T(test_log_keeps_only_the_newest_max_entries),
         T(test_log_read_returns_events_after_seq_up_to_max),

@@ -741,6 +741,101 @@ static void test_resubscribe_while_unsubscribing(void **state)
     wait_numsub(f, "ch", 0);
 }
 
+struct readiness {
+    int calls;
+    int status;
+    const bool *returned;
+    bool reentrant;
+    bool got;
+};
+
+static void ready_fn(void *arg, int status)
+{
+    struct readiness *r = arg;
+    if (r->returned && !*r->returned)
+        r->reentrant = true;
+    r->calls++;
+    r->status = status;
+    r->got = true;
+}
+
+struct confirmed {
+    struct inbox in;
+    struct readiness ready;
+};
+
+static void confirmed_msg_fn(void *arg, const char *channel, const char *msg, size_t len)
+{
+    inbox_fn(&((struct confirmed *)arg)->in, channel, msg, len);
+}
+
+static void confirmed_ready_fn(void *arg, int status)
+{
+    ready_fn(&((struct confirmed *)arg)->ready, status);
+}
+
+/* No PUBSUB NUMSUB polling: the readiness notice alone says when a publish will be heard. */
+static void test_confirmed_subscription_is_ready_from_the_loop_then_receives(void **state)
+{
+    struct fx *f = *state;
+    bool returned = false;
+    struct confirmed c = {.ready.returned = &returned}, again = {0};
+    struct store_sub *sub =
+        store_subscribe_confirmed(f->s, "ch", confirmed_msg_fn, confirmed_ready_fn, &c);
+    returned = true;
+    assert_non_null(sub);
+    assert_int_equal(c.ready.calls, 0);
+    assert_true(spin_until(f, &c.ready.got, WAIT_MS));
+    assert_int_equal(c.ready.status, STORE_OK);
+    assert_false(c.ready.reentrant);
+    store_publish(f->s, "ch", "after", 5, NULL, NULL);
+    assert_true(spin_until(f, &c.in.got, WAIT_MS));
+    assert_string_equal(c.in.last, "after");
+    /* Already subscribed on this connection: ready on the next turn, and it hears too. */
+    struct store_sub *sub2 =
+        store_subscribe_confirmed(f->s, "ch", confirmed_msg_fn, confirmed_ready_fn, &again);
+    assert_true(spin_until(f, &again.ready.got, WAIT_MS));
+    assert_int_equal(again.ready.status, STORE_OK);
+    store_publish(f->s, "ch", "two", 3, NULL, NULL);
+    assert_true(spin_until(f, &again.in.got, WAIT_MS));
+    assert_int_equal(c.ready.calls, 1);
+    assert_int_equal(again.ready.calls, 1);
+    store_unsubscribe(sub);
+    store_unsubscribe(sub2);
+}
+
+static void test_confirmed_subscription_unsubscribed_early_never_reports(void **state)
+{
+    struct fx *f = *state;
+    struct confirmed c = {0};
+    store_unsubscribe(
+        store_subscribe_confirmed(f->s, "ch", confirmed_msg_fn, confirmed_ready_fn, &c));
+    assert_null(store_subscribe_confirmed(f->s, "ch", confirmed_msg_fn, NULL, &c));
+    wait_numsub(f, "ch", 0);
+    run(f);
+    assert_int_equal(c.ready.calls, 0);
+}
+
+static void test_confirmed_subscription_fails_while_redis_is_down(void **state)
+{
+    struct fx *f = *state;
+    struct confirmed c = {0};
+    redisFree(f->sync);
+    f->sync = NULL;
+    server_stop(f->srv);
+    assert_true(healthy_flag(f, false));
+    struct store_sub *sub =
+        store_subscribe_confirmed(f->s, "ch", confirmed_msg_fn, confirmed_ready_fn, &c);
+    assert_non_null(sub);
+    assert_true(spin_until(f, &c.ready.got, WAIT_MS));
+    assert_int_equal(c.ready.status, STORE_ERR_UNAVAILABLE);
+    store_unsubscribe(sub);
+    assert_true(server_start(f->srv));
+    assert_true(healthy_flag(f, true));
+    assert_non_null(f->sync = sync_connect(f->srv->port));
+    assert_int_equal(c.ready.calls, 1);
+}
+
 /* ---- event log ---- */
 
 static void test_log_numbers_trims_and_reads_after_seq(void **state)
@@ -938,6 +1033,9 @@ int main(void)
         T(test_unsubscribe_drops_in_flight_messages, &srv),
         T(test_unsubscribe_from_callbacks, &srv),
         T(test_resubscribe_while_unsubscribing, &srv),
+        T(test_confirmed_subscription_is_ready_from_the_loop_then_receives, &srv),
+        T(test_confirmed_subscription_unsubscribed_early_never_reports, &srv),
+        T(test_confirmed_subscription_fails_while_redis_is_down, &srv),
         T(test_log_numbers_trims_and_reads_after_seq, &srv),
         T(test_log_expires_with_its_ttl_and_restarts_at_one, &srv),
         T(test_close_delivers_pending_replies, &srv),
