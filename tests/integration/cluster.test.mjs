@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -212,6 +213,42 @@ async function assertGone(raw, url, sid) {
   assert.deepEqual(d.body, NOT_FOUND);
 }
 
+/**
+ * A TCP relay to a loopback port. stall(): the client's side is closed, the upstream connection
+ * stays open and whatever the server still writes is read and dropped (swallowed() counts it).
+ */
+async function stallRelay(upstreamPort) {
+  const pairs = [];
+  let stalled = false;
+  let swallowed = 0;
+  const srv = net.createServer((down) => {
+    const up = net.connect(upstreamPort, '127.0.0.1');
+    pairs.push({ down, up });
+    down.on('data', (d) => { if (!stalled) up.write(d); });
+    up.on('data', (d) => {
+      if (stalled) swallowed += d.length;
+      else down.write(d);
+    });
+    down.on('error', () => {});
+    up.on('error', () => {});
+    down.on('close', () => { if (!stalled) up.destroy(); });
+    up.on('close', () => down.destroy());
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: srv.address().port,
+    stall: () => {
+      stalled = true;
+      for (const p of pairs) p.down.destroy();
+    },
+    swallowed: () => swallowed,
+    close: () => {
+      for (const p of pairs) p.up.destroy();
+      srv.close();
+    },
+  };
+}
+
 /** A fetch that notes, for each request, which instance the balancer sent it to. */
 function instanceFetch(records) {
   return async (input, init = {}) => {
@@ -381,6 +418,34 @@ describe('three MCP and two auth instances on one Redis behind haproxy', () => {
       assert.deepEqual(all.slice(0, -1).map((m) => m.params.progress), Array.from({ length: steps }, (_, i) => i + 1), what);
       assert.deepEqual(all.at(-1), longResult(id, duration, steps));
       assert.equal((await raw.del(urls[b], sid)).status, 200);
+    }
+  });
+
+  test('a POST stream whose old connection A never saw break (a stalled path) resumes on B: the rest exactly once, up to the result', async () => {
+    // The client reaches A through a TCP relay that, on stall(), closes the client's side but
+    // keeps A's connection open and swallows what A writes: A keeps writing the stream there,
+    // as it would to a path that died silently, while the client resumes on B.
+    const relay = await stallRelay(c.mcp[0].port);
+    try {
+      const sid = await raw.open(urls[0]);
+      const steps = 30;
+      const call = raw.post(`http://127.0.0.1:${relay.port}/mcp`, sid, longCall(40, { duration: 1.5, steps }, 'tok-40'));
+      await call.waitFor((x) => progressOf(x).length >= 3, 'three progress notifications');
+      relay.stall();
+      await within(call.done, WAIT_MS, 'the client side to close');
+      const seen = call.dataEvents();
+      const { stream, seq } = eventId(seen.at(-1).id);
+      const resumed = raw.get(urls[1], sid, seen.at(-1).id);
+      assert.deepEqual(await within(resumed.done, WAIT_MS, 'the resumed stream on B to end'), { complete: true });
+      const got = resumed.dataEvents();
+      assert.deepEqual(got.map((e) => eventId(e.id)), got.map((_, i) => ({ stream, seq: seq + 1 + i })));
+      const all = [...call.messages(), ...resumed.messages()];
+      assert.deepEqual(all.slice(0, -1).map((m) => m.params.progress), Array.from({ length: steps }, (_, i) => i + 1));
+      assert.deepEqual(all.at(-1), longResult(40, 1.5, steps));
+      assert.ok(relay.swallowed() > 0, 'A kept writing to the stalled connection');
+      assert.equal((await raw.del(urls[1], sid)).status, 200);
+    } finally {
+      relay.close();
     }
   });
 
