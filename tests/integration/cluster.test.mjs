@@ -564,6 +564,74 @@ describe('three MCP and two auth instances on one Redis behind haproxy', () => {
   });
 });
 
+// ------------------------------------------------------ slow subscriptions on one instance ----
+
+describe('instance B subscribes late (its Redis subscription traffic delayed 300 ms)', () => {
+  let c;
+  let raw;
+  let fast;
+  let slow;
+
+  before(async () => {
+    c = await startCluster({ name: 'cluster-slow', noAuth: true, mcpCount: 2, slowSubscriptions: { 1: 300 },
+      mcpArgs: ['--timer-scale-percent', '100000'] });
+    raw = rawClient();
+    [fast, slow] = c.mcp.map((m) => m.url);
+  });
+
+  after(async () => {
+    await c?.stop();
+  });
+
+  test('a sampling answer POSTed to A at once reaches the call waiting on B', async () => {
+    const sid = await raw.open(fast, { sampling: {} });
+    const call = raw.post(slow, sid, { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'sampleLLM', arguments: { prompt: 'hi' } } });
+    await call.waitFor((x) => x.messages().some((m) => m.method === 'sampling/createMessage'), 'the sampling request');
+    const req = call.messages().find((m) => m.method === 'sampling/createMessage');
+    const reply = await raw.call(fast, sid, { jsonrpc: '2.0', id: req.id, result: { model: 'm', role: 'assistant', content: { type: 'text', text: 'quick' } } });
+    assert.equal(reply.status, 202);
+    assert.deepEqual(await within(call.done, WAIT_MS, 'the sampled result'), { complete: true });
+    assert.deepEqual(call.messages().at(-1), { jsonrpc: '2.0', id: 5, result: { content: [{ type: 'text', text: 'LLM sampling result: quick' }] } });
+  });
+
+  test('a POST stream from A resumed on B while events keep coming: none missed, none twice', async () => {
+    const sid = await raw.open(fast);
+    const steps = 150;
+    const call = raw.post(fast, sid, longCall(11, { duration: 1.5, steps }, 'tok-11'));
+    await call.waitFor((x) => progressOf(x).length >= 3, 'three progress notifications');
+    call.close();
+    const seen = call.dataEvents();
+    const { seq } = eventId(seen.at(-1).id);
+    const resumed = raw.get(slow, sid, seen.at(-1).id);
+    assert.deepEqual(await within(resumed.done, WAIT_MS, 'the resumed stream to end'), { complete: true });
+    const got = resumed.dataEvents();
+    assert.deepEqual(got.map((e) => eventId(e.id).seq), got.map((_, i) => seq + 1 + i), JSON.stringify(got.map((e) => e.id)));
+    const all = [...call.messages().slice(0, seen.length), ...resumed.messages()];
+    assert.deepEqual(all.slice(0, -1).map((m) => m.params.progress), Array.from({ length: steps }, (_, i) => i + 1));
+    assert.deepEqual(all.at(-1), longResult(11, 1.5, steps));
+  });
+
+  test('legacy /sse on B: a message POSTed to A right after the endpoint event is delivered (202, answered)', async () => {
+    const sse = await openLegacySse(c.mcp[1].origin);
+    try {
+      const u = new URL(sse.messageUrl.pathname + sse.messageUrl.search, c.mcp[0].origin);
+      const r = await fetch(u, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+      assert.equal(r.status, 202, await r.text());
+      assert.deepEqual(await sse.reply(1, WAIT_MS), { jsonrpc: '2.0', id: 1, result: {} });
+    } finally {
+      sse.close();
+    }
+  });
+
+  test('DELETE on A right after a GET stream opened on B ends that stream', async () => {
+    const sid = await raw.open(fast);
+    const g = await openGet(raw, slow, sid);
+    assert.equal((await raw.del(fast, sid)).status, 200);
+    assert.deepEqual(await within(g.done, 5000, 'the GET stream on B to end'), { complete: true });
+  });
+});
+
 // ------------------------------------------------------------- conformance suite ----
 
 describe('the official conformance suite 0.1.16 (--suite all) through the balancer, three --no-auth instances', () => {

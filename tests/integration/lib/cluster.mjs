@@ -91,6 +91,40 @@ export async function startRedis(name) {
 }
 
 /**
+ * A TCP relay to Redis that delays, by ms, everything an instance sends on its subscription
+ * connection (the one that sends SUBSCRIBE; its commands keep their order), and nothing else:
+ * a loaded Redis or network as seen by that instance, where a subscription takes effect well
+ * after it was asked for. Every "publish before the subscriber is listening" race then happens
+ * every time instead of once in a while. Resolves to { url, close() }.
+ */
+export async function slowSubscriptionRelay(redisPort, ms) {
+  const sockets = new Set();
+  const srv = net.createServer((down) => {
+    const up = net.connect(redisPort, '127.0.0.1');
+    sockets.add(down).add(up);
+    let subscriber = false;
+    down.on('data', (d) => {
+      subscriber ||= /SUBSCRIBE/i.test(d.toString('latin1'));
+      if (subscriber) setTimeout(() => up.write(d), ms); // equal delays fire in order
+      else up.write(d);
+    });
+    up.on('data', (d) => down.write(d));
+    for (const [a, b] of [[down, up], [up, down]]) {
+      a.on('error', () => {});
+      a.on('close', () => b.destroy());
+    }
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    url: `redis://127.0.0.1:${srv.address().port}`,
+    close: () => {
+      for (const x of sockets) x.destroy();
+      srv.close();
+    },
+  };
+}
+
+/**
  * haproxy config text: one frontend per backend, round robin per request, TCP health checks
  * (a killed instance is taken out within a few hundred ms) and a redispatch when a connection to
  * an instance fails (a request that never reached it is safe to send elsewhere; one that did is
@@ -131,7 +165,9 @@ export async function startHaproxy(name, frontends) {
 
 /**
  * The whole cluster. Options: name (log files), mcpCount (3), authCount (2; 0 with noAuth),
- * noAuth (MCP instances with --no-auth), features ('reference'), mcpArgs, authArgs.
+ * noAuth (MCP instances with --no-auth), features ('reference'), mcpArgs, authArgs,
+ * slowSubscriptions ({ <MCP instance index>: ms }: that instance reaches Redis through
+ * slowSubscriptionRelay).
  * Resolves to {
  *   mcpOrigin, mcpUrl, asOrigin         the balancer's URLs (BASE_URI, AUTH_SERVER_URL)
  *   mcp: [{ name, origin, url, port, proc, stop(), kill() }]   each MCP instance, direct
@@ -149,8 +185,8 @@ export async function startCluster(opts = {}) {
   const mcpOrigin = `http://127.0.0.1:${lbMcpPort}`;
   const asOrigin = `http://127.0.0.1:${lbAuthPort}`;
   const env = { INTROSPECTION_SECRET: randomBytes(24).toString('hex') };
-  const cluster = { mcpOrigin, mcpUrl: `${mcpOrigin}/mcp`, asOrigin, mcp: [], auth: [], redis: null, haproxy: null };
-  const common = () => ['--base-uri', mcpOrigin, '--auth-server-url', asOrigin, '--redis-url', cluster.redis.url];
+  const cluster = { mcpOrigin, mcpUrl: `${mcpOrigin}/mcp`, asOrigin, mcp: [], auth: [], redis: null, haproxy: null, relays: [] };
+  const common = () => ['--base-uri', mcpOrigin, '--auth-server-url', asOrigin];
 
   cluster.stop = async () => {
     const errors = [];
@@ -158,6 +194,7 @@ export async function startCluster(opts = {}) {
     const all = [...cluster.mcp, ...cluster.auth];
     const r = await Promise.allSettled(all.map((i) => i.stop()));
     for (const x of r) if (x.status === 'rejected') errors.push(x.reason);
+    for (const x of cluster.relays) x.close();
     await cluster.redis?.stop().catch((e) => errors.push(e));
     if (errors.length) throw errors[0];
   };
@@ -167,7 +204,14 @@ export async function startCluster(opts = {}) {
     const instance = async (role, i, args) => {
       const port = await freePort();
       const portFlag = role === 'auth' ? '--auth-port' : '--port';
-      const p = await spawnMcpd({ name: `${name}-${role}${i}`, args: [role, portFlag, String(port), ...common(), ...args],
+      const slow = role === 'mcp' ? opts.slowSubscriptions?.[i] : undefined;
+      let redisUrl = cluster.redis.url;
+      if (slow) {
+        const relay = await slowSubscriptionRelay(cluster.redis.port, slow);
+        cluster.relays.push(relay);
+        redisUrl = relay.url;
+      }
+      const p = await spawnMcpd({ name: `${name}-${role}${i}`, args: [role, portFlag, String(port), ...common(), '--redis-url', redisUrl, ...args],
         waitPorts: [port], env });
       let killed = false;
       return {
