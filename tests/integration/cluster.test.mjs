@@ -9,8 +9,10 @@
 // Last-Event-ID (every remaining event exactly once, in order); DELETE on one instance ending the
 // session everywhere; the authorization server's clients, codes, tokens, refresh and revocation
 // shared by its instances and honoured by every MCP instance; a SIGKILLed instance (the session
-// goes on through the others); the legacy /sse transport with its POSTs on other instances; and
-// the official conformance suite against three --no-auth instances through the balancer.
+// goes on through the others); the legacy /sse transport with its POSTs on other instances; the
+// races of a subscription that takes effect late (one instance's Redis subscription traffic
+// delayed); and the official conformance suites against three --no-auth instances through the
+// balancer.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -634,48 +636,64 @@ describe('instance B subscribes late (its Redis subscription traffic delayed 300
 
 // ------------------------------------------------------------- conformance suite ----
 
-describe('the official conformance suite 0.1.16 (--suite all) through the balancer, three --no-auth instances', () => {
+// The two suites of tests/layers/conformance.sh, counted as there: every SUCCESS of every
+// scenario's checks.json is a passed subtest, every FAILURE or WARNING a failed one; INFO and
+// SKIPPED do not count; the alpha's SSE polling checks must be made (through the balancer, the
+// resuming GET lands on another instance than the POST it resumes).
+const SUITES = [
+  { label: 'stable-0.1.16', cli: '@modelcontextprotocol/conformance/dist/index.js', args: ['--suite', 'all'], required: [] },
+  { label: 'alpha-2025-11-25', cli: 'conformance-alpha/dist/index.js', args: ['--requirements', '2025-11-25'],
+    required: ['server-sse-polling server-sse-priming-event', 'server-sse-polling server-sse-retry-field', 'server-sse-polling server-sse-disconnect-resume'] },
+];
+
+describe('the official conformance suites through the balancer, three --no-auth instances with the conformance pack', () => {
   let c;
-  const out = path.join(ROOT, 'build/test-logs', `cluster-conformance-${BUILD}`);
-  const cli = path.join(ROOT, 'tests/integration/node_modules/@modelcontextprotocol/conformance/dist/index.js');
-  let run;
+  const runs = {};
 
   before(async () => {
     c = await startCluster({ name: 'cluster-conf', noAuth: true, features: 'conformance' });
-    rmSync(out, { recursive: true, force: true });
-    run = await new Promise((resolve) => {
-      execFile(process.execPath, [cli, 'server', '--url', c.mcpUrl, '-o', out, '--suite', 'all'],
-        { timeout: 240000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => resolve({ error, stdout, stderr }));
-    });
+    for (const s of SUITES) {
+      const out = path.join(ROOT, 'build/test-logs', `cluster-conformance-${BUILD}`, s.label);
+      rmSync(out, { recursive: true, force: true });
+      const cli = path.join(ROOT, 'tests/integration/node_modules', s.cli);
+      runs[s.label] = await new Promise((resolve) => {
+        execFile(process.execPath, [cli, 'server', '--url', c.mcpUrl, '-o', out, ...s.args],
+          { timeout: 240000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => resolve({ error, stdout, stderr, out }));
+      });
+    }
   });
 
   after(async () => {
     await c?.stop();
   });
 
-  // Counted like tests/layers/conformance.sh: every SUCCESS of every scenario's checks.json is a
-  // passed subtest, every FAILURE or WARNING a failed one; INFO and SKIPPED do not count.
-  test('every check of every scenario', async (t) => {
-    const total = /^Total: (\d+) passed, (\d+) failed/m.exec(run.stdout);
-    assert.ok(total, `no Total: line (${run.error?.message}):\n${run.stdout.slice(-2000)}\n${run.stderr.slice(-2000)}`);
-    const ran = (run.stdout.match(/^=== Running scenario: /gm) ?? []).length;
-    assert.ok(ran > 0, 'no scenario ran');
-    const dirs = existsSync(out) ? readdirSync(out).filter((d) => existsSync(path.join(out, d, 'checks.json'))) : [];
-    assert.equal(dirs.length, ran, 'every scenario left its checks.json');
-    let ok = 0;
-    let failed = 0;
-    for (const d of dirs.sort()) {
-      const scenario = d.replace(/^server-/, '').replace(/-\d{4}-\d{2}-\d{2}T[0-9-]+Z$/, '');
-      const checks = JSON.parse(readFileSync(path.join(out, d, 'checks.json'), 'utf8'));
-      for (const ch of checks) {
-        if (!['SUCCESS', 'FAILURE', 'WARNING'].includes(ch.status)) continue;
-        if (ch.status === 'SUCCESS') ok++;
-        else if (ch.status === 'FAILURE') failed++;
-        await t.test(`${scenario} ${ch.id}`, () => {
-          assert.equal(ch.status, 'SUCCESS', `${ch.status}: ${ch.errorMessage ?? ch.description ?? ''}`);
-        });
+  for (const s of SUITES) {
+    test(`${s.label}: every check of every scenario`, async (t) => {
+      const run = runs[s.label];
+      const total = /^Total: (\d+) passed, (\d+) failed/m.exec(run.stdout);
+      assert.ok(total, `no Total: line (${run.error?.message}):\n${run.stdout.slice(-2000)}\n${run.stderr.slice(-2000)}`);
+      const ran = (run.stdout.match(/^=== Running scenario: /gm) ?? []).length;
+      assert.ok(ran > 0, 'no scenario ran');
+      const dirs = existsSync(run.out) ? readdirSync(run.out).filter((d) => existsSync(path.join(run.out, d, 'checks.json'))) : [];
+      assert.equal(dirs.length, ran, 'every scenario left its checks.json');
+      let ok = 0;
+      let failed = 0;
+      const made = new Set();
+      for (const d of dirs.sort()) {
+        const scenario = d.replace(/^server-/, '').replace(/-\d{4}-\d{2}-\d{2}T[0-9-]+Z$/, '');
+        const checks = JSON.parse(readFileSync(path.join(run.out, d, 'checks.json'), 'utf8'));
+        for (const ch of checks) {
+          if (!['SUCCESS', 'FAILURE', 'WARNING'].includes(ch.status)) continue;
+          made.add(`${scenario} ${ch.id}`);
+          if (ch.status === 'SUCCESS') ok++;
+          else if (ch.status === 'FAILURE') failed++;
+          await t.test(`${s.label} ${scenario} ${ch.id}`, () => {
+            assert.equal(ch.status, 'SUCCESS', `${ch.status}: ${ch.errorMessage ?? ch.description ?? ''}`);
+          });
+        }
       }
-    }
-    assert.deepEqual([ok, failed], [Number(total[1]), Number(total[2])], `checks.json files disagree with "${total[0]}"`);
-  });
+      assert.deepEqual([ok, failed], [Number(total[1]), Number(total[2])], `checks.json files disagree with "${total[0]}"`);
+      for (const r of s.required) assert.ok(made.has(r), `required check ${r} was not made`);
+    });
+  }
 });
