@@ -313,6 +313,23 @@ static void on_request_timeout(uv_timer_t *h)
     request_complete(r, NULL);
 }
 
+static void send_request(struct call_request *r)
+{
+    struct mcp_call *c = r->call;
+    json_t *params = r->params;
+    r->params = NULL;
+    if (c && !c->answered && !c->cancelled)
+        c->sink->emit(c->sink, jsonrpc_request(r->id, r->method, params), false);
+    else
+        json_decref(params);
+}
+
+/* The instance now hears replies POSTed anywhere: the request may go out. */
+static void on_listening(void *arg)
+{
+    send_request(arg);
+}
+
 static void on_request_id(void *arg, int status, long long id)
 {
     struct call_request *r = arg;
@@ -324,7 +341,8 @@ static void on_request_id(void *arg, int status, long long id)
         free(r);
         return;
     }
-    if (status != 0 || mcp_live_await_reply(c->live, id, on_reply, r) != 0) {
+    int listening = status == 0 ? mcp_live_await_reply(c->live, id, on_reply, on_listening, r) : -1;
+    if (listening < 0) {
         r->id = -1;
         uv_timer_init(c->ctx->loop, &r->timer);
         r->timer.data = r;
@@ -337,9 +355,8 @@ static void on_request_id(void *arg, int status, long long id)
     r->timer.data = r;
     r->timer_started = true;
     uv_timer_start(&r->timer, on_request_timeout, r->timeout_ms, 0);
-    json_t *params = r->params;
-    r->params = NULL;
-    c->sink->emit(c->sink, jsonrpc_request(id, r->method, params), false);
+    if (listening == 1)
+        send_request(r);
 }
 
 int mcp_call_request(struct mcp_call *c, const char *method, json_t *params, uint64_t timeout_ms,

@@ -453,10 +453,8 @@ void mcp_dispatch_notification(struct mcp_ctx *ctx, const struct mcp_session *se
     const char *method = json_get_string(notification, "method");
     if (!method || strcmp(method, "notifications/cancelled") != 0)
         return; /* initialized, roots/list_changed, progress: nothing to do */
-    json_t *params = json_object_get(notification, "params");
-    struct mcp_live *l = mcp_live_acquire(ctx, sess->id, false);
-    if (!l)
-        return;
-    mcp_live_cancel_call(l, json_object_get(params, "requestId"));
-    mcp_live_release(l);
+    const json_t *request_id =
+        json_object_get(json_object_get(notification, "params"), "requestId");
+    if (json_is_string(request_id) || json_is_integer(request_id))
+        mcp_live_route_cancel(ctx, sess->id, request_id);
 }

@@ -362,6 +362,7 @@ int mcp_session_next_request_id(struct mcp_ctx *ctx, const char *sid, mcp_sessio
 
 struct pending_reply {
     mcp_live_reply_fn fn;
+    mcp_live_ready_fn ready; /* NULL once run, or when the channel was already listened to */
     void *arg;
 };
 
@@ -373,6 +374,7 @@ struct mcp_live {
     bool registered; /* found in ctx->live under sid */
     struct store_sub *control_sub;
     struct store_sub *toserver_sub;
+    bool toserver_ready;            /* toserver_sub is in effect (or could not be confirmed) */
     struct hashmap *calls;          /* request id key -> struct mcp_live_call */
     struct hashmap *pending;        /* server request id (decimal) -> struct pending_reply */
     struct mcp_live_member members; /* list head */
@@ -383,11 +385,17 @@ static void live_end(struct mcp_live *l, const char *why);
 static void on_control(void *arg, const char *channel, const char *msg, size_t len)
 {
     struct mcp_live *l = arg;
-    if (!memmem(msg, len, "\"SHUTDOWN\"", 10))
-        return;
+    /* Parsed, not searched: a CANCEL carries the client's request id, which may be any text. */
+    json_t *m = json_parse(msg, len, NULL, 0);
+    const char *action = json_get_string(m, "action");
     l->refs++;
-    live_end(l, "Request cancelled: session deleted");
+    if (action && strcmp(action, "SHUTDOWN") == 0) {
+        live_end(l, "Request cancelled: session deleted");
+    } else if (action && strcmp(action, "CANCEL") == 0) {
+        mcp_live_cancel_call(l, json_object_get(m, "requestId"));
+    }
     mcp_live_release(l);
+    json_decref(m);
 }
 
 static void deliver_reply(struct mcp_live *l, const json_t *response)
@@ -419,6 +427,17 @@ static void on_toserver(void *arg, const char *channel, const char *msg, size_t 
     json_decref(m);
 }
 
+/* A DELETE elsewhere between the subscribe and its taking effect went unheard: look again once
+ * it is in effect. The embedded store delivers whatever is published after store_subscribe
+ * returns, so there is no such gap to cover there. Never runs after the live entry is freed
+ * (that unsubscribes). */
+static void on_listening(void *arg, int status)
+{
+    struct mcp_live *l = arg;
+    if (status == STORE_OK && strcmp(store_backend_name(l->ctx->store), "memory") != 0)
+        mcp_session_check_alive(l->ctx, l->sid);
+}
+
 struct mcp_live *mcp_live_acquire(struct mcp_ctx *ctx, const char *sid, bool create)
 {
     struct mcp_live *l = hashmap_get(ctx->live, sid, strlen(sid));
@@ -437,7 +456,8 @@ struct mcp_live *mcp_live_acquire(struct mcp_ctx *ctx, const char *sid, bool cre
     l->calls = hashmap_new();
     l->pending = hashmap_new();
     l->members.next = l->members.prev = &l->members;
-    l->control_sub = store_subscribe(ctx->store, mcp_channel_control(sid).s, on_control, l);
+    l->control_sub = store_subscribe_confirmed(ctx->store, mcp_channel_control(sid).s, on_control,
+                                               on_listening, l);
     if (!l->calls || !l->pending || hashmap_put(ctx->live, sid, strlen(sid), l, NULL) != 0) {
         if (l->control_sub)
             store_unsubscribe(l->control_sub);
@@ -524,11 +544,35 @@ bool mcp_live_cancel_call(struct mcp_live *l, const json_t *request_id)
     return true;
 }
 
-int mcp_live_await_reply(struct mcp_live *l, json_int_t id, mcp_live_reply_fn fn, void *arg)
+/* The replies channel is listened to: send the requests that waited for it. Each callback may
+ * change the map, so iteration restarts after every one. */
+static void on_toserver_ready(void *arg, int status)
+{
+    struct mcp_live *l = arg;
+    l->toserver_ready = true;
+    l->refs++;
+    struct hashmap_iter it;
+    const char *k;
+    size_t kl;
+    void *v;
+    for (hashmap_iter_init(&it); hashmap_next(l->pending, &it, &k, &kl, &v);) {
+        struct pending_reply *p = v;
+        if (!p->ready)
+            continue;
+        mcp_live_ready_fn ready = p->ready;
+        p->ready = NULL;
+        ready(p->arg);
+        hashmap_iter_init(&it);
+    }
+    mcp_live_release(l);
+}
+
+int mcp_live_await_reply(struct mcp_live *l, json_int_t id, mcp_live_reply_fn fn,
+                         mcp_live_ready_fn ready, void *arg)
 {
     if (!l->toserver_sub) {
-        l->toserver_sub =
-            store_subscribe(l->ctx->store, mcp_channel_replies(l->sid).s, on_toserver, l);
+        l->toserver_sub = store_subscribe_confirmed(l->ctx->store, mcp_channel_replies(l->sid).s,
+                                                    on_toserver, on_toserver_ready, l);
         if (!l->toserver_sub)
             return -1;
     }
@@ -538,6 +582,7 @@ int mcp_live_await_reply(struct mcp_live *l, json_int_t id, mcp_live_reply_fn fn
     if (!p)
         return -1;
     p->fn = fn;
+    p->ready = l->toserver_ready ? NULL : ready;
     p->arg = arg;
     void *old = NULL;
     if (hashmap_put(l->pending, key, strlen(key), p, &old) != 0) {
@@ -545,7 +590,7 @@ int mcp_live_await_reply(struct mcp_live *l, json_int_t id, mcp_live_reply_fn fn
         return -1;
     }
     free(old);
-    return 0;
+    return l->toserver_ready ? 1 : 0;
 }
 
 void mcp_live_cancel_reply(struct mcp_live *l, json_int_t id)
@@ -574,6 +619,26 @@ void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *re
     if (text)
         store_publish(ctx->store, mcp_channel_replies(sid).s, text, len, NULL, NULL);
     free(text);
+}
+
+void mcp_live_route_cancel(struct mcp_ctx *ctx, const char *sid, const json_t *request_id)
+{
+    struct mcp_live *l = mcp_live_acquire(ctx, sid, false);
+    if (l && mcp_live_cancel_call(l, request_id)) {
+        mcp_live_release(l);
+        return;
+    }
+    mcp_live_release(l);
+    /* The call may be running on another instance: every instance holding the session hears
+     * the control channel. */
+    json_t *msg = json_pack("{s:s,s:s,s:O}", "type", "control", "action", "CANCEL", "requestId",
+                            (json_t *)request_id);
+    size_t len = 0;
+    char *text = msg ? json_serialize(msg, &len) : NULL;
+    if (text)
+        store_publish(ctx->store, mcp_channel_control(sid).s, text, len, NULL, NULL);
+    free(text);
+    json_decref(msg);
 }
 
 static void live_end_members(struct mcp_live *l)

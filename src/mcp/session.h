@@ -132,15 +132,25 @@ void mcp_live_remove_call(struct mcp_live *l, const json_t *request_id);
 /* Cancel the call with that request id if it runs on this instance; false if there is none. */
 bool mcp_live_cancel_call(struct mcp_live *l, const json_t *request_id);
 
-/* Server->client requests awaiting a reply, by their id. deliver gets the client's response
- * message (borrowed) or NULL on session end. */
+/* Server->client requests awaiting a reply, by their id. fn gets the client's response message
+ * (borrowed) or NULL on session end. The reply may be POSTed to another instance, which
+ * publishes it on the session's replies channel: the request must not reach the client before
+ * this instance listens there. Returns 1 when it already does (send the request now), 0 when
+ * ready(arg) will run once it does (or cannot: send anyway, the request's timeout ends the wait),
+ * -1 on failure. Neither callback runs after mcp_live_cancel_reply. */
 typedef void (*mcp_live_reply_fn)(void *arg, const json_t *response);
-int mcp_live_await_reply(struct mcp_live *l, json_int_t id, mcp_live_reply_fn fn, void *arg);
+typedef void (*mcp_live_ready_fn)(void *arg);
+int mcp_live_await_reply(struct mcp_live *l, json_int_t id, mcp_live_reply_fn fn,
+                         mcp_live_ready_fn ready, void *arg);
 void mcp_live_cancel_reply(struct mcp_live *l, json_int_t id);
 
 /* A response or error from the client for session sid: delivered here if this instance awaits
  * it, else published on the session's toserver channel for the instance that does. */
 void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *response);
+/* notifications/cancelled for session sid: the call is cancelled here if this instance runs it,
+ * else the request id is published on the session's control channel for the instance that does.
+ * A request id that names no call in progress anywhere is ignored. */
+void mcp_live_route_cancel(struct mcp_ctx *ctx, const char *sid, const json_t *request_id);
 /* If the stored session is gone (expired, or deleted where no control message reached us), end
  * what this instance still holds for it: its streams close and its calls are answered with a
  * -32603 error ("Request cancelled: session expired"), as DELETE's are ("... session deleted"). */

@@ -91,8 +91,13 @@ int mcp_stream_emit(struct mcp_stream *s, const char *json, size_t len, bool fin
         char id[MCP_EVENT_ID_MAX];
         event_id(id, s->id, seq);
         rc = http_sse_event(s->ex, id, "message", json, len);
-    } else {
-        /* Detached: a resumed connection, wherever it is, follows the channel. */
+    }
+    /* A POST stream's events also go on its channel while its connection is still attached: a
+     * client whose connection broke may resume on another instance before this one has noticed,
+     * and an event written only to the dead connection after that instance read the log would be
+     * lost. Appended first, published second on one connection: a resume subscribed before
+     * reading the log (mcp_stream_resume) gets every event from one or the other. */
+    if (s->id[0] == 'p') {
         struct buf msg;
         buf_init(&msg, 0);
         buf_printf(&msg, "%" PRIu64 " ", seq);
@@ -127,16 +132,22 @@ int mcp_event_id_parse(const char *event_id, char *stream_id, size_t size, uint6
 
 /* ---- resumption ---- */
 
+enum resume_phase {
+    RESUME_SUBSCRIBING, /* waiting for the live channel's subscription to be in effect */
+    RESUME_READING,     /* the log read is in the store */
+    RESUME_LIVE,        /* replay written; live events go straight to the client */
+};
+
 struct resume {
     struct mcp_ctx *ctx;
     struct http_exchange *ex;
     char sid[MCP_SESSION_ID_MAX + 1];
     char stream_id[MCP_STREAM_ID_MAX + 1];
     uint64_t last_seq;
-    bool replaying;
-    bool aborted; /* the client left while the replay read was in the store */
-    bool ended;
-    struct buf held; /* live events that arrived during the replay: "seq mark json\n"... */
+    enum resume_phase phase;
+    bool aborted;     /* the client left while the replay read was in the store */
+    bool unconfirmed; /* the subscription could not be confirmed: live events may be missed */
+    struct buf held;  /* live events that arrived before the replay was written: "len:msg"... */
     struct store_sub *sub;
     mcp_resume_follow_fn follow;
 };
@@ -163,7 +174,7 @@ static bool resume_write(struct resume *r, uint64_t seq, const char *entry, size
 
 static void resume_end(struct resume *r)
 {
-    r->ended = true;
+    http_exchange_set_abort(r->ex, NULL, NULL);
     http_stream_end(r->ex);
     resume_free(r);
 }
@@ -172,10 +183,10 @@ static void resume_abort(struct http_exchange *ex, void *arg)
 {
     struct resume *r = arg;
     http_exchange_finish(ex);
-    if (r->replaying)
+    if (r->phase == RESUME_READING)
         r->aborted = true; /* on_replay frees r */
     else
-        resume_free(r);
+        resume_free(r); /* unsubscribing also drops a pending ready */
 }
 
 static bool parse_live(const char *msg, size_t len, uint64_t *seq, const char **entry,
@@ -193,7 +204,7 @@ static bool parse_live(const char *msg, size_t len, uint64_t *seq, const char **
 static void on_live(void *arg, const char *channel, const char *msg, size_t len)
 {
     struct resume *r = arg;
-    if (r->replaying) { /* keep order: hold until the replay is written */
+    if (r->phase != RESUME_LIVE) { /* keep order: hold until the replay is written */
         buf_printf(&r->held, "%zu:", len);
         buf_append(&r->held, msg, len);
         return;
@@ -205,6 +216,8 @@ static void on_live(void *arg, const char *channel, const char *msg, size_t len)
         resume_end(r);
 }
 
+/* Held events are also in the log when they were published before the read; resume_write
+ * skips what the replay already wrote. */
 static bool flush_held(struct resume *r)
 {
     size_t off = 0;
@@ -226,7 +239,7 @@ static bool flush_held(struct resume *r)
 static void on_replay(void *arg, int status, const struct store_log_entry *entries, size_t n)
 {
     struct resume *r = arg;
-    r->replaying = false;
+    r->phase = RESUME_LIVE;
     if (r->aborted) {
         resume_free(r);
         return;
@@ -234,7 +247,9 @@ static void on_replay(void *arg, int status, const struct store_log_entry *entri
     bool ended = false;
     for (size_t i = 0; i < n && !ended; i++)
         ended = resume_write(r, entries[i].seq, entries[i].data, entries[i].len);
-    if (ended || flush_held(r)) {
+    /* Without a confirmed subscription a live event may have slipped between: end here, and the
+     * client resumes again from the last id it got rather than wait for what may never come. */
+    if (ended || flush_held(r) || r->unconfirmed) {
         resume_end(r);
         return;
     }
@@ -245,6 +260,24 @@ static void on_replay(void *arg, int status, const struct store_log_entry *entri
         r->follow(r->ctx, ex, r->sid, r->stream_id, r->last_seq);
         resume_free(r);
     }
+}
+
+static int resume_read(struct resume *r)
+{
+    r->phase = RESUME_READING;
+    return store_log_read(r->ctx->store, mcp_key_event_log(r->sid, r->stream_id).s, r->last_seq,
+                          log_max(r->ctx), on_replay, r);
+}
+
+/* The log is read only once the live channel's subscription is in effect: an event published
+ * before that is in the log by then (appended before it was published), one published after
+ * arrives live, so none falls between the two. */
+static void on_subscribed(void *arg, int status)
+{
+    struct resume *r = arg;
+    r->unconfirmed = status != STORE_OK;
+    if (resume_read(r) != STORE_OK)
+        resume_end(r);
 }
 
 int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
@@ -258,17 +291,20 @@ int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char 
     snprintf(r->sid, sizeof r->sid, "%s", sid);
     snprintf(r->stream_id, sizeof r->stream_id, "%s", stream_id);
     r->last_seq = after_seq;
-    r->replaying = true;
     r->follow = follow;
     buf_init(&r->held, 4 * 1024 * 1024);
-    if (stream_id[0] == 'p') /* only POST streams have a live channel to follow */
-        r->sub = store_subscribe(ctx->store, mcp_channel_stream(sid, stream_id).s, on_live, r);
-    http_exchange_set_abort(ex, resume_abort, r);
-    if (store_log_read(ctx->store, mcp_key_event_log(sid, stream_id).s, after_seq, log_max(ctx),
-                       on_replay, r) != STORE_OK) {
-        http_exchange_set_abort(ex, NULL, NULL);
+    if (stream_id[0] == 'p') { /* only POST streams have a live channel to follow */
+        r->phase = RESUME_SUBSCRIBING;
+        r->sub = store_subscribe_confirmed(ctx->store, mcp_channel_stream(sid, stream_id).s,
+                                           on_live, on_subscribed, r);
+        if (!r->sub) {
+            resume_free(r);
+            return -1;
+        }
+    } else if (resume_read(r) != STORE_OK) {
         resume_free(r);
         return -1;
     }
+    http_exchange_set_abort(ex, resume_abort, r);
     return 0;
 }

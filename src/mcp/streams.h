@@ -3,9 +3,10 @@
  * a stream gets the id "{stream}:{seq}" and is appended to the stream's bounded event log in the
  * store, so a client whose connection broke can GET with Last-Event-ID and have the rest
  * replayed, on any instance. While a stream's connection is attached here events are written to
- * it directly; while detached they are published on the stream's channel, where a resumed
- * connection (on any instance) picks them up. Log entries and channel messages carry a marker
- * for the stream's final event, after which a resumed POST stream ends.
+ * it directly; a POST stream's events are also published on the stream's channel, where a resumed
+ * connection (on any instance) picks them up, even one that took over before this instance saw
+ * the old connection break. Log entries and channel messages carry a marker for the stream's
+ * final event, after which a resumed POST stream ends.
  */
 #ifndef MCPD_MCP_STREAMS_H
 #define MCPD_MCP_STREAMS_H
@@ -39,8 +40,10 @@ int mcp_stream_emit(struct mcp_stream *s, const char *json, size_t len, bool fin
 int mcp_event_id_parse(const char *event_id, char *stream_id, size_t size, uint64_t *seq);
 
 /* Resume a stream on ex (SSE already begun): replay the logged events after seq, then follow
- * live ones. A POST stream ends after its final event (finishing ex); a GET stream continues
- * via on_follow, which receives the last seq seen and takes over ex. */
+ * live ones, each event exactly once and in order (a POST stream's log is read only once its
+ * channel subscription is in effect). A POST stream ends after its final event (finishing ex),
+ * or after the replay when the subscription could not be confirmed (the client resumes again); a
+ * GET stream continues via on_follow, which receives the last seq seen and takes over ex. */
 typedef void (*mcp_resume_follow_fn)(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
                                      const char *stream_id, uint64_t last_seq);
 int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,

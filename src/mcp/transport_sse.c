@@ -230,11 +230,23 @@ static void on_inbox(void *arg, const char *channel, const char *msg, size_t len
 
 /* ---- GET /sse ---- */
 
+/* The client POSTs to /message as soon as it has the endpoint, maybe to another instance, which
+ * publishes the message and answers 404 when nobody hears it: so the endpoint is sent only once
+ * the inbox subscription is in effect (or could not be confirmed: then nothing would help). Never
+ * runs after sse_close, which unsubscribes. */
+static void on_inbox_ready(void *arg, int status)
+{
+    struct sse_stream *s = arg;
+    char endpoint[64 + CRYPTO_UUID_SIZE];
+    snprintf(endpoint, sizeof endpoint, "/message?sessionId=%s", s->sid);
+    http_sse_event(s->ex, NULL, "endpoint", endpoint, strlen(endpoint));
+}
+
 static void sse_start(struct sse_stream *s)
 {
-    char endpoint[64 + CRYPTO_UUID_SIZE];
     s->live = mcp_live_acquire(s->ctx, s->sid, true);
-    s->inbox = store_subscribe(s->ctx->store, mcp_channel_legacy_inbox(s->sid).s, on_inbox, s);
+    s->inbox = store_subscribe_confirmed(s->ctx->store, mcp_channel_legacy_inbox(s->sid).s,
+                                         on_inbox, on_inbox_ready, s);
     s->notify = store_subscribe(s->ctx->store, mcp_channel_standalone(s->sid).s, on_notify, s);
     if (!s->live || !s->inbox) {
         if (s->inbox)
@@ -251,8 +263,6 @@ static void sse_start(struct sse_stream *s)
     mcp_live_add_member(s->live, &s->member);
     http_response_header(s->ex, "Cache-Control", "no-cache, no-transform");
     http_sse_begin(s->ex, 200);
-    snprintf(endpoint, sizeof endpoint, "/message?sessionId=%s", s->sid);
-    http_sse_event(s->ex, NULL, "endpoint", endpoint, strlen(endpoint));
     s->notifier = mcp_notifier_start(s->ctx, s->sid, notifier_write, s);
     uv_timer_init(s->ctx->loop, &s->heartbeat);
     s->heartbeat.data = s;

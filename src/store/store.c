@@ -7,8 +7,6 @@
 
 #include <stdint.h>
 
-#include "store/store_backend.h"
-
 #define STORE_CHECK(s, key)                                                                        \
     do {                                                                                           \
         if (!(s) || !(s)->ops || !(key))                                                           \
@@ -144,12 +142,6 @@ struct store_sub *store_subscribe_confirmed(struct store *s, const char *channel
     if (!s || !s->ops || !channel || !fn || !ready)
         return NULL;
     return s->ops->subscribe(s, channel, fn, ready, arg);
-}
-
-void store_unsubscribe(struct store_sub *sub)
-{
-    if (sub)
-        sub->store->ops->unsubscribe(sub);
 }
 
 int store_log_append(struct store *s, const char *key, const char *data, size_t len,

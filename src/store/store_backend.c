@@ -123,3 +123,11 @@ void store_channels_free(struct hashmap *channels)
     }
     hashmap_free(channels);
 }
+
+/* store_unsubscribe (store.h) lives here, beside the subscription it reads its backend from, so
+ * that store.c needs nothing of the backends' shared internals. */
+void store_unsubscribe(struct store_sub *sub)
+{
+    if (sub)
+        sub->store->ops->unsubscribe(sub);
+}

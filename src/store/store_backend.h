@@ -5,7 +5,7 @@
  * it belongs to, so store_unsubscribe finds the backend's vtable from the subscription alone.
  * Deliveries and readiness notices queued for later hold a subscription (pending), so
  * unsubscribing from inside any callback only marks it dead and the last holder frees it.
- * Included only by store.c and the store_*.c backends.
+ * Included only by the store_*.c backends. store_unsubscribe (store.h) is implemented here.
  */
 #ifndef MCPD_STORE_STORE_BACKEND_H
 #define MCPD_STORE_STORE_BACKEND_H
