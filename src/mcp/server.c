@@ -16,6 +16,7 @@
 #include "mcp/dispatch.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/session.h"
+#include "mcp/transport_common.h"
 #include "mcp/transport_http.h"
 #include "mcp/transport_sse.h"
 #include "store/store.h"

@@ -12,7 +12,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/notifier.h"
 #include "mcp/session.h"
-#include "mcp/transport_http.h"
+#include "mcp/transport_common.h"
 #include "store/store.h"
 
 /* One open /sse stream. Freed when the connection is gone and no call still writes to it. */
