@@ -139,6 +139,7 @@ enum resume_phase {
 };
 
 struct resume {
+    struct mcp_live_member member; /* first: the session's end ends a followed POST stream */
     struct mcp_ctx *ctx;
     struct http_exchange *ex;
     char sid[MCP_SESSION_ID_MAX + 1];
@@ -150,12 +151,27 @@ struct resume {
     struct buf held;  /* live events that arrived before the replay was written: "len:msg"... */
     struct store_sub *sub;
     mcp_resume_follow_fn follow;
+    struct mcp_live *live; /* while following live events: the session, which can end us */
+    uv_timer_t *heartbeat; /* while following: keep-alive and the session's liveness check */
 };
+
+static void heartbeat_closed(uv_handle_t *h)
+{
+    free(h);
+}
 
 static void resume_free(struct resume *r)
 {
     if (r->sub)
         store_unsubscribe(r->sub);
+    if (r->live) {
+        mcp_live_remove_member(r->live, &r->member);
+        mcp_live_release(r->live);
+    }
+    if (r->heartbeat) {
+        uv_timer_stop(r->heartbeat);
+        uv_close((uv_handle_t *)r->heartbeat, heartbeat_closed);
+    }
     buf_free(&r->held);
     free(r);
 }
@@ -236,6 +252,47 @@ static bool flush_held(struct resume *r)
     return false;
 }
 
+static void on_session_end(struct mcp_live_member *m)
+{
+    resume_end((struct resume *)m);
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    struct resume *r = t->data;
+    http_sse_comment(r->ex, "keepalive");
+    mcp_session_check_alive(r->ctx, r->sid); /* an expired session ends us (on_session_end) */
+}
+
+/* A POST stream that has not ended waits for live events, for as long as its session lives:
+ * nothing else ends it when the call it follows was lost with another instance. */
+static void follow_live(struct resume *r)
+{
+    r->live = mcp_live_acquire(r->ctx, r->sid, true);
+    r->heartbeat = malloc(sizeof *r->heartbeat);
+    if (!r->live || !r->heartbeat) {
+        free(r->heartbeat);
+        r->heartbeat = NULL;
+        resume_end(r);
+        return;
+    }
+    r->member.on_session_end = on_session_end;
+    mcp_live_add_member(r->live, &r->member);
+    uv_timer_init(r->ctx->loop, r->heartbeat);
+    r->heartbeat->data = r;
+    uint64_t period = mcp_session_heartbeat_ms(r->ctx);
+    uv_timer_start(r->heartbeat, on_heartbeat, period, period);
+}
+
+/* Whether the log holds the stream's final event (at any seq: a client may resume from it). */
+static bool log_has_final(const struct store_log_entry *entries, size_t n)
+{
+    for (size_t i = n; i > 0; i--)
+        if (entries[i - 1].len > 0 && entries[i - 1].data[0] == MARK_FINAL)
+            return true;
+    return false;
+}
+
 static void on_replay(void *arg, int status, const struct store_log_entry *entries, size_t n)
 {
     struct resume *r = arg;
@@ -248,9 +305,14 @@ static void on_replay(void *arg, int status, const struct store_log_entry *entri
     for (size_t i = 0; i < n && !ended; i++)
         ended = resume_write(r, entries[i].seq, entries[i].data, entries[i].len);
     /* Without a confirmed subscription a live event may have slipped between: end here, and the
-     * client resumes again from the last id it got rather than wait for what may never come. */
-    if (ended || flush_held(r) || r->unconfirmed) {
+     * client resumes again from the last id it got rather than wait for what may never come. A
+     * stream whose final event is logged has nothing more to send, however far it resumes. */
+    if (ended || log_has_final(entries, n) || flush_held(r) || r->unconfirmed) {
         resume_end(r);
+        return;
+    }
+    if (r->stream_id[0] == 'p') {
+        follow_live(r);
         return;
     }
     if (r->stream_id[0] == 'g' && r->follow) {
@@ -262,10 +324,12 @@ static void on_replay(void *arg, int status, const struct store_log_entry *entri
     }
 }
 
+/* The whole retained log (it is bounded): resume_write skips what the client has, and a final
+ * event at or before the client's seq still says the stream is over. */
 static int resume_read(struct resume *r)
 {
     r->phase = RESUME_READING;
-    return store_log_read(r->ctx->store, mcp_key_event_log(r->sid, r->stream_id).s, r->last_seq,
+    return store_log_read(r->ctx->store, mcp_key_event_log(r->sid, r->stream_id).s, 0,
                           log_max(r->ctx), on_replay, r);
 }
 

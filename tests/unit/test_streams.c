@@ -356,6 +356,46 @@ static void test_client_leaving_a_resumed_stream_releases_it(void **state)
     mcp_stream_free(s);
 }
 
+/* A stream whose final event is logged has nothing more to send: resuming from the final
+ * event itself (or past it) ends at once, with no event. */
+static void test_resume_from_the_final_event_ends_at_once(void **state)
+{
+    struct tm_fixture *f = *state;
+    struct mcp_stream *s = mcp_stream_new(&f->ctx, SID, 'p', NULL, 0);
+    emit(s, "{\"n\":1}", false);
+    emit(s, "{\"n\":2}", true);
+    for (uint64_t after = 2; after <= 3; after++) {
+        struct tm_conn *c = resume(f, mcp_stream_id(s), after);
+        struct tm_resp r;
+        tm_wait(f, c, &r);
+        assert_int_equal(seen.resume_rc, 0);
+        size_t n;
+        struct tm_event *ev = tm_events(r.body, &n);
+        assert_int_equal(n, 0);
+        free(ev);
+        tm_resp_free(&r);
+    }
+    mcp_stream_free(s);
+}
+
+/* A resumed POST stream that nothing will ever write to (a made-up id, or a call lost with
+ * another instance) is held by its session: it ends when the session does. */
+static void test_resumed_stream_nobody_writes_ends_with_its_session(void **state)
+{
+    struct tm_fixture *f = *state;
+    struct tm_conn *c = resume(f, "p0000000000000000", 0);
+    tm_run_for(f, 100);
+    assert_false(tm_conn_complete(c)); /* still waiting: the stream may yet be written */
+    assert_int_equal(mcp_session_destroy(&f->ctx, SID, NULL, NULL), 0);
+    struct tm_resp r;
+    tm_wait(f, c, &r); /* bounded by TM_WAIT_MS */
+    size_t n;
+    struct tm_event *ev = tm_events(r.body, &n);
+    assert_int_equal(n, 0);
+    free(ev);
+    tm_resp_free(&r);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -371,6 +411,8 @@ int main(void)
         T(test_resumed_get_stream_is_handed_to_follower),
         T(test_replay_reads_only_this_sessions_log),
         T(test_client_leaving_a_resumed_stream_releases_it),
+        T(test_resume_from_the_final_event_ends_at_once),
+        T(test_resumed_stream_nobody_writes_ends_with_its_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
