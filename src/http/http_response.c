@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "lib/buf.h"
@@ -292,7 +293,11 @@ int http_sse_begin(struct http_exchange *ex, int status)
         return HTTP_ERR_STATE;
     if (ex->closed)
         return HTTP_ERR_CLOSED;
-    int rc = http_response_header(ex, "Cache-Control", "no-cache");
+    /* The application's own Cache-Control wins; a second one would contradict it. */
+    bool has_cache_control = false;
+    for (size_t i = 0; i < ex->resp_header_count; i++)
+        has_cache_control |= strcasecmp(ex->resp_headers[i].name, "Cache-Control") == 0;
+    int rc = has_cache_control ? HTTP_OK : http_response_header(ex, "Cache-Control", "no-cache");
     if (rc != HTTP_OK)
         return rc;
     return http_stream_begin(ex, status, "text/event-stream");

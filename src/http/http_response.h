@@ -44,7 +44,8 @@ int http_stream_end(struct http_exchange *ex);
 size_t http_stream_queued_bytes(const struct http_exchange *ex);
 
 /* Server-Sent Events on a chunked stream. sse_begin adds Content-Type: text/event-stream and
- * Cache-Control: no-cache and begins the stream. Each event is written as one chunk:
+ * Cache-Control: no-cache (unless the exchange already has a Cache-Control) and begins the
+ * stream. Each event is written as one chunk:
  * "id: <id>\nevent: <event>\ndata: <line>\n...\n\n"; id and event are omitted when NULL, data
  * containing newlines is split over several data: lines. */
 int http_sse_begin(struct http_exchange *ex, int status);

@@ -90,6 +90,10 @@ static void test_open_sends_endpoint_event_first(void **state)
     assert_string_equal(v, "text/event-stream");
     assert_true(tm_header(&r, "Cache-Control", v, sizeof v));
     assert_string_equal(v, "no-cache, no-transform");
+    /* one Cache-Control only: the transport's, not a second one from the SSE layer */
+    const char *first = strcasestr(r.head, "\r\nCache-Control:");
+    assert_non_null(first);
+    assert_null(strcasestr(first + 2, "\r\nCache-Control:"));
     assert_false(r.complete);
     char want[256];
     snprintf(want, sizeof want, ENDPOINT_PREFIX "%s\n\n", sid);
