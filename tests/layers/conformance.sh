@@ -152,6 +152,7 @@ for store in "${STORES[@]}"; do
     # The pass: "build redis" in lines, "build-redis" in paths.
     PASS_LABEL="$(basename "$(dirname "$bin")") $store"
     BUILD_LABEL=${PASS_LABEL/ /-}
+    pass_begin
     # The fixture alone, and beside the reference pack as users may run them together.
     for feats in ${MCPD_FEATURE_SETS:-conformance reference,conformance}; do
       use_store "$store" "$PASS_LABEL" || continue
@@ -170,6 +171,7 @@ for store in "${STORES[@]}"; do
         fail "$PASS_LABEL: mcpd stopped cleanly (--features $feats)"
       fi
     done
+    pass_end "conformance $PASS_LABEL"
   done
 done
 finish

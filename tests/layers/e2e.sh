@@ -22,6 +22,7 @@ for store in "${STORES[@]}"; do
   for bin in "${BINS[@]}"; do
     label="$(basename "$(dirname "$bin")") $store"
     use_store "$store" "$label" || continue
+    pass_begin
     if ! MCPD_FEATURES=reference mcpd_start "$bin" "$LOGDIR/e2e-mcpd-${label/ /-}.log"; then
       fail "$label: mcpd started"
       continue
@@ -31,6 +32,7 @@ for store in "${STORES[@]}"; do
     echo "== mcp-e2e $label ($base)"
     run_counted "mcp-e2e $label" "$RUN_TIMEOUT" bash tests/e2e/mcp-e2e.sh "$base"
     if mcpd_stop; then ok "$label: mcpd stopped cleanly"; else fail "$label: mcpd stopped cleanly"; fi
+    pass_end "e2e $label"
   done
 done
 finish

@@ -16,6 +16,7 @@
 #   store_assert <label> <store> <mcpd log> <base URL>    mcpd's banner and /health name the store
 #   store_logs <label> <store> <mcpd logs…>                every banner in the logs names the store
 #   store_probe <label> <store> <bin>                      store_assert on a server of its own
+#   pass_begin / pass_end <label>  "== <label>: N s", the time of one build × store pass
 #   finish                         the closing line (after stopping the private redis-server, a
 #                                  check of its own); exits non-zero on a failure or when nothing ran
 # The counters are plain shell variables of the sourcing script.
@@ -308,6 +309,10 @@ store_probe() {
   store_assert "$label" "$store" "$MCPD_LOG" "${MCPD_URL%/mcp}"
   if mcpd_stop; then ok "$label: store probe mcpd stopped cleanly"; else fail "$label: store probe mcpd stopped cleanly"; fi
 }
+
+PASS_T0=$SECONDS
+pass_begin() { PASS_T0=$SECONDS; }
+pass_end() { echo "== $1: $((SECONDS - PASS_T0)) s"; }
 
 finish() {
   if [ -n "$REDIS_PID" ]; then

@@ -23,11 +23,13 @@ for store in "${STORES[@]}"; do
     build=$(basename "$(dirname "$bin")")
     label="$build $store"
     use_store "$store" "$label" || continue
+    pass_begin
     store_probe "$label" "$store" "$bin"
     logs=build/test-logs/oauth-$store
     rm -f "$logs/oauth-e2e-auth-$build.log" "$logs/oauth-e2e-mcp-$build.log"
     MCPD_LOG_DIR=$logs run_counted "oauth-e2e $label" "$RUN_TIMEOUT" bash tests/e2e/oauth-e2e.sh "$bin"
     store_logs "oauth-e2e $label" "$store" "$logs/oauth-e2e-auth-$build.log" "$logs/oauth-e2e-mcp-$build.log"
+    pass_end "oauth $label"
   done
 done
 finish

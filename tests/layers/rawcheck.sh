@@ -21,6 +21,7 @@ for store in "${STORES[@]}"; do
   for bin in "${BINS[@]}"; do
     label="$(basename "$(dirname "$bin")") $store"
     use_store "$store" "$label" || continue
+    pass_begin
     if ! mcpd_start "$bin" "$LOGDIR/rawcheck-mcpd-${label/ /-}.log"; then
       fail "$label: mcpd started"
       continue
@@ -31,6 +32,7 @@ for store in "${STORES[@]}"; do
       run_counted "rawcheck $label $pv" "$RUN_TIMEOUT" bash tests/e2e/rawcheck.sh "$MCPD_URL" "$pv"
     done
     if mcpd_stop; then ok "$label: mcpd stopped cleanly"; else fail "$label: mcpd stopped cleanly"; fi
+    pass_end "rawcheck $label"
   done
 done
 finish
