@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The standard mcpd benchmark suite (docs/performance.md): mcpbench against a fresh mcpd per row
-# and store, on loopback, bounded (about 6 minutes for both stores; each mcpbench run also has its
+# and store, on loopback, bounded (about 3 minutes per store; each mcpbench run also has its
 # own hard timeout). Every row is measured on each store backend, side by side: the memory store,
 # then Redis (a private redis-server this script starts on a free loopback port and stops at the
 # end, flushed before every run). A last row counts Redis commands per tools/call on a warm
