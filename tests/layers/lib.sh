@@ -144,11 +144,11 @@ redis_cli() { # redis_cli <command…>: one command to the private server, bound
 }
 
 # redis_start <log file>: a private redis-server on a free loopback port, no persistence, its own
-# temporary directory, stdout to the log. Waits until it
-# answers PING (15 s; a server that dies at once, e.g. a port taken meanwhile, is retried on
+# temporary directory, stdout to the log. Waits until it answers PING (15 s by the clock, however
+# long each try takes; a server that dies at once, e.g. a port taken meanwhile, is retried on
 # another port, three tries). Sets REDIS_PID and REDIS_PORT; on failure REDIS_ERR says why.
 redis_start() {
-  local log=$1 try pid t
+  local log=$1 try pid t deadline
   REDIS_ERR=""
   for t in redis-server redis-cli; do
     if ! command -v "$t" >/dev/null 2>&1; then
@@ -173,7 +173,8 @@ redis_start() {
       --dir "$REDIS_DIR" --daemonize no </dev/null >>"$log" 2>&1 &
     pid=$!
     REDIS_PID=$pid
-    for _ in $(seq 1 300); do # up to 15 s
+    deadline=$((SECONDS + 15))
+    while [ "$SECONDS" -lt "$deadline" ]; do
       if ! kill -0 "$pid" 2>/dev/null; then
         wait "$pid" 2>/dev/null
         REDIS_PID=""
