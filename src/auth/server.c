@@ -436,9 +436,7 @@ static void on_rate_checked(void *arg, const struct ratelimit_result *res)
 {
     struct auth_req *r = arg;
     if (!res->allowed) {
-        const struct auth_route *rt = find_route(r->req->path);
-        const struct ratelimit *rl = limiter_for(r->s, rt ? rt->limit : RL_NONE);
-        http_respond_rate_limited(r->ex, res->reset_s, rl ? rl->description : NULL);
+        http_respond_rate_limited(r->ex, res->reset_s, r->limiter->description);
         req_free(r);
         return;
     }
@@ -497,16 +495,16 @@ static void on_request(struct http_exchange *ex, void *arg)
     r->ex = ex;
     r->req = req;
     r->handle = rt->handle;
-    const struct ratelimit *rl = limiter_for(s, rt->limit);
     /* The MCP role introspects every new token from one address; once it has proved the
      * shared secret it is a trusted resource server, not a client to throttle. */
-    if (rt->handle == auth_handle_introspect && s->cfg->introspection_secret &&
-        s->cfg->introspection_secret[0] && auth_introspect_caller_ok(r))
-        rl = NULL;
-    if (rl)
-        ratelimit_check(s->store, rl, req->remote_addr, on_rate_checked, r);
-    else
+    bool trusted = rt->handle == auth_handle_introspect && s->cfg->introspection_secret &&
+                   s->cfg->introspection_secret[0] && auth_introspect_caller_ok(r);
+    if (rt->limit != RL_NONE && !trusted) {
+        r->limiter = limiter_for(s, rt->limit);
+        ratelimit_check(s->store, r->limiter, req->remote_addr, on_rate_checked, r);
+    } else {
         r->handle(r);
+    }
 }
 
 /* --------------------------------------------------------------------------- lifecycle --- */

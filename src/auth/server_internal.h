@@ -53,9 +53,10 @@ struct auth_req {
     struct auth_server *s;
     struct http_exchange *ex;
     const struct http_request *req;
-    auth_step_fn handle; /* the route's handler, run once the rate limit allows */
-    auth_step_fn next;   /* what runs after client authentication */
-    struct form params;  /* query (GET) or body (POST) parameters */
+    auth_step_fn handle;             /* the route's handler, run once the rate limit allows */
+    const struct ratelimit *limiter; /* what counted the request (the 429's description) */
+    auth_step_fn next;               /* what runs after client authentication */
+    struct form params;              /* query (GET) or body (POST) parameters */
     struct oauth_credentials cred;
     struct oauth_client *client; /* owned; loaded for /authorize, /token, /revoke */
     char *redirect_uri;          /* /authorize: the redirect URI in effect */

@@ -205,8 +205,10 @@ static const struct mcp_route *find_route(const struct mcp_server *s,
     return NULL;
 }
 
+/* Never NULL: a route that counts against nothing gets a disabled limiter. */
 static const struct ratelimit *limiter_for(const struct mcp_server *s, enum mcp_limiter l)
 {
+    static const struct ratelimit none = {.name = "none", .limit = 0};
     switch (l) {
     case LIMIT_MCP:
         return &s->mcp_limit;
@@ -215,7 +217,7 @@ static const struct ratelimit *limiter_for(const struct mcp_server *s, enum mcp_
     case LIMIT_NONE:
         break;
     }
-    return NULL;
+    return &none;
 }
 
 /* The request has been counted and authenticated (user is the token's subject, or NULL when
@@ -274,12 +276,13 @@ struct limited {
     struct mcp_server *server;
     struct http_exchange *ex;
     const struct mcp_route *route;
+    const struct ratelimit *limiter; /* what counts the request */
 };
 
 static void on_limit(void *arg, const struct ratelimit_result *r)
 {
     struct limited *l = arg;
-    const struct ratelimit *rl = limiter_for(l->server, l->route->limit);
+    const struct ratelimit *rl = l->limiter;
     http_rate_limit_headers(l->ex, r->limit, r->remaining, r->reset_s);
     if (!r->allowed) {
         log_write(l->server->ctx.log, LOG_WARNING, "rate limit exceeded",
@@ -298,7 +301,7 @@ static void count_request(struct mcp_server *s, struct http_exchange *ex,
                           const struct mcp_route *rt)
 {
     const struct ratelimit *rl = limiter_for(s, rt->limit);
-    if (!rl || rl->limit == 0) {
+    if (rl->limit == 0) {
         authenticate(s, ex, rt);
         return;
     }
@@ -307,7 +310,7 @@ static void count_request(struct mcp_server *s, struct http_exchange *ex,
         mcp_http_error(ex, 500, JSONRPC_INTERNAL_ERROR, "Internal error");
         return;
     }
-    *l = (struct limited){.server = s, .ex = ex, .route = rt};
+    *l = (struct limited){.server = s, .ex = ex, .route = rt, .limiter = rl};
     ratelimit_check(s->ctx.store, rl, http_exchange_request(ex)->remote_addr, on_limit, l);
 }
 
