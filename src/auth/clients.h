@@ -31,15 +31,15 @@ struct store;
 #define OAUTH_DEFAULT_SCOPE "mcp" /* what the SDK asks for (from the resource metadata) */
 /* Every scope this authorization server grants (space-separated): what scopes_supported
  * publishes, and the bound on what a token can carry whatever a client registered. */
-#define OAUTH_SUPPORTED_SCOPES "mcp"
-#define OAUTH_SECRET_MAX       256 /* longest client secret accepted from a request */
-#define OAUTH_CLIENT_ID_MAX    64
-#define OAUTH_MAX_REDIRECTS    16
-#define OAUTH_MAX_STRING       1024  /* client_name, scope, software_id, ... */
-#define OAUTH_MAX_LARGE_FIELD  16384 /* jwks, software_statement */
-#define OAUTH_CLIENTS_LIVE_KEY "auth:clients:live"
+#define OAUTH_SUPPORTED_SCOPES   "mcp"
+#define OAUTH_SECRET_MAX         256 /* longest client secret accepted from a request */
+#define OAUTH_CLIENT_ID_MAX      64
+#define OAUTH_MAX_REDIRECTS      16
+#define OAUTH_MAX_STRING         1024  /* client_name, scope, software_id, ... */
+#define OAUTH_MAX_LARGE_FIELD    16384 /* jwks, software_statement */
+#define OAUTH_CLIENTS_LIVE_KEY   "auth:clients:live"
 #define OAUTH_CLIENT_USED_SUFFIX ":used"
-#define OAUTH_CLIENT_BUCKETS   8 /* count buckets per unused lifetime */
+#define OAUTH_CLIENT_BUCKETS     8 /* count buckets per unused lifetime */
 /* oauth_register_cb status when max_clients registrations are live. */
 #define OAUTH_REGISTER_FULL 1
 

@@ -51,10 +51,10 @@ struct logger;
 #define HTTP_ERR_STATE (-4) /* call not allowed in the exchange's current state */
 
 struct http_limits {
-    size_t max_header_bytes;        /* request line + all header lines */
-    size_t max_headers;             /* number of header fields */
-    size_t max_body_bytes;          /* decoded body (Content-Length or chunked) */
-    unsigned max_connections;       /* accepted connections beyond this are closed at once */
+    size_t max_header_bytes;  /* request line + all header lines */
+    size_t max_headers;       /* number of header fields */
+    size_t max_body_bytes;    /* decoded body (Content-Length or chunked) */
+    unsigned max_connections; /* accepted connections beyond this are closed at once */
     /* Open connections from one client (IPv4 address, IPv6 /56, see lib/netaddr.h); more from
      * it are closed at once, so one client cannot take every slot of max_connections. */
     unsigned max_connections_per_client;
@@ -65,15 +65,15 @@ struct http_limits {
 };
 
 /* Defaults used when a limit is 0. */
-#define HTTP_DEFAULT_MAX_HEADER_BYTES   (16 * 1024)
-#define HTTP_DEFAULT_MAX_HEADERS        100
-#define HTTP_DEFAULT_MAX_BODY_BYTES     (4 * 1024 * 1024)
-#define HTTP_DEFAULT_MAX_CONNECTIONS    16384
+#define HTTP_DEFAULT_MAX_HEADER_BYTES    (16 * 1024)
+#define HTTP_DEFAULT_MAX_HEADERS         100
+#define HTTP_DEFAULT_MAX_BODY_BYTES      (4 * 1024 * 1024)
+#define HTTP_DEFAULT_MAX_CONNECTIONS     16384
 #define HTTP_DEFAULT_MAX_CONN_PER_CLIENT 256
-#define HTTP_DEFAULT_HEADER_TIMEOUT_MS  10000
-#define HTTP_DEFAULT_REQUEST_TIMEOUT_MS 30000
-#define HTTP_DEFAULT_IDLE_TIMEOUT_MS    60000
-#define HTTP_DEFAULT_STREAM_MAX_QUEUED  (1024 * 1024)
+#define HTTP_DEFAULT_HEADER_TIMEOUT_MS   10000
+#define HTTP_DEFAULT_REQUEST_TIMEOUT_MS  30000
+#define HTTP_DEFAULT_IDLE_TIMEOUT_MS     60000
+#define HTTP_DEFAULT_STREAM_MAX_QUEUED   (1024 * 1024)
 
 struct http_header {
     const char *name;  /* NUL-terminated, as received */
