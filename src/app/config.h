@@ -48,6 +48,9 @@ struct config {
     uint64_t refresh_token_ttl_s;    /* REFRESH_TOKEN_TTL_S (604800) */
     uint64_t code_ttl_s;             /* AUTH_CODE_TTL_S (600) */
     uint64_t client_ttl_s;           /* CLIENT_TTL_S: registrations and their secrets (2592000) */
+    uint64_t unused_client_ttl_s;    /* UNUSED_CLIENT_TTL_S: until the first /token (86400) */
+    unsigned max_clients;            /* MAX_CLIENTS: live registrations (10000) */
+    size_t max_registration_bytes;   /* MAX_REGISTRATION_BYTES: a /register body (16384) */
     uint64_t introspection_cache_ms; /* INTROSPECTION_CACHE_MS (60000; never past exp) */
     uint64_t auth_check_interval_ms; /* AUTH_CHECK_INTERVAL_MS: AS reachability re-check (3000) */
     unsigned rate_limit_mcp;       /* RATE_LIMIT_MCP: requests/min per IP on MCP routes (0: off) */
@@ -56,6 +59,7 @@ struct config {
     unsigned rate_limit_token;     /* RATE_LIMIT_TOKEN: /token, /revoke, /introspect (1200) */
     unsigned rate_limit_register;  /* RATE_LIMIT_REGISTER: /register (60) */
     struct http_limits limits;     /* MAX_HEADER_BYTES, MAX_BODY_BYTES, MAX_CONNECTIONS,
+                                      MAX_CONNECTIONS_PER_CLIENT,
                                       HEADER_TIMEOUT_MS, REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_MS,
                                       SSE_MAX_QUEUED_BYTES */
     bool show_help;

@@ -1,7 +1,6 @@
 /* Fixed-window rate limiting on the shared store (see ratelimit.h). */
 #include "app/ratelimit.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include <time.h>
 
 #include "app/ratelimit_internal.h"
+#include "lib/netaddr.h"
 #include "store/store.h"
 
 /* One counter request in flight: what the store callback needs to build the result. */
@@ -19,33 +19,9 @@ struct rl_pending {
     uint64_t reset_ms; /* from the check to the end of its window */
 };
 
-/* Bytes of an IPv6 address kept for the key: a /56 is what one subscriber is typically
- * delegated, so keying by the full address would let one client rotate through 2^72 keys
- * (express-rate-limit, which the reference server uses, groups the same way). */
-#define RL_IPV6_PREFIX_BYTES 7
-
 void ratelimit_client_id(const char *addr, char *out, size_t out_size)
 {
-    struct in6_addr a6;
-    struct in_addr a4;
-    char text[INET6_ADDRSTRLEN];
-
-    if (!addr || !addr[0]) {
-        snprintf(out, out_size, "unknown");
-    } else if (inet_pton(AF_INET, addr, &a4) == 1) {
-        snprintf(out, out_size, "%s", addr);
-    } else if (inet_pton(AF_INET6, addr, &a6) != 1) {
-        snprintf(out, out_size, "%s", addr);
-    } else if (IN6_IS_ADDR_V4MAPPED(&a6)) {
-        /* A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d: key them as IPv4. */
-        memcpy(&a4, &a6.s6_addr[12], sizeof a4);
-        inet_ntop(AF_INET, &a4, text, sizeof text);
-        snprintf(out, out_size, "%s", text);
-    } else {
-        memset(&a6.s6_addr[RL_IPV6_PREFIX_BYTES], 0, sizeof a6.s6_addr - RL_IPV6_PREFIX_BYTES);
-        inet_ntop(AF_INET6, &a6, text, sizeof text);
-        snprintf(out, out_size, "%s/56", text);
-    }
+    netaddr_client_id(addr, out, out_size);
 }
 
 static void call_fail_open(ratelimit_fn fn, void *arg)

@@ -11,13 +11,14 @@
 #include <stdint.h>
 
 #include "app/ratelimit.h"
+#include "lib/netaddr.h"
 
-/* Enough for the longest IPv6 text form plus "/56". */
-#define RATELIMIT_CLIENT_MAX 64
+#define RATELIMIT_CLIENT_MAX NETADDR_CLIENT_MAX
 
 /* The client part of the key: IPv4 (also IPv4-mapped IPv6) as the address, IPv6 as its /56
  * prefix ("2001:db8:0:ab00::/56"), an empty address as "unknown", anything else unparsable as
- * given (truncated to fit). */
+ * given (truncated to fit): netaddr_client_id, the grouping the HTTP layer
+ * also uses for its connections-per-client bound. */
 void ratelimit_client_id(const char *addr, char *out, size_t out_size);
 
 /* ratelimit_check for the client at addr, with now_ms the wall clock in ms since the epoch. */

@@ -245,19 +245,77 @@ struct register_op {
     oauth_register_cb cb;
     void *arg;
     json_t *response;
+    struct store *store;
+    struct oauth_client_limits lim;
+    long long now;
 };
 
-static void on_register_stored(void *arg, int status, long long written)
+/* The lifetime of a registration until its first token exchange. */
+static uint64_t unused_ttl(const struct oauth_client_limits *l)
 {
-    struct register_op *op = arg;
-    if (status == STORE_OK && written != 1)
-        status = STORE_ERR; /* a UUID v4 collision: astronomically unlikely, never overwrite */
+    return l->unused_ttl_s && l->unused_ttl_s < l->ttl_s ? l->unused_ttl_s : l->ttl_s;
+}
+
+uint64_t oauth_client_bucket_width(const struct oauth_client_limits *l)
+{
+    uint64_t w = unused_ttl(l) / OAUTH_CLIENT_BUCKETS;
+    /* A long lifetime next to a very short unused one would make the hash huge: cap it. */
+    if (w < l->ttl_s / 4096)
+        w = l->ttl_s / 4096;
+    return w ? w : 1;
+}
+
+/* Count by registrations expiring at exp_s, in the bucket that ends at or after exp_s. */
+static void count_add(struct store *s, const struct oauth_client_limits *l, long long exp_s,
+                      long long by)
+{
+    uint64_t w = oauth_client_bucket_width(l);
+    char field[32];
+    snprintf(field, sizeof field, "%llu", (unsigned long long)((uint64_t)exp_s + w - 1) / w);
+    store_hincrby(s, OAUTH_CLIENTS_LIVE_KEY, field, by, NULL, NULL);
+    /* The hash outlives every registration it counts; each update pushes its end. */
+    store_expire(s, OAUTH_CLIENTS_LIVE_KEY, (l->ttl_s + 2 * w) * 1000, NULL, NULL);
+}
+
+/* Registrations counted in buckets that end after now; fields of past buckets are deleted (a
+ * few per call, which is enough: at most one bucket ends per bucket width). */
+static long long count_live(struct store *s, const struct oauth_client_limits *l,
+                            const struct store_str *items, size_t n, long long now)
+{
+    uint64_t w = oauth_client_bucket_width(l);
+    long long live = 0;
+    unsigned dropped = 0;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        char field[32], value[32];
+        snprintf(field, sizeof field, "%.*s", (int)items[i].len, items[i].ptr);
+        snprintf(value, sizeof value, "%.*s", (int)items[i + 1].len, items[i + 1].ptr);
+        unsigned long long bucket = strtoull(field, NULL, 10);
+        if (bucket * w > (unsigned long long)now)
+            live += strtoll(value, NULL, 10);
+        else if (dropped++ < 16)
+            store_hdel(s, OAUTH_CLIENTS_LIVE_KEY, field, NULL, NULL);
+    }
+    return live > 0 ? live : 0;
+}
+
+static void register_done(struct register_op *op, int status)
+{
     if (status != STORE_OK) {
         json_decref(op->response);
         op->response = NULL;
     }
     op->cb(op->arg, status, op->response);
     free(op);
+}
+
+static void on_register_stored(void *arg, int status, long long written)
+{
+    struct register_op *op = arg;
+    if (status == STORE_OK && written != 1)
+        status = STORE_ERR; /* a UUID v4 collision: astronomically unlikely, never overwrite */
+    if (status == STORE_OK && op->lim.max_clients)
+        count_add(op->store, &op->lim, op->now + (long long)unused_ttl(&op->lim), 1);
+    register_done(op, status);
 }
 
 /* The stored record is the registration minus the raw secret, plus its hash. */
@@ -278,7 +336,7 @@ static char *record_text(const json_t *response, const char *secret)
 }
 
 /* Add the generated credentials to the registered metadata (RFC 7591 §3.2.1); the secret
- * expires with the record (the reference server's 30 days). */
+ * expires with a used record (the reference server's 30 days). */
 static void add_credentials(json_t *resp, const char *id, const char *secret, long long now,
                             uint64_t ttl_s)
 {
@@ -290,34 +348,93 @@ static void add_credentials(json_t *resp, const char *id, const char *secret, lo
     json_object_set_new(resp, "client_id_issued_at", json_integer(now));
 }
 
-void oauth_client_register(struct store *s, json_t *metadata, uint64_t ttl_s, oauth_register_cb cb,
-                           void *arg)
+static void register_store(struct register_op *op)
 {
     char id[CRYPTO_UUID_SIZE], secret[2 * 32 + 1], key[sizeof OAUTH_CLIENT_PREFIX + 64];
+    json_t *metadata = op->response;
     const char *method = json_get_string(metadata, "token_endpoint_auth_method");
     bool public_client = method && !strcmp(method, "none");
-    struct register_op *op = calloc(1, sizeof *op);
-    if (!op || crypto_uuid4(id) != 0 || crypto_random_hex(secret, 32) != 0) {
-        free(op);
-        json_decref(metadata);
-        cb(arg, STORE_ERR, NULL);
+    if (crypto_uuid4(id) != 0 || crypto_random_hex(secret, 32) != 0) {
+        register_done(op, STORE_ERR);
         return;
     }
-    op->cb = cb;
-    op->arg = arg;
-    op->response = metadata;
-    add_credentials(metadata, id, public_client ? NULL : secret, (long long)time(NULL), ttl_s);
+    add_credentials(metadata, id, public_client ? NULL : secret, op->now, op->lim.ttl_s);
     char *text = record_text(metadata, public_client ? NULL : secret);
     snprintf(key, sizeof key, "%s%s", OAUTH_CLIENT_PREFIX, id);
-    if (!text || store_set(s, key, text, strlen(text), ttl_s * 1000, STORE_SET_NX,
-                           on_register_stored, op) != STORE_OK) {
+    if (!text || store_set(op->store, key, text, strlen(text), unused_ttl(&op->lim) * 1000,
+                           STORE_SET_NX, on_register_stored, op) != STORE_OK)
+        register_done(op, STORE_ERR);
+    free(text);
+}
+
+static void on_counted(void *arg, int status, const struct store_str *items, size_t n)
+{
+    struct register_op *op = arg;
+    if (status != STORE_OK) {
+        register_done(op, status);
+        return;
+    }
+    if (count_live(op->store, &op->lim, items, n, op->now) >= (long long)op->lim.max_clients) {
+        register_done(op, OAUTH_REGISTER_FULL);
+        return;
+    }
+    register_store(op);
+}
+
+void oauth_client_register(struct store *s, json_t *metadata, const struct oauth_client_limits *l,
+                           oauth_register_cb cb, void *arg)
+{
+    struct register_op *op = calloc(1, sizeof *op);
+    if (!op) {
         json_decref(metadata);
-        free(op);
-        free(text);
         cb(arg, STORE_ERR, NULL);
         return;
     }
-    free(text);
+    *op = (struct register_op){cb, arg, metadata, s, *l, (long long)time(NULL)};
+    if (!l->max_clients)
+        register_store(op);
+    else if (store_hgetall(s, OAUTH_CLIENTS_LIVE_KEY, on_counted, op) != STORE_OK)
+        register_done(op, STORE_ERR);
+}
+
+struct used_op {
+    struct store *store;
+    struct oauth_client_limits lim;
+    long long issued_at;
+    long long left_s; /* of the used lifetime */
+    char key[sizeof OAUTH_CLIENT_PREFIX + OAUTH_CLIENT_ID_MAX];
+};
+
+static void on_marked_used(void *arg, int status, long long written)
+{
+    struct used_op *op = arg;
+    if (status == STORE_OK && written == 1) { /* the first exchange: promote the record */
+        store_expire(op->store, op->key, (uint64_t)op->left_s * 1000, NULL, NULL);
+        if (op->lim.max_clients) {
+            count_add(op->store, &op->lim, op->issued_at + (long long)unused_ttl(&op->lim), -1);
+            count_add(op->store, &op->lim, op->issued_at + (long long)op->lim.ttl_s, 1);
+        }
+    }
+    free(op);
+}
+
+void oauth_client_mark_used(struct store *s, const struct oauth_client *c,
+                            const struct oauth_client_limits *l)
+{
+    double issued = 0;
+    if (unused_ttl(l) >= l->ttl_s || !json_get_number(c->record, "client_id_issued_at", &issued))
+        return;
+    long long left = (long long)issued + (long long)l->ttl_s - (long long)time(NULL);
+    struct used_op *op = left > 0 ? calloc(1, sizeof *op) : NULL;
+    if (!op)
+        return;
+    *op = (struct used_op){s, *l, (long long)issued, left, ""};
+    snprintf(op->key, sizeof op->key, "%s%s", OAUTH_CLIENT_PREFIX, c->id);
+    char marker[sizeof op->key + sizeof OAUTH_CLIENT_USED_SUFFIX];
+    snprintf(marker, sizeof marker, "%s%s", op->key, OAUTH_CLIENT_USED_SUFFIX);
+    if (store_set(s, marker, "1", 1, (uint64_t)left * 1000, STORE_SET_NX, on_marked_used, op) !=
+        STORE_OK)
+        free(op);
 }
 
 /* ----------------------------------------------------------------------------- loading --- */

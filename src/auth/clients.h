@@ -5,6 +5,15 @@
  * client_secret_post, client_secret_basic, or none for public clients). The store keeps only
  * the SHA-256 of a secret; the raw secret exists once, in the 201 response. Knows nothing of
  * HTTP beyond the text of an Authorization header.
+ *
+ * It also bounds registrations: a record lives unused_ttl_s until its client's first token
+ * exchange (oauth_client_mark_used), then ttl_s from registration; and at most max_clients
+ * are live. The count is kept in the store, so every instance shares it:
+ * `auth:clients:live` is a hash of expiry bucket -> registrations expiring in it (buckets of
+ * OAUTH_CLIENT_BUCKETS-th of the shorter lifetime); its fields for past buckets are dropped as
+ * they are seen. A registration is counted until the end of its bucket, so at most one bucket
+ * width after it expired; concurrent registrations may pass the bound by the number in flight.
+ * `auth:client:{id}:used` marks a client whose first exchange moved it to the long lifetime.
  */
 #ifndef MCPD_AUTH_CLIENTS_H
 #define MCPD_AUTH_CLIENTS_H
@@ -22,12 +31,23 @@ struct store;
 #define OAUTH_DEFAULT_SCOPE "mcp" /* what the SDK asks for (from the resource metadata) */
 /* Every scope this authorization server grants (space-separated): what scopes_supported
  * publishes, and the bound on what a token can carry whatever a client registered. */
-#define OAUTH_SUPPORTED_SCOPES "mcp"
-#define OAUTH_SECRET_MAX       256 /* longest client secret accepted from a request */
-#define OAUTH_CLIENT_ID_MAX    64
-#define OAUTH_MAX_REDIRECTS    16
-#define OAUTH_MAX_STRING       1024  /* client_name, scope, software_id, ... */
-#define OAUTH_MAX_LARGE_FIELD  16384 /* jwks, software_statement */
+#define OAUTH_SUPPORTED_SCOPES   "mcp"
+#define OAUTH_SECRET_MAX         256 /* longest client secret accepted from a request */
+#define OAUTH_CLIENT_ID_MAX      64
+#define OAUTH_MAX_REDIRECTS      16
+#define OAUTH_MAX_STRING         1024  /* client_name, scope, software_id, ... */
+#define OAUTH_MAX_LARGE_FIELD    16384 /* jwks, software_statement */
+#define OAUTH_CLIENTS_LIVE_KEY   "auth:clients:live"
+#define OAUTH_CLIENT_USED_SUFFIX ":used"
+#define OAUTH_CLIENT_BUCKETS     8 /* count buckets per unused lifetime */
+/* oauth_register_cb status when max_clients registrations are live. */
+#define OAUTH_REGISTER_FULL 1
+
+struct oauth_client_limits {
+    uint64_t ttl_s;        /* a used registration's lifetime, from registration */
+    uint64_t unused_ttl_s; /* until the first token exchange; 0 or >= ttl_s: ttl_s */
+    unsigned max_clients;  /* live registrations; 0: no bound */
+};
 
 enum oauth_auth_method {
     OAUTH_AUTH_NONE = 0, /* public client (RFC 7591 "none") */
@@ -55,14 +75,22 @@ struct oauth_client {
 json_t *oauth_client_validate(const json_t *request, const char **error, char *desc,
                               size_t desc_size);
 
-/* status is 0 or a STORE_ERR_*; response (the 201 body, raw secret included) is a new
- * reference the callback owns, NULL on failure. */
+/* status is 0, OAUTH_REGISTER_FULL or a STORE_ERR_*; response (the 201 body, raw secret
+ * included) is a new reference the callback owns, NULL on failure. */
 typedef void (*oauth_register_cb)(void *arg, int status, json_t *response);
-/* Create the client id (UUID v4) and, unless the method is "none", a 32-byte hex secret that
- * expires with the record; store the record (hash of the secret only) for ttl_s seconds.
- * Steals metadata. The callback may run before the call returns when the store refuses. */
-void oauth_client_register(struct store *s, json_t *metadata, uint64_t ttl_s, oauth_register_cb cb,
-                           void *arg);
+/* Unless max_clients registrations are live: create the client id (UUID v4) and, unless the
+ * method is "none", a 32-byte hex secret that expires after ttl_s; store the record (hash of the
+ * secret only) for the unused lifetime and count it. Steals metadata. The callback may run
+ * before the call returns when the store refuses. */
+void oauth_client_register(struct store *s, json_t *metadata, const struct oauth_client_limits *l,
+                           oauth_register_cb cb, void *arg);
+/* The client completed a token exchange: on the first one, extend its record to ttl_s from
+ * registration and move it in the count. Fire and forget; store failures leave the short
+ * lifetime (the client registers again). */
+void oauth_client_mark_used(struct store *s, const struct oauth_client *c,
+                            const struct oauth_client_limits *l);
+/* The count bucket of a registration expiring at exp_s (Unix seconds), and the bucket width. */
+uint64_t oauth_client_bucket_width(const struct oauth_client_limits *l);
 
 /* client is NULL when unknown (status 0) or on a store failure (status < 0); the callback owns
  * it (oauth_client_free). */

@@ -18,6 +18,7 @@
 #include "web/web.h"
 #include "lib/utf8.h"
 
+/* The /register body bound when MAX_REGISTRATION_BYTES is 0 (configurations built in code). */
 #define REGISTER_MAX_BODY (64 * 1024)
 
 enum limiter { RL_NONE, RL_AUTHORIZE, RL_TOKEN, RL_REGISTER, RL_STATIC };
@@ -330,6 +331,15 @@ static void handle_logo(struct auth_req *r)
 static void on_registered(void *arg, int status, json_t *response)
 {
     struct auth_req *r = arg;
+    if (status == OAUTH_REGISTER_FULL) {
+        log_write(r->s->log, LOG_WARNING, "client registration refused: MAX_CLIENTS reached",
+                  json_pack("{s:i,s:s}", "max_clients", (json_int_t)r->s->cfg->max_clients, "ip",
+                            r->req->remote_addr));
+        http_response_header(r->ex, "Retry-After", "3600");
+        auth_reply_error(r, 503, "temporarily_unavailable",
+                         "Too many client registrations; try again later");
+        return;
+    }
     if (status != STORE_OK || !response) {
         json_decref(response);
         auth_reply_store_error(r, status);
@@ -342,12 +352,17 @@ static void on_registered(void *arg, int status, json_t *response)
 }
 
 /* RFC 7591 §3.1: a JSON body; §3.2.2 errors. */
+static size_t register_max_body(const struct config *cfg)
+{
+    return cfg->max_registration_bytes ? cfg->max_registration_bytes : REGISTER_MAX_BODY;
+}
+
 static void handle_register(struct auth_req *r)
 {
     char desc[256];
     const char *error = "invalid_client_metadata";
     json_t *body = NULL;
-    if (r->req->body_len > REGISTER_MAX_BODY) {
+    if (r->req->body_len > register_max_body(r->s->cfg)) {
         auth_reply_error(r, 413, error, "Registration request too large");
         return;
     }
@@ -362,7 +377,14 @@ static void handle_register(struct auth_req *r)
         auth_reply_error(r, 400, error, desc);
         return;
     }
-    oauth_client_register(r->s->store, meta, r->s->cfg->client_ttl_s, on_registered, r);
+    struct oauth_client_limits lim = auth_client_limits(r->s->cfg);
+    oauth_client_register(r->s->store, meta, &lim, on_registered, r);
+}
+
+struct oauth_client_limits auth_client_limits(const struct config *cfg)
+{
+    return (struct oauth_client_limits){cfg->client_ttl_s, cfg->unused_client_ttl_s,
+                                        cfg->max_clients};
 }
 
 /* ------------------------------------------------------------------------------ routing --- */
@@ -452,6 +474,39 @@ static void respond_method_not_allowed(struct http_exchange *ex, const struct au
     http_response_header(ex, "Allow", rt->allow);
     http_respond_json(
         ex, 405, json_pack("{s:s,s:s}", "error", "method_not_allowed", "error_description", desc));
+}
+
+/* The most body an endpoint can use, known from the head: a /register document past
+ * MAX_REGISTRATION_BYTES, or a form past what the form parser takes, is refused whatever it
+ * holds. 0: the server's limit. */
+static size_t endpoint_max_body(const struct auth_server *s, const struct http_request *req)
+{
+    if (strcmp(req->path, "/register") == 0)
+        return register_max_body(s->cfg);
+    if (content_type_is(req, "application/x-www-form-urlencoded"))
+        return FORM_DEFAULT_MAX_BYTES;
+    return 0;
+}
+
+/* Head hook: refuse a body that is too large before reading it (413, with the /register body
+ * handle_register gives), else read it (at most the endpoint's bound) and route as usual. */
+static void on_head(struct http_exchange *ex, void *arg)
+{
+    struct auth_server *s = arg;
+    const struct http_request *req = http_exchange_request(ex);
+    size_t max = endpoint_max_body(s, req);
+    const char *cl = http_request_header(req, "Content-Length");
+    if (max && cl && strtoull(cl, NULL, 10) > max) {
+        bool reg = strcmp(req->path, "/register") == 0;
+        http_respond_json(ex, 413,
+                          json_pack("{s:s,s:s}", "error",
+                                    reg ? "invalid_client_metadata" : "invalid_request",
+                                    "error_description",
+                                    reg ? "Registration request too large"
+                                        : "Too many parameters or request too large"));
+        return;
+    }
+    http_exchange_continue(ex, max);
 }
 
 static void on_request(struct http_exchange *ex, void *arg)
@@ -588,6 +643,7 @@ struct auth_server *auth_server_new(uv_loop_t *loop, const struct config *cfg, s
         server_free(s);
         return NULL;
     }
+    http_server_set_head_hook(s->http, on_head, s);
     /* The pages set their own CSP; these apply everywhere. no-referrer keeps codes in page
      * URLs out of Referer headers (RFC 9700 §4.2.4). */
     http_server_add_default_header(s->http, "X-Content-Type-Options", "nosniff");

@@ -92,6 +92,9 @@ int auth_append_query(struct buf *b, const char *name, const char *value);
  * r->client, then run next (or reply invalid_client / invalid_request). */
 void auth_authenticate_client(struct auth_req *r, auth_step_fn next);
 
+/* Registration bounds from the configuration (CLIENT_TTL_S, UNUSED_CLIENT_TTL_S, MAX_CLIENTS). */
+struct oauth_client_limits auth_client_limits(const struct config *cfg);
+
 /* The caller of /introspect presented INTROSPECTION_SECRET (always true when none is set). */
 bool auth_introspect_caller_ok(const struct auth_req *r);
 

@@ -30,6 +30,12 @@ static void on_tokens(void *arg, const struct oauth_error *err,
     json_object_set_new(body, "token_type", json_string("Bearer"));
     json_object_set_new(body, "scope", json_string(t->scope));
     http_response_header(r->ex, "Pragma", "no-cache");
+    /* A client that completed a code exchange is in use: it keeps its registration longer. */
+    const char *grant = auth_param(r, "grant_type");
+    if (grant && strcmp(grant, "authorization_code") == 0) {
+        struct oauth_client_limits lim = auth_client_limits(r->s->cfg);
+        oauth_client_mark_used(r->s->store, r->client, &lim);
+    }
     auth_reply_json(r, 200, body);
 }
 

@@ -11,8 +11,10 @@
 
 #include "lib/buf.h"
 #include "lib/form.h"
+#include "lib/hashmap.h"
 #include "http/http_server_internal.h"
 #include "lib/log.h"
+#include "lib/netaddr.h"
 
 /* ============================== request parser ============================================ */
 
@@ -208,6 +210,12 @@ static int on_headers_complete(llhttp_t *ll)
     p->headers_done = true;
     p->keep_alive = llhttp_should_keep_alive(ll) != 0;
     p->upgrade = ll->upgrade || llhttp_get_method(ll) == HTTP_CONNECT;
+    bool has_body = (ll->flags & F_CHUNKED) || (p->content_length_count && ll->content_length > 0);
+    if (p->pause_for_head && has_body && !p->upgrade) {
+        /* Let the application look at the head before a byte of the body is buffered. */
+        p->head_paused = true;
+        return HPE_PAUSED;
+    }
     return 0;
 }
 
@@ -274,7 +282,8 @@ static void parser_reset_request(struct http_parser *p)
     p->trailer_bytes = 0;
     p->target_bytes = 0;
     p->started = p->headers_done = p->in_field = p->value_open = false;
-    p->keep_alive = p->upgrade = p->expect_continue = false;
+    p->keep_alive = p->upgrade = p->expect_continue = p->head_paused = false;
+    p->body.limit = p->max_body_bytes;
     p->content_length_count = p->transfer_encoding_count = p->host_count = 0;
 }
 
@@ -336,7 +345,7 @@ enum http_parse_status http_parser_feed(struct http_parser *p, const char *data,
         if (!headers_before && !p->headers_done)
             p->req_bytes += used;
         if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE)
-            return HTTP_PARSE_DONE;
+            return p->head_paused ? HTTP_PARSE_HEAD : HTTP_PARSE_DONE;
     }
     if (!p->headers_done && p->req_bytes > p->max_header_bytes + 1)
         return parse_fail(p, 431, "request header section too large"), HTTP_PARSE_ERROR;
@@ -376,6 +385,26 @@ int http_parser_take(struct http_parser *p, struct http_parsed *out)
     return 0;
 }
 
+void http_parser_resume_body(struct http_parser *p, size_t max_body)
+{
+    if (!p->head_paused)
+        return;
+    p->head_paused = false;
+    if (max_body && max_body < p->max_body_bytes)
+        p->body.limit = max_body;
+    if (p->content_length_count && p->ll.content_length > p->body.limit)
+        parse_fail(p, 413, "request body too large");
+    llhttp_resume(&p->ll);
+}
+
+int http_parser_take_body(struct http_parser *p, char **body, size_t *len)
+{
+    if (buf_append(&p->body, "", 0) != BUF_OK)
+        return -1;
+    *body = buf_steal(&p->body, len);
+    return *body ? 0 : -1;
+}
+
 void http_parsed_free(struct http_parsed *r)
 {
     free(r->head);
@@ -389,6 +418,8 @@ void http_parsed_free(struct http_parsed *r)
 #define READ_CHUNK (64 * 1024)
 /* How long a closing connection drains input, so that the client gets to read the reply. */
 #define LINGER_MS 2000
+/* Refused connections come in floods: one log line, then at most one per interval. */
+#define REFUSAL_LOG_INTERVAL_MS 10000
 
 struct http_listener {
     uv_tcp_t tcp;
@@ -402,6 +433,8 @@ struct http_server {
     struct logger *log;
     http_handler_fn handler;
     void *arg;
+    http_head_fn head_fn;
+    void *head_arg;
     struct http_listener *listeners;
     struct http_conn *conns;           /* doubly linked list of open connections */
     unsigned conn_count;               /* connections not yet freed */
@@ -409,6 +442,10 @@ struct http_server {
     struct http_resp_header *defaults; /* headers added to every response */
     size_t default_count;
     uint64_t next_id;
+    struct hashmap *per_client; /* client id (netaddr) -> open connections, as uintptr_t */
+    uint64_t refusal_log_ms;    /* loop time of the last refusal log line */
+    unsigned refused_unlogged;  /* connections refused since that line */
+    bool refusal_logged;
     bool shutting_down;
     bool done_called;
     uv_timer_t grace_timer;
@@ -420,6 +457,7 @@ struct http_server {
 enum conn_phase {
     CONN_IDLE,    /* between requests (keep-alive) */
     CONN_REQUEST, /* a request is being received */
+    CONN_HEAD,    /* the head hook decides; the body waits */
     CONN_ACTIVE,  /* the application holds the exchange */
     CONN_LINGER,  /* reply sent, write side shut down, draining input until EOF */
     CONN_CLOSING, /* handles are closing */
@@ -435,6 +473,8 @@ struct http_conn {
     struct buf in; /* received, not yet parsed (pipelined) bytes */
     struct http_exchange *ex;
     char remote_addr[48];
+    char client_id[NETADDR_CLIENT_MAX]; /* what max_connections_per_client counts */
+    bool client_counted;
     enum conn_phase phase;
     uint64_t req_start_ms; /* loop time when the current request's first byte was parsed */
     int open_handles;
@@ -496,7 +536,12 @@ static void conn_arm_timer(struct http_conn *c)
     case CONN_IDLE:
         timeout = c->resume ? 0 : lim->idle_timeout_ms;
         break;
+    case CONN_HEAD:
     case CONN_REQUEST: {
+        if (c->resume) {
+            timeout = 0;
+            break;
+        }
         uint64_t limit = c->parser.headers_done ? lim->request_timeout_ms : lim->header_timeout_ms;
         uint64_t deadline = c->req_start_ms + limit;
         timeout = deadline > now ? deadline - now : 0;
@@ -514,6 +559,8 @@ static void conn_arm_timer(struct http_conn *c)
 
 static void exchange_free(struct http_exchange *ex)
 {
+    if (ex->data_free)
+        ex->data_free(ex->data);
     http_parsed_free(&ex->parsed);
     for (size_t i = 0; i < ex->resp_header_count; i++) {
         free(ex->resp_headers[i].name);
@@ -535,9 +582,18 @@ static void conn_free(struct http_conn *c)
         c->next->prev = c->prev;
     http_parser_free(&c->parser);
     buf_free(&c->in);
+    if (c->client_counted) {
+        uintptr_t n = (uintptr_t)hashmap_get(s->per_client, c->client_id, strlen(c->client_id));
+        if (n <= 1)
+            hashmap_remove(s->per_client, c->client_id, strlen(c->client_id));
+        else
+            hashmap_put(s->per_client, c->client_id, strlen(c->client_id), (void *)(n - 1), NULL);
+    }
     free(c);
     s->conn_count--;
-    if (ex) {
+    if (ex && ex->server_owned) {
+        exchange_free(ex); /* continued, body never completed: the application let go of it */
+    } else if (ex) {
         ex->conn = NULL;
         ex->server = NULL;
         ex->closed = true;
@@ -720,6 +776,13 @@ static const char *error_code_for(int status)
 static void conn_fail(struct http_conn *c, int status, const char *desc)
 {
     struct http_server *s = c->server;
+    struct http_exchange *ex = c->ex;
+    if (ex && ex->server_owned) {
+        c->ex = NULL;
+        exchange_free(ex);
+    } else if (ex) {
+        ex->closed = true; /* the head hook still holds it; conn_free runs its abort callback */
+    }
     struct buf body, head;
     buf_init(&body, 0);
     buf_init(&head, 0);
@@ -741,7 +804,9 @@ static void conn_fail(struct http_conn *c, int status, const char *desc)
     conn_close_graceful(c);
 }
 
-static void conn_dispatch(struct http_conn *c)
+/* An exchange for the parsed request (without its body after HTTP_PARSE_HEAD), attached to
+ * the connection; NULL after answering 503. */
+static struct http_exchange *exchange_new(struct http_conn *c)
 {
     struct http_server *s = c->server;
     const char *target = (const char *)c->parser.head.data;
@@ -751,7 +816,7 @@ static void conn_dispatch(struct http_conn *c)
     if (!ex || http_parser_take(&c->parser, &ex->parsed) != 0) {
         free(ex);
         conn_fail(c, 503, "out of memory");
-        return;
+        return NULL;
     }
     struct http_request *r = &ex->req;
     r->method = ex->parsed.method;
@@ -778,9 +843,51 @@ static void conn_dispatch(struct http_conn *c)
     ex->head_request = strcmp(r->method, "HEAD") == 0;
     ex->close_after = ex->parsed.upgrade; /* no protocol switch: answer, then close */
     c->ex = ex;
+    return ex;
+}
+
+static void conn_dispatch(struct http_conn *c)
+{
+    struct http_exchange *ex = exchange_new(c);
+    if (!ex)
+        return;
     c->phase = CONN_ACTIVE;
     conn_arm_timer(c);
-    s->handler(ex, s->arg);
+    c->server->handler(ex, c->server->arg);
+}
+
+/* The head of a request with a body is complete: the head hook decides. */
+static void conn_dispatch_head(struct http_conn *c)
+{
+    struct http_exchange *ex = exchange_new(c);
+    if (!ex)
+        return;
+    ex->body_pending = true;
+    c->phase = CONN_HEAD;
+    conn_arm_timer(c); /* the request deadline keeps running while the application decides */
+    c->server->head_fn(ex, c->server->head_arg);
+}
+
+/* The body of a continued exchange is complete: the handler gets it. */
+static void conn_dispatch_body(struct http_conn *c)
+{
+    struct http_exchange *ex = c->ex;
+    char *body = NULL;
+    size_t len = 0;
+    if (http_parser_take_body(&c->parser, &body, &len) != 0) {
+        conn_fail(c, 503, "out of memory");
+        return;
+    }
+    free(ex->parsed.body);
+    ex->parsed.body = body;
+    ex->parsed.body_len = len;
+    ex->req.body = body;
+    ex->req.body_len = len;
+    ex->req.received_ms = uv_now(c->server->loop);
+    ex->server_owned = false;
+    c->phase = CONN_ACTIVE;
+    conn_arm_timer(c);
+    c->server->handler(ex, c->server->arg);
 }
 
 static void conn_maybe_continue(struct http_conn *c)
@@ -823,11 +930,18 @@ static void conn_process(struct http_conn *c)
             conn_arm_timer(c);
             break;
         }
-        conn_dispatch(c);
+        if (st == HTTP_PARSE_HEAD)
+            conn_dispatch_head(c);
+        else if (c->ex)
+            conn_dispatch_body(c);
+        else
+            conn_dispatch(c);
     }
     c->processing = false;
-    if (c->phase == CONN_IDLE)
-        conn_arm_timer(c); /* a handler finished synchronously: the connection is idle now */
+    /* A handler finished synchronously (the connection is idle now), or a head hook continued
+     * synchronously with no body bytes buffered yet (the request deadline applies again). */
+    if (c->phase == CONN_IDLE || c->phase == CONN_REQUEST)
+        conn_arm_timer(c);
     conn_update_reading(c);
 }
 
@@ -860,6 +974,14 @@ static void on_conn_timer(uv_timer_t *t)
         }
         break;
     case CONN_REQUEST:
+        if (c->resume) { /* http_exchange_continue: parse the buffered body from here */
+            c->resume = false;
+            conn_maybe_continue(c);
+            conn_process(c);
+            break;
+        }
+        /* fall through */
+    case CONN_HEAD:
         conn_fail(c, 408,
                   c->parser.headers_done ? "request not received in time"
                                          : "request headers not received in time");
@@ -906,6 +1028,23 @@ static void on_refused_closed(uv_handle_t *h)
     server_check_done(s);
 }
 
+/* Refusals are counted and logged once, then at most once per interval with the count since,
+ * so that a flood of connections does not become a flood of log lines. */
+static void log_refusal(struct http_server *s, const char *why, const char *client)
+{
+    s->refused_unlogged++;
+    uint64_t now = uv_now(s->loop);
+    if (s->refusal_logged && now - s->refusal_log_ms < REFUSAL_LOG_INTERVAL_MS)
+        return;
+    log_msgf(s->log, LOG_WARNING,
+             "http: refused %u connection(s) since the last report: %s (latest from %s); next "
+             "report in 10 s at the earliest",
+             s->refused_unlogged, why, client && *client ? client : "unknown");
+    s->refused_unlogged = 0;
+    s->refusal_log_ms = now;
+    s->refusal_logged = true;
+}
+
 static void refuse_connection(struct http_server *s, uv_stream_t *listener)
 {
     uv_tcp_t *t = malloc(sizeof *t);
@@ -916,6 +1055,25 @@ static void refuse_connection(struct http_server *s, uv_stream_t *listener)
     s->handles_closing++;
     uv_accept(listener, (uv_stream_t *)t);
     uv_close((uv_handle_t *)t, on_refused_closed);
+    if (!s->shutting_down)
+        log_refusal(s, "max_connections reached", NULL);
+}
+
+/* Count c against its client's bound; false (nothing counted) when the client is at it. */
+static bool conn_admit_client(struct http_conn *c)
+{
+    struct http_server *s = c->server;
+    netaddr_client_id(c->remote_addr, c->client_id, sizeof c->client_id);
+    size_t klen = strlen(c->client_id);
+    uintptr_t n = (uintptr_t)hashmap_get(s->per_client, c->client_id, klen);
+    if (n >= s->lim.max_connections_per_client) {
+        log_refusal(s, "max_connections_per_client reached", c->client_id);
+        return false;
+    }
+    if (hashmap_put(s->per_client, c->client_id, klen, (void *)(n + 1), NULL) != 0)
+        return false;
+    c->client_counted = true;
+    return true;
 }
 
 static void conn_peer_name(struct http_conn *c)
@@ -967,6 +1125,11 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1); /* responses and SSE events go out as soon as written */
     conn_peer_name(c);
+    if (!conn_admit_client(c)) {
+        conn_close(c); /* nothing read, nothing written: a plain close */
+        return;
+    }
+    c->parser.pause_for_head = s->head_fn != NULL;
     c->phase = CONN_IDLE;
     conn_arm_timer(c);
     conn_update_reading(c);
@@ -988,6 +1151,9 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *l
     l->max_headers = l->max_headers ? l->max_headers : HTTP_DEFAULT_MAX_HEADERS;
     l->max_body_bytes = l->max_body_bytes ? l->max_body_bytes : HTTP_DEFAULT_MAX_BODY_BYTES;
     l->max_connections = l->max_connections ? l->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS;
+    l->max_connections_per_client = l->max_connections_per_client
+                                        ? l->max_connections_per_client
+                                        : HTTP_DEFAULT_MAX_CONN_PER_CLIENT;
     l->header_timeout_ms =
         l->header_timeout_ms ? l->header_timeout_ms : HTTP_DEFAULT_HEADER_TIMEOUT_MS;
     l->request_timeout_ms =
@@ -998,6 +1164,11 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *l
     s->log = log;
     s->handler = handler;
     s->arg = arg;
+    s->per_client = hashmap_new();
+    if (!s->per_client) {
+        free(s);
+        return NULL;
+    }
     uv_timer_init(loop, &s->grace_timer);
     s->grace_timer.data = s;
     return s;
@@ -1092,6 +1263,7 @@ static void on_grace_timer_closed(uv_handle_t *h)
     struct http_server *s = h->data;
     if (s->done)
         s->done(s->done_arg);
+    hashmap_free(s->per_client);
     for (size_t i = 0; i < s->default_count; i++) {
         free(s->defaults[i].name);
         free(s->defaults[i].value);
@@ -1136,7 +1308,7 @@ void http_server_shutdown(struct http_server *s, uint64_t grace_ms, void (*done)
             conn_close(c);
         else if (c->phase == CONN_IDLE || c->phase == CONN_REQUEST)
             conn_close_graceful(c);
-        else if (c->phase == CONN_ACTIVE && c->ex)
+        else if ((c->phase == CONN_ACTIVE || c->phase == CONN_HEAD) && c->ex)
             c->ex->close_after = true;
     }
     uv_timer_start(&s->grace_timer, on_grace_expired, grace_ms, 0);
@@ -1217,6 +1389,56 @@ bool http_exchange_closed(const struct http_exchange *ex)
     return ex->closed;
 }
 
+void http_server_set_head_hook(struct http_server *s, http_head_fn fn, void *arg)
+{
+    s->head_fn = fn;
+    s->head_arg = arg;
+}
+
+void http_exchange_continue(struct http_exchange *ex, size_t max_body)
+{
+    if (ex->finished || !ex->body_pending)
+        return;
+    struct http_conn *c = ex->conn;
+    if (ex->closed || !c || c->phase != CONN_HEAD) {
+        http_exchange_finish(ex);
+        return;
+    }
+    ex->body_pending = false;
+    ex->server_owned = true;
+    c->phase = CONN_REQUEST;
+    http_parser_resume_body(&c->parser, max_body);
+    if (c->parser.error_status) {
+        conn_fail(c, c->parser.error_status, c->parser.error_desc);
+        return;
+    }
+    conn_maybe_continue(c); /* only now: the client may send the body */
+    /* Parse what is buffered from the loop, not from inside the application's call (unless
+     * this is the hook's own synchronous call, which conn_process is already running). */
+    if (!c->processing)
+        c->resume = true;
+    conn_arm_timer(c);
+    conn_update_reading(c);
+}
+
+bool http_exchange_body_pending(const struct http_exchange *ex)
+{
+    return ex->body_pending;
+}
+
+void http_exchange_set_data(struct http_exchange *ex, void *data, void (*free_fn)(void *data))
+{
+    if (ex->data_free && ex->data != data)
+        ex->data_free(ex->data);
+    ex->data = data;
+    ex->data_free = free_fn;
+}
+
+void *http_exchange_data(const struct http_exchange *ex)
+{
+    return ex->data;
+}
+
 uint64_t http_exchange_id(const struct http_exchange *ex)
 {
     return ex->id;
@@ -1291,7 +1513,7 @@ int http_exchange_default_headers(const struct http_exchange *ex, struct buf *ou
 bool http_exchange_must_close(struct http_exchange *ex)
 {
     struct http_conn *c = ex->conn;
-    if (!c || !ex->parsed.keep_alive || c->server->shutting_down || c->eof)
+    if (!c || !ex->parsed.keep_alive || c->server->shutting_down || c->eof || ex->body_pending)
         ex->close_after = true;
     return ex->close_after;
 }

@@ -12,6 +12,26 @@
  * client goes away first, the abort callback (if set) runs; the application must still finish
  * the exchange, and every write on it is then a no-op returning HTTP_ERR_CLOSED. Nothing on an
  * exchange may be touched after it is finished.
+ *
+ * Head hook (optional, http_server_set_head_hook): for a request that has a body (a
+ * Content-Length above 0, or chunked), the server stops after the header section and hands the
+ * exchange to the head hook instead of the handler, so the application can refuse it (say, a
+ * missing bearer token) before a byte of the body is buffered. The request is complete but for
+ * its body: body is "" and body_len 0. While the decision is pending the server reads at most
+ * max_header_bytes + 64 KiB of further input and parses none of it; 100 Continue is not sent.
+ * The hook, now or later from any callback on the loop, does exactly one of:
+ *  - http_exchange_continue(): the body is read (100 Continue is sent now if the client asked),
+ *    then the handler runs with this same exchange and the body filled in, and owns it as above.
+ *    If the body never completes (client gone, request timeout, too large) the server answers
+ *    or closes and frees the exchange itself: neither the handler nor the abort callback runs.
+ *  - writes a complete response or calls http_exchange_finish(): that finishes the exchange;
+ *    the body is never read, the response carries Connection: close, and the connection
+ *    closes after it (input is drained and dropped for a moment so the client can read it).
+ * A client that goes away while the decision is pending (or the request deadline passing, which
+ * answers 408) makes the exchange closed and runs its abort callback, if set; the application
+ * must still finish it (respond, http_exchange_finish, or http_exchange_continue, which then
+ * only finishes it). Requests without a body, and every request when no hook is set, go straight
+ * to the handler.
  */
 #ifndef MCPD_HTTP_HTTP_SERVER_H
 #define MCPD_HTTP_HTTP_SERVER_H
@@ -31,10 +51,13 @@ struct logger;
 #define HTTP_ERR_STATE (-4) /* call not allowed in the exchange's current state */
 
 struct http_limits {
-    size_t max_header_bytes;        /* request line + all header lines */
-    size_t max_headers;             /* number of header fields */
-    size_t max_body_bytes;          /* decoded body (Content-Length or chunked) */
-    unsigned max_connections;       /* accepted connections beyond this are closed at once */
+    size_t max_header_bytes;  /* request line + all header lines */
+    size_t max_headers;       /* number of header fields */
+    size_t max_body_bytes;    /* decoded body (Content-Length or chunked) */
+    unsigned max_connections; /* accepted connections beyond this are closed at once */
+    /* Open connections from one client (IPv4 address, IPv6 /56, see lib/netaddr.h); more from
+     * it are closed at once, so one client cannot take every slot of max_connections. */
+    unsigned max_connections_per_client;
     uint64_t header_timeout_ms;     /* first byte of a request until its headers are complete */
     uint64_t request_timeout_ms;    /* first byte of a request until its body is complete */
     uint64_t idle_timeout_ms;       /* keep-alive: a connection with no request in progress */
@@ -42,14 +65,15 @@ struct http_limits {
 };
 
 /* Defaults used when a limit is 0. */
-#define HTTP_DEFAULT_MAX_HEADER_BYTES   (16 * 1024)
-#define HTTP_DEFAULT_MAX_HEADERS        100
-#define HTTP_DEFAULT_MAX_BODY_BYTES     (4 * 1024 * 1024)
-#define HTTP_DEFAULT_MAX_CONNECTIONS    16384
-#define HTTP_DEFAULT_HEADER_TIMEOUT_MS  10000
-#define HTTP_DEFAULT_REQUEST_TIMEOUT_MS 30000
-#define HTTP_DEFAULT_IDLE_TIMEOUT_MS    60000
-#define HTTP_DEFAULT_STREAM_MAX_QUEUED  (1024 * 1024)
+#define HTTP_DEFAULT_MAX_HEADER_BYTES    (16 * 1024)
+#define HTTP_DEFAULT_MAX_HEADERS         100
+#define HTTP_DEFAULT_MAX_BODY_BYTES      (4 * 1024 * 1024)
+#define HTTP_DEFAULT_MAX_CONNECTIONS     16384
+#define HTTP_DEFAULT_MAX_CONN_PER_CLIENT 256
+#define HTTP_DEFAULT_HEADER_TIMEOUT_MS   10000
+#define HTTP_DEFAULT_REQUEST_TIMEOUT_MS  30000
+#define HTTP_DEFAULT_IDLE_TIMEOUT_MS     60000
+#define HTTP_DEFAULT_STREAM_MAX_QUEUED   (1024 * 1024)
 
 struct http_header {
     const char *name;  /* NUL-terminated, as received */
@@ -75,10 +99,14 @@ struct http_exchange;
 
 typedef void (*http_handler_fn)(struct http_exchange *ex, void *arg);
 typedef void (*http_abort_fn)(struct http_exchange *ex, void *arg);
+typedef void (*http_head_fn)(struct http_exchange *ex, void *arg);
 
 /* Create a server on the loop. Limits of 0 take the defaults above. The logger may be NULL. */
 struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *limits,
                                     struct logger *log, http_handler_fn handler, void *arg);
+/* Set the head hook (see the top of this file); fn NULL removes it. Applies to connections
+ * accepted afterwards: set it before listening. */
+void http_server_set_head_hook(struct http_server *s, http_head_fn fn, void *arg);
 /* Listen on host:port (IPv4 or IPv6 literal, or "localhost"). Returns 0 or a negative libuv
  * error. May be called more than once for several addresses. port 0 picks a free port; see
  * http_server_port. */
@@ -115,6 +143,17 @@ void http_exchange_set_abort(struct http_exchange *ex, http_abort_fn fn, void *a
  * ended, or if nothing was sent at all. */
 void http_exchange_finish(struct http_exchange *ex);
 bool http_exchange_closed(const struct http_exchange *ex);
+/* From the head hook's decision: read the body, allowing at most max_body bytes (0: the
+ * server's max_body_bytes; a larger value is capped by it), then run the handler. A body past
+ * max_body is refused with 413 and the exchange is freed by the server. On an exchange that is
+ * closed this only finishes it. No-op when the body is not pending. */
+void http_exchange_continue(struct http_exchange *ex, size_t max_body);
+/* True while the head hook holds the exchange (its body not read yet). */
+bool http_exchange_body_pending(const struct http_exchange *ex);
+/* Application data for this exchange (one pointer), freed with free_fn (may be NULL) when the
+ * exchange is freed, whoever frees it. Carries a head-stage decision over to the handler. */
+void http_exchange_set_data(struct http_exchange *ex, void *data, void (*free_fn)(void *data));
+void *http_exchange_data(const struct http_exchange *ex);
 /* An id unique within the process, for logs. */
 uint64_t http_exchange_id(const struct http_exchange *ex);
 uv_loop_t *http_exchange_loop(const struct http_exchange *ex);

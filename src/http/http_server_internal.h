@@ -20,6 +20,9 @@ enum http_parse_status {
     HTTP_PARSE_MORE = 0,  /* all input consumed, the request is not complete yet */
     HTTP_PARSE_DONE = 1,  /* one request is complete; bytes after it were not consumed */
     HTTP_PARSE_ERROR = 2, /* refuse with error_status and close the connection */
+    /* The header section is complete and a body follows; nothing of the body was consumed.
+     * Only with pause_for_head; http_parser_resume_body lets the body be parsed. */
+    HTTP_PARSE_HEAD = 3,
 };
 
 /* Longest request target accepted (414 past it); the longest URL mcpd itself sends a client
@@ -51,6 +54,8 @@ struct http_parser {
     bool keep_alive;   /* the connection may carry another request after this one */
     bool upgrade;      /* Upgrade/CONNECT: answered, then the connection is closed */
     bool expect_continue;
+    bool pause_for_head; /* stop after the headers of a request with a body (head hook) */
+    bool head_paused;    /* stopped there; the body waits for http_parser_resume_body */
     unsigned content_length_count;
     unsigned transfer_encoding_count;
     unsigned host_count;
@@ -79,8 +84,15 @@ void http_parser_free(struct http_parser *p);
  * call http_parser_take and then http_parser_next before feeding the rest. */
 enum http_parse_status http_parser_feed(struct http_parser *p, const char *data, size_t len,
                                         size_t *consumed);
-/* Move the complete request out of the parser. Returns 0, or -1 when out of memory. */
+/* Move the complete request out of the parser (after HTTP_PARSE_HEAD: the request without its
+ * body, which is ""). Returns 0, or -1 when out of memory. */
 int http_parser_take(struct http_parser *p, struct http_parsed *out);
+/* After HTTP_PARSE_HEAD: parse the body next, allowing at most max_body bytes (0 or more than
+ * the parser's limit: the parser's limit). A Content-Length past it fails the request (413). */
+void http_parser_resume_body(struct http_parser *p, size_t max_body);
+/* After HTTP_PARSE_DONE of a request taken at HTTP_PARSE_HEAD: move its body out
+ * (NUL-terminated; the caller frees it). Returns 0, or -1 when out of memory. */
+int http_parser_take_body(struct http_parser *p, char **body, size_t *len);
 /* Forget the current request and get ready for the next one on the same connection. */
 void http_parser_next(struct http_parser *p);
 void http_parsed_free(struct http_parsed *r);
@@ -116,6 +128,14 @@ struct http_exchange {
     bool close_after;  /* close the connection after this response */
     bool raw_stream;   /* HTTP/1.0 streaming: no chunk framing, close at the end */
     bool head_request; /* HEAD: no body bytes are sent */
+    /* The head hook holds the exchange: the body is not read yet, and a response written now
+     * closes the connection (the unread body cannot be skipped reliably). */
+    bool body_pending;
+    /* Between http_exchange_continue and the handler: the server owns the exchange and frees it
+     * itself if the body never completes. */
+    bool server_owned;
+    void *data; /* the application's, see http_exchange_set_data */
+    void (*data_free)(void *data);
     struct http_resp_header *resp_headers;
     size_t resp_header_count;
     size_t resp_header_cap;

@@ -220,11 +220,32 @@ static const struct ratelimit *limiter_for(const struct mcp_server *s, enum mcp_
     return &none;
 }
 
+/* A request admitted on its head (counted, authenticated): what its handler needs once the
+ * body has been read. */
+struct admitted {
+    const struct mcp_route *route;
+    char user[]; /* "" for a route without authentication */
+};
+
 /* The request has been counted and authenticated (user is the token's subject, or NULL when
- * the route needs none): check the method, then run the handler. */
+ * the route needs none): check the method, then run the handler. Admitted on its head only, a
+ * request's body is read first, so that a refused one never had its body buffered. */
 static void serve(struct mcp_server *s, struct http_exchange *ex, const struct mcp_route *rt,
                   const char *user)
 {
+    if (http_exchange_body_pending(ex)) {
+        size_t n = user ? strlen(user) : 0;
+        struct admitted *a = malloc(sizeof *a + n + 1);
+        if (!a) {
+            mcp_http_error(ex, 500, JSONRPC_INTERNAL_ERROR, "Internal error");
+            return;
+        }
+        a->route = rt;
+        memcpy(a->user, user ? user : "", n + 1);
+        http_exchange_set_data(ex, a, free);
+        http_exchange_continue(ex, 0);
+        return;
+    }
     if (rt->allow && !method_listed(rt->allow, http_exchange_request(ex)->method)) {
         http_response_header(ex, "Allow", rt->allow);
         mcp_http_error(ex, 405, JSONRPC_SERVER_ERROR, "Method not allowed");
@@ -314,10 +335,17 @@ static void count_request(struct mcp_server *s, struct http_exchange *ex,
     ratelimit_check(s->ctx.store, rl, http_exchange_request(ex)->remote_addr, on_limit, l);
 }
 
+/* Every request runs this pipeline once: a request with a body on its head (the HTTP head
+ * hook), so that refusals (403, 404, 429, 401) leave the body unread; others when complete. */
 static void on_request(struct http_exchange *ex, void *arg)
 {
     struct mcp_server *s = arg;
     const struct http_request *req = http_exchange_request(ex);
+    const struct admitted *a = http_exchange_data(ex);
+    if (a) { /* admitted on its head; the body is here now */
+        serve(s, ex, a->route, a->route->authenticated ? a->user : NULL);
+        return;
+    }
     /* DNS-rebinding protection: a browser tricked into calling us carries a foreign Host or
      * Origin (transports spec, "Security Warning"; 2025-11-25 requires 403 for Origin). */
     if (!http_policy_host_allowed(&s->policy, req)) {
@@ -373,6 +401,8 @@ struct mcp_server *mcp_server_new(uv_loop_t *loop, const struct config *cfg, str
     s->static_limit = (struct ratelimit){"static", cfg->rate_limit_static, 60000,
                                          "Static file rate limit exceeded"};
     s->http = http_server_new(loop, &cfg->limits, log, on_request, s);
+    if (s->http)
+        http_server_set_head_hook(s->http, on_request, s);
     uv_timer_init(loop, &s->grace);
     s->grace.data = s;
     if (!cfg->no_auth)

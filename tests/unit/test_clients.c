@@ -1,12 +1,15 @@
-/* auth/clients and auth/uri without the store: RFC 7591 metadata validation, redirect URI
- * rules, credential parsing (RFC 6749 §2.3.1) and client authentication. */
+/* auth/clients and auth/uri: RFC 7591 metadata validation, redirect URI rules, credential
+ * parsing (RFC 6749 §2.3.1) and client authentication without the store; the registration
+ * bounds (MAX_CLIENTS, UNUSED_CLIENT_TTL_S) on the memory store. */
 #include "testutil.h"
 
 #include <stdio.h>
+#include <uv.h>
 
 #include "auth/clients.h"
 #include "auth/uri.h"
 #include "lib/json.h"
+#include "store/store.h"
 
 static json_t *validate(const char *text, const char **error)
 {
@@ -136,6 +139,139 @@ static void test_scope_subset(void **state)
     assert_false(oauth_scope_subset("mcp", NULL));
 }
 
+/* ------------------------------------------------------------ registration bounds (store) --- */
+
+struct reg_fx {
+    uv_loop_t loop;
+    struct store *store;
+    int status;
+    bool done;
+    char id[OAUTH_CLIENT_ID_MAX + 1];
+    struct oauth_client *loaded;
+};
+
+static void on_reg(void *arg, int status, json_t *response)
+{
+    struct reg_fx *f = arg;
+    f->status = status;
+    f->done = true;
+    f->id[0] = '\0';
+    if (response)
+        snprintf(f->id, sizeof f->id, "%s", json_get_string(response, "client_id"));
+    json_decref(response);
+}
+
+static void on_loaded(void *arg, int status, struct oauth_client *c)
+{
+    struct reg_fx *f = arg;
+    f->status = status;
+    f->done = true;
+    f->loaded = c;
+}
+
+static void run_until_done(struct reg_fx *f)
+{
+    for (int i = 0; i < 1000 && !f->done; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(f->done);
+    f->done = false;
+}
+
+/* Register one public client; its status, and its id in f->id. */
+static int reg(struct reg_fx *f, const struct oauth_client_limits *l)
+{
+    json_t *meta = json_pack("{s:[s],s:s}", "redirect_uris", "http://localhost:1/cb",
+                             "token_endpoint_auth_method", "none");
+    oauth_client_register(f->store, meta, l, on_reg, f);
+    run_until_done(f);
+    return f->status;
+}
+
+static bool client_exists(struct reg_fx *f, const char *id)
+{
+    oauth_client_load(f->store, id, on_loaded, f);
+    run_until_done(f);
+    bool found = f->loaded != NULL;
+    oauth_client_free(f->loaded);
+    f->loaded = NULL;
+    return found;
+}
+
+static void on_wait(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+static void wait_ms(struct reg_fx *f, uint64_t ms)
+{
+    uv_timer_t t;
+    bool fired = false;
+    uv_timer_init(&f->loop, &t);
+    t.data = &fired;
+    uv_timer_start(&t, on_wait, ms, 0);
+    while (!fired)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static void on_store_closed(void *arg)
+{
+}
+
+static void test_registration_bound_counts_live_clients_only(void **state)
+{
+    struct reg_fx f = {0};
+    assert_int_equal(uv_loop_init(&f.loop), 0);
+    f.store = store_memory_new(&f.loop, NULL);
+    /* Unused registrations live 1 s, used ones 100 s; two may be live. */
+    struct oauth_client_limits l = {.ttl_s = 100, .unused_ttl_s = 1, .max_clients = 2};
+    char used[OAUTH_CLIENT_ID_MAX + 1], unused[OAUTH_CLIENT_ID_MAX + 1];
+    assert_int_equal(reg(&f, &l), STORE_OK);
+    snprintf(used, sizeof used, "%s", f.id);
+    assert_int_equal(reg(&f, &l), STORE_OK);
+    snprintf(unused, sizeof unused, "%s", f.id);
+    assert_int_equal(reg(&f, &l), OAUTH_REGISTER_FULL);
+    assert_string_equal(f.id, "");
+
+    /* The first client completes a token exchange: it keeps its registration. */
+    oauth_client_load(f.store, used, on_loaded, &f);
+    run_until_done(&f);
+    assert_non_null(f.loaded);
+    oauth_client_mark_used(f.store, f.loaded, &l);
+    oauth_client_free(f.loaded);
+    f.loaded = NULL;
+
+    wait_ms(&f, 2200); /* past the unused lifetime and its count bucket */
+    assert_true(client_exists(&f, used));
+    assert_false(client_exists(&f, unused));
+    /* The expired one no longer counts, the used one still does. */
+    assert_int_equal(reg(&f, &l), STORE_OK);
+    assert_int_equal(reg(&f, &l), OAUTH_REGISTER_FULL);
+
+    store_close(f.store, on_store_closed, NULL);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f.loop), 0);
+}
+
+static void test_registration_without_bound_uses_the_long_lifetime(void **state)
+{
+    struct reg_fx f = {0};
+    assert_int_equal(uv_loop_init(&f.loop), 0);
+    f.store = store_memory_new(&f.loop, NULL);
+    /* No bound and no shorter unused lifetime: registrations as before. */
+    struct oauth_client_limits l = {.ttl_s = 100};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(reg(&f, &l), STORE_OK);
+    assert_true(client_exists(&f, f.id));
+    assert_int_equal(oauth_client_bucket_width(&l), 100 / OAUTH_CLIENT_BUCKETS);
+    struct oauth_client_limits wide = {.ttl_s = 315360000, .unused_ttl_s = 1};
+    assert_int_equal(oauth_client_bucket_width(&wide), 315360000 / 4096);
+    store_close(f.store, on_store_closed, NULL);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f.loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +281,8 @@ int main(void)
         cmocka_unit_test(test_credentials_basic_is_url_decoded),
         cmocka_unit_test(test_authenticate_secret_hash_and_expiry),
         cmocka_unit_test(test_scope_subset),
+        cmocka_unit_test(test_registration_bound_counts_live_clients_only),
+        cmocka_unit_test(test_registration_without_bound_uses_the_long_lifetime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,7 @@ struct client {
     int linger_ms;         /* after `want` responses, keep the socket open this long */
     int close_after_bytes; /* >0: close as soon as this many bytes arrived */
     int no_read_ms;        /* >0: never read; hold the socket this long, then close */
+    const char *src_addr;  /* bind to this local address first (127.0.0.x: another client) */
     /* results */
     char *data;
     size_t len;
@@ -100,9 +101,17 @@ static int count_responses(const char *data, size_t len, bool eof)
     return n;
 }
 
-static int client_connect(int port)
+static int client_connect(int port, const char *src_addr)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (src_addr) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        inet_pton(AF_INET, src_addr, &src.sin_addr);
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
@@ -156,7 +165,7 @@ static void client_read(struct client *c, int fd)
 static void *client_main(void *arg)
 {
     struct client *c = arg;
-    int fd = client_connect(c->port);
+    int fd = client_connect(c->port, c->src_addr);
     if (fd < 0) {
         c->connect_failed = true;
         atomic_store(&c->done, true);
@@ -205,6 +214,7 @@ struct fx {
     struct http_server *srv;
     int port;
     int handled;
+    int head_calls;
     bool aborted;
     int overflow_rc;
     size_t flood_bytes;
@@ -349,6 +359,11 @@ static void test_handler(struct http_exchange *ex, void *arg)
         defer_response(f, ex, strcmp(r->path, "/slow") == 0 ? 150 : 80);
     } else if (strcmp(r->path, "/echo") == 0) {
         http_respond(ex, 200, "application/octet-stream", r->body, r->body_len);
+    } else if (strcmp(r->path, "/later") == 0) { /* continued by the head hook, with a tag */
+        const char *tag = http_exchange_data(ex);
+        char out[256];
+        int n = snprintf(out, sizeof out, "%s:%.*s", tag ? tag : "none", (int)r->body_len, r->body);
+        http_respond(ex, 200, "text/plain", out, (size_t)n);
     } else if (strcmp(r->path, "/chunked") == 0) {
         http_stream_begin(ex, 200, "text/plain");
         http_stream_write(ex, "hello ", 6);
@@ -385,6 +400,60 @@ static void test_handler(struct http_exchange *ex, void *arg)
         http_response_header(ex, "X-Test", "yes");
         http_respond(ex, 200, "text/plain", "hello", 5);
     }
+}
+
+static void on_head_abort(struct http_exchange *ex, void *arg)
+{
+    struct fx *f = arg;
+    f->aborted = true;
+    assert_true(http_exchange_closed(ex));
+    assert_true(http_exchange_body_pending(ex));
+    http_exchange_continue(ex, 0); /* on a closed exchange this only finishes it */
+}
+
+static void on_continue_later(uv_timer_t *t)
+{
+    struct deferred *d = t->data;
+    http_exchange_continue(d->ex, 0);
+    uv_close((uv_handle_t *)t, on_deferred_closed);
+}
+
+/* Head hook: /deny refuses at once, /later continues 80 ms later (asynchronously) with a tag
+ * for the handler, /wait never decides (until the client leaves), /small allows 4 bytes; the
+ * rest continue synchronously. */
+static void test_head_hook(struct http_exchange *ex, void *arg)
+{
+    struct fx *f = arg;
+    const struct http_request *r = http_exchange_request(ex);
+    f->head_calls++;
+    assert_true(http_exchange_body_pending(ex));
+    assert_int_equal(r->body_len, 0);
+    assert_string_equal(r->body, "");
+    if (strcmp(r->path, "/deny") == 0) {
+        http_respond_json(ex, 401, json_pack("{s:s}", "error", "invalid_token"));
+    } else if (strcmp(r->path, "/later") == 0) {
+        http_exchange_set_data(ex, strdup("tag"), free);
+        struct deferred *d = calloc(1, sizeof *d);
+        d->ex = ex;
+        d->f = f;
+        uv_timer_init(http_exchange_loop(ex), &d->timer);
+        d->timer.data = d;
+        uv_timer_start(&d->timer, on_continue_later, 80, 0);
+    } else if (strcmp(r->path, "/wait") == 0) {
+        http_exchange_set_abort(ex, on_head_abort, f);
+    } else if (strcmp(r->path, "/small") == 0) {
+        http_exchange_set_data(ex, strdup("freed by the server"), free);
+        http_exchange_continue(ex, 4);
+    } else {
+        http_exchange_continue(ex, 0);
+    }
+}
+
+static struct fx *fx_new_hooked(const struct http_limits *lim)
+{
+    struct fx *f = fx_new(lim);
+    http_server_set_head_hook(f->srv, test_head_hook, f);
+    return f;
 }
 
 /* ----------------------------------------------------------------- tests --------------- */
@@ -994,6 +1063,147 @@ static void test_head_request_gets_no_body(void **state)
     fx_free(f);
 }
 
+/* ------------------------------------------------------------- head hook and per client --- */
+
+static void test_head_hook_refusal_leaves_the_body_unread(void **state)
+{
+    struct fx *f = fx_new_hooked(NULL);
+    /* A 4 MB body is announced; only 1 KB of it is ever sent. */
+    static char req[2048];
+    int n = snprintf(req, sizeof req,
+                     "POST /deny HTTP/1.1\r\nHost: a\r\nContent-Length: 4000000\r\n\r\n%01000d", 0);
+    struct client c = {.want = 1};
+    run_client(f, &c, req, (size_t)n);
+    assert_contains(&c, "HTTP/1.1 401 ");
+    assert_contains(&c, "Connection: close\r\n");
+    assert_contains(&c, "invalid_token");
+    assert_int_equal(f->head_calls, 1);
+    assert_int_equal(f->handled, 0); /* the handler never saw it */
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_head_hook_refusal_sends_no_100_continue(void **state)
+{
+    struct fx *f = fx_new_hooked(NULL);
+    const char req[] =
+        "POST /deny HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+    struct client c = {.want = 1};
+    run_client(f, &c, req, sizeof req - 1);
+    assert_memory_equal(c.data, "HTTP/1.1 401 ", 13);
+    assert_null(strstr(c.data, "100 Continue"));
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_head_hook_async_continue_sends_100_then_reads_the_body(void **state)
+{
+    struct fx *f = fx_new_hooked(NULL);
+    /* The body follows 300 ms after the head, well after the 80 ms decision. */
+    struct client c = {.want = 1, .second_delay_ms = 300, .req2 = "abc"};
+    const char req[] =
+        "POST /later HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+    run_client(f, &c, req, sizeof req - 1);
+    assert_memory_equal(c.data, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42);
+    assert_contains(&c, "\r\n\r\ntag:abc");
+    assert_int_equal(f->head_calls, 1);
+    assert_int_equal(f->handled, 1);
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_head_hook_keeps_pipelined_bodies_in_order(void **state)
+{
+    struct fx *f = fx_new_hooked(NULL);
+    const char req[] = "POST /later HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\none"
+                       "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
+                       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "3\r\ntwo\r\n0\r\n\r\n";
+    struct client c = {.want = 3};
+    run_client(f, &c, req, sizeof req - 1);
+    assert_int_equal(count_responses(c.data, c.len, false), 3);
+    char *one = strstr(c.data, "tag:one"), *hello = strstr(c.data, "hello"),
+         *two = strstr(c.data, "\r\n\r\ntwo");
+    assert_non_null(one);
+    assert_non_null(hello);
+    assert_non_null(two);
+    assert_true(one < hello && hello < two);
+    assert_int_equal(f->head_calls, 2); /* the GET has no body: straight to the handler */
+    assert_int_equal(f->handled, 3);
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_head_hook_body_past_the_continue_bound_gets_413(void **state)
+{
+    struct fx *f = fx_new_hooked(NULL);
+    const char req[] = "POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nabcde";
+    const char chunked[] = "POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n";
+    struct client c = {0}, d = {0};
+    run_client(f, &c, req, sizeof req - 1);
+    run_client(f, &d, chunked, sizeof chunked - 1);
+    assert_contains(&c, "HTTP/1.1 413 ");
+    assert_contains(&d, "HTTP/1.1 413 ");
+    assert_int_equal(f->handled, 0);
+    client_free(&c);
+    client_free(&d);
+    fx_free(f);
+}
+
+static void test_head_hook_client_leaving_runs_abort(void **state)
+{
+    struct fx *f = fx_new_hooked(NULL);
+    const char req[] = "POST /wait HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n";
+    struct client c = {.max_ms = 200};
+    run_client(f, &c, req, sizeof req - 1);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!f->aborted && elapsed_ms(&t0) < 3000)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(f->aborted); /* on_abort finished the exchange */
+    assert_int_equal(f->handled, 0);
+    assert_int_equal(http_server_connection_count(f->srv), 0);
+    client_free(&c);
+    fx_free(f);
+}
+
+static void test_per_client_connection_bound_spares_other_clients(void **state)
+{
+    struct http_limits lim = {.max_connections_per_client = 2};
+    struct fx *f = fx_new(&lim);
+    struct client a = {.want = 1, .linger_ms = 1500}, b = {.want = 1, .linger_ms = 1500};
+    client_start(&a, f->port, GET("/hello"), strlen(GET("/hello")));
+    run_until(f, &a.got_want, 3000);
+    client_start(&b, f->port, GET("/hello"), strlen(GET("/hello")));
+    run_until(f, &b.got_want, 3000);
+    assert_true(atomic_load(&a.got_want) && atomic_load(&b.got_want));
+    struct client third = {0}, other = {.want = 1, .src_addr = "127.0.0.2"};
+    run_client(f, &third, GET("/hello"), strlen(GET("/hello")));
+    assert_true(third.eof);
+    assert_int_equal(third.len, 0); /* closed without a byte */
+    run_client(f, &other, GET("/hello"), strlen(GET("/hello")));
+    assert_false(other.connect_failed);
+    assert_contains(&other, "HTTP/1.1 200 OK");
+    run_until(f, &a.done, 3000);
+    run_until(f, &b.done, 3000);
+    client_join(&a);
+    client_join(&b);
+    assert_int_equal(f->handled, 3);
+    /* Once the first two are gone, the client gets in again. */
+    for (int i = 0; i < 100 && http_server_connection_count(f->srv) > 0; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    struct client again = {.want = 1};
+    run_client(f, &again, GET("/hello"), strlen(GET("/hello")));
+    assert_contains(&again, "HTTP/1.1 200 OK");
+    client_free(&a);
+    client_free(&b);
+    client_free(&third);
+    client_free(&other);
+    client_free(&again);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1045,6 +1255,13 @@ int main(void)
         cmocka_unit_test(test_max_connections_closes_extra_connection),
         cmocka_unit_test(test_graceful_shutdown_finishes_inflight_exchange),
         cmocka_unit_test(test_head_request_gets_no_body),
+        cmocka_unit_test(test_head_hook_refusal_leaves_the_body_unread),
+        cmocka_unit_test(test_head_hook_refusal_sends_no_100_continue),
+        cmocka_unit_test(test_head_hook_async_continue_sends_100_then_reads_the_body),
+        cmocka_unit_test(test_head_hook_keeps_pipelined_bodies_in_order),
+        cmocka_unit_test(test_head_hook_body_past_the_continue_bound_gets_413),
+        cmocka_unit_test(test_head_hook_client_leaving_runs_abort),
+        cmocka_unit_test(test_per_client_connection_bound_spares_other_clients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
