@@ -101,6 +101,10 @@ store_args() { # the server flags of one store backend
   esac
 }
 
+# Every connection of mcpbench comes from one address: lift the per-client connection bound
+# (MAX_CONNECTIONS_PER_CLIENT) to what the largest row opens.
+PER_CLIENT=(--max-connections-per-client 100000)
+
 # start_server <store> <mcp|all>: a fresh server per row, so RSS rows start from a clean process.
 start_server() {
   local store=$1 role=$2
@@ -111,10 +115,10 @@ start_server() {
     AUTH_PORT=$(free_port)
     "$BIN" all --features reference --log-level warning --port "$PORT" --auth-port "$AUTH_PORT" \
       --base-uri "http://127.0.0.1:$PORT" --auth-server-url "http://127.0.0.1:$AUTH_PORT" \
-      $(store_args "$store") >"$OUTDIR/mcpd-$role.log" 2>&1 &
+      "${PER_CLIENT[@]}" $(store_args "$store") >"$OUTDIR/mcpd-$role.log" 2>&1 &
   else
     "$BIN" mcp --no-auth --features reference --log-level warning --port "$PORT" \
-      $(store_args "$store") >"$OUTDIR/mcpd-$role.log" 2>&1 &
+      "${PER_CLIENT[@]}" $(store_args "$store") >"$OUTDIR/mcpd-$role.log" 2>&1 &
   fi
   SPID=$!
   for _ in $(seq 100); do # the MCP role of `all` is degraded until it has the AS metadata
