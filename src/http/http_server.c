@@ -32,14 +32,22 @@ static int parse_fail(struct http_parser *p, int status, const char *desc)
     return HPE_USER;
 }
 
-static int head_append(struct http_parser *p, const char *at, size_t len)
+/* Append to one of the request's bounded buffers; past its bound the request fails with
+ * limit_status (431 for the head, 413 for the body). */
+static int bounded_append(struct http_parser *p, struct buf *b, const char *at, size_t len,
+                          int limit_status, const char *limit_desc)
 {
-    int rc = buf_append(&p->head, at, len);
+    int rc = buf_append(b, at, len);
     if (rc == BUF_ERR_LIMIT)
-        return parse_fail(p, 431, "request header section too large");
+        return parse_fail(p, limit_status, limit_desc);
     if (rc != BUF_OK)
         return parse_fail(p, 503, "out of memory");
     return 0;
+}
+
+static int head_append(struct http_parser *p, const char *at, size_t len)
+{
+    return bounded_append(p, &p->head, at, len, 431, "request header section too large");
 }
 
 static int on_message_begin(llhttp_t *ll)
@@ -222,12 +230,7 @@ static int on_headers_complete(llhttp_t *ll)
 static int on_body(llhttp_t *ll, const char *at, size_t len)
 {
     struct http_parser *p = parser_of(ll);
-    int rc = buf_append(&p->body, at, len);
-    if (rc == BUF_ERR_LIMIT)
-        return parse_fail(p, 413, "request body too large");
-    if (rc != BUF_OK)
-        return parse_fail(p, 503, "out of memory");
-    return 0;
+    return bounded_append(p, &p->body, at, len, 413, "request body too large");
 }
 
 static int on_message_complete(llhttp_t *ll)
