@@ -44,7 +44,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -302,8 +301,9 @@ static void defer(struct rds_store *rs, struct rds_cmd *c, int status)
 
 /* Whether a command may wait on c: once it is up, or behind the handshake of the attempts made
  * at startup (before any failure). Attempts during an outage do not qualify:
- * hiredis' libuv adapter never reports a refused connect, so such an attempt only ends with its
- * timeout, and a command behind it would wait that long instead of failing at once. */
+ * an attempt to a server that is down may only end with its handshake timeout (a connect to a
+ * vanished host is not refused), and a command behind it would wait that long instead of
+ * failing at once. */
 static bool conn_usable(const struct rds_conn *c)
 {
     return c->ac && (c->state == CONN_UP ||
@@ -843,11 +843,101 @@ static void on_connect_timeout(uv_timer_t *t)
     redisAsyncFree(ac);
 }
 
+/* ---- hiredis on the libuv loop ----
+ * hiredis' own adapters/libuv.h is not used: its poll callback returns on any error status,
+ * and after a POLLERR (a connection reset, a refused connect) libuv has stopped the handle, so
+ * the context never learns that its connection is gone and its pending commands wait forever.
+ * Here an error status lets hiredis read or write, which then sees the error and disconnects
+ * (failing every pending command) or reports the failed connect. */
+struct rds_events {
+    redisAsyncContext *ac; /* NULL once hiredis has cleaned up */
+    uv_poll_t poll;
+    int events; /* UV_READABLE | UV_WRITABLE wanted by hiredis */
+};
+
+static void events_on_poll(uv_poll_t *h, int status, int events)
+{
+    struct rds_events *e = h->data;
+    if (status < 0) /* report the error through whatever hiredis is waiting for */
+        events = e->events ? e->events : UV_READABLE;
+    if (e->ac && (events & UV_READABLE))
+        redisAsyncHandleRead(e->ac);
+    if (e->ac && (events & UV_WRITABLE))
+        redisAsyncHandleWrite(e->ac);
+}
+
+static void events_update(struct rds_events *e)
+{
+    if (e->events)
+        uv_poll_start(&e->poll, e->events, events_on_poll);
+    else
+        uv_poll_stop(&e->poll);
+}
+
+static void events_add_read(void *data)
+{
+    struct rds_events *e = data;
+    e->events |= UV_READABLE;
+    events_update(e);
+}
+
+static void events_del_read(void *data)
+{
+    struct rds_events *e = data;
+    e->events &= ~UV_READABLE;
+    events_update(e);
+}
+
+static void events_add_write(void *data)
+{
+    struct rds_events *e = data;
+    e->events |= UV_WRITABLE;
+    events_update(e);
+}
+
+static void events_del_write(void *data)
+{
+    struct rds_events *e = data;
+    e->events &= ~UV_WRITABLE;
+    events_update(e);
+}
+
+static void events_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* hiredis frees the context: the handle goes once libuv lets it. */
+static void events_cleanup(void *data)
+{
+    struct rds_events *e = data;
+    e->ac = NULL;
+    uv_close((uv_handle_t *)&e->poll, events_closed);
+}
+
+static int events_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    struct rds_events *e = calloc(1, sizeof *e);
+    if (!e || uv_poll_init_socket(loop, &e->poll, ac->c.fd) != 0) {
+        free(e);
+        return REDIS_ERR;
+    }
+    e->ac = ac;
+    e->poll.data = e;
+    ac->ev.data = e;
+    ac->ev.addRead = events_add_read;
+    ac->ev.delRead = events_del_read;
+    ac->ev.addWrite = events_add_write;
+    ac->ev.delWrite = events_del_write;
+    ac->ev.cleanup = events_cleanup;
+    return REDIS_OK;
+}
+
 static void conn_start(struct rds_conn *c)
 {
     struct rds_store *rs = c->rs;
     redisAsyncContext *ac = redisAsyncConnect(rs->host, rs->port);
-    if (ac && !ac->err && redisLibuvAttach(ac, rs->base.loop) == REDIS_OK) {
+    if (ac && !ac->err && events_attach(ac, rs->base.loop) == REDIS_OK) {
         ac->data = c;
         redisAsyncSetConnectCallback(ac, on_connect);
         redisAsyncSetDisconnectCallback(ac, on_disconnect);
