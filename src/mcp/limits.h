@@ -13,8 +13,7 @@
 #include "app/config.h"
 #include "mcp/context.h"
 
-#define MCP_LIMIT_OR(ctx, field, def)                                                             \
-    ((ctx)->cfg && (ctx)->cfg->field ? (ctx)->cfg->field : (def))
+#define MCP_LIMIT_OR(ctx, field, def) ((ctx)->cfg && (ctx)->cfg->field ? (ctx)->cfg->field : (def))
 
 static inline unsigned mcp_limit_sessions_per_user(const struct mcp_ctx *ctx)
 {
