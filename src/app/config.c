@@ -284,7 +284,7 @@ static const struct option_def options[] = {
      .offset = FIELD(max_tool_steps),
      .min = 1,
      .max = 10000000,
-     .def_num = 1000,
+     .def_num = 10000,
      .help = "largest steps argument of longRunningOperation (its duration is bounded by "
              "MAX_CALL_DURATION_MS)"},
     {.flag = "--max-id-bytes",

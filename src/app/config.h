@@ -56,7 +56,7 @@ struct config {
     unsigned max_calls_per_session;   /* MAX_CALLS_PER_SESSION: waiting calls, this instance (16) */
     unsigned max_calls;               /* MAX_CALLS: calls in flight in this process (1000) */
     uint64_t max_call_duration_ms;    /* MAX_CALL_DURATION_MS: a call is ended past it (900000) */
-    unsigned max_tool_steps;          /* MAX_TOOL_STEPS: longRunningOperation steps (1000) */
+    unsigned max_tool_steps;          /* MAX_TOOL_STEPS: longRunningOperation steps (10000) */
     size_t max_id_bytes;              /* MAX_ID_BYTES: request id, progressToken (256) */
     size_t max_capabilities_bytes;    /* MAX_CAPABILITIES_BYTES: initialize capabilities (65536) */
     unsigned max_subscriptions;       /* MAX_SUBSCRIPTIONS: resource subscriptions/session (100) */

@@ -38,7 +38,7 @@ static inline uint64_t mcp_limit_call_duration_ms(const struct mcp_ctx *ctx)
 
 static inline unsigned mcp_limit_tool_steps(const struct mcp_ctx *ctx)
 {
-    return MCP_LIMIT_OR(ctx, max_tool_steps, 1000);
+    return MCP_LIMIT_OR(ctx, max_tool_steps, 10000);
 }
 
 static inline size_t mcp_limit_id_bytes(const struct mcp_ctx *ctx)

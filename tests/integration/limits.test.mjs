@@ -160,7 +160,7 @@ describe('bounds refuse with the exact status and body', () => {
     const s = JSON.parse((await post(srv, { jsonrpc: '2.0', id: 2, method: 'tools/call',
       params: { name: 'longRunningOperation', arguments: { duration: 10, steps: 1e9 } } }, sid)).text);
     assert.deepEqual(s, { jsonrpc: '2.0', id: 2,
-      error: { code: -32602, message: 'Invalid params: steps must be at most 1000 (MAX_TOOL_STEPS)' } });
+      error: { code: -32602, message: 'Invalid params: steps must be at most 10000 (MAX_TOOL_STEPS)' } });
   });
 });
 
