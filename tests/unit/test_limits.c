@@ -52,8 +52,8 @@ static struct tm_conn *post_async(struct tm_fixture *f, const char *sid, const c
 static void initialize_as(struct tm_fixture *f, const char *user, struct tm_resp *r)
 {
     char headers[256];
-    snprintf(headers, sizeof headers, TM_JSON_POST "MCP-Protocol-Version: " V_OLD "\r\nX-Test-User: %s\r\n",
-             user);
+    snprintf(headers, sizeof headers,
+             TM_JSON_POST "MCP-Protocol-Version: " V_OLD "\r\nX-Test-User: %s\r\n", user);
     tm_exchange(f, "POST", "/mcp", headers,
                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
                 "\"protocolVersion\":\"" V_OLD "\",\"capabilities\":{}}}",
@@ -61,7 +61,8 @@ static void initialize_as(struct tm_fixture *f, const char *user, struct tm_resp
 }
 
 #define TOO_MANY_SESSIONS                                                                          \
-    "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32000,\"message\":\"Too many sessions for " \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32000,\"message\":\"Too many sessions "    \
+    "for "                                                                                         \
     "this user (MAX_SESSIONS_PER_USER)\"}}"
 
 static bool session_refused(struct tm_fixture *f, const char *user)
@@ -113,7 +114,7 @@ static void test_expired_session_frees_its_slot(void **state)
 }
 
 #define LONG_CALL(id)                                                                              \
-    "{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"method\":\"tools/call\",\"params\":{\"name\":"         \
+    "{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"method\":\"tools/call\",\"params\":{\"name\":"          \
     "\"longRunningOperation\",\"arguments\":{\"duration\":30,\"steps\":1}}}"
 
 #define TOO_MANY_CALLS(id)                                                                         \
@@ -191,8 +192,8 @@ static void test_call_deadline_answers_and_releases(void **state)
     struct tm_resp r;
     tm_wait(f, c, &r);
     assert_non_null(strstr(r.body, "data: {\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":-32603,"
-                                    "\"message\":\"Request timed out: the call ran longer than "
-                                    "the server allows (MAX_CALL_DURATION_MS)\"}}"));
+                                   "\"message\":\"Request timed out: the call ran longer than "
+                                   "the server allows (MAX_CALL_DURATION_MS)\"}}"));
     tm_resp_free(&r);
     assert_true(tm_run_until(f, no_calls, f, TM_WAIT_MS));
 }
