@@ -53,6 +53,20 @@ struct config {
     size_t max_registration_bytes;   /* MAX_REGISTRATION_BYTES: a /register body (16384) */
     uint64_t introspection_cache_ms; /* INTROSPECTION_CACHE_MS (60000; never past exp) */
     uint64_t auth_check_interval_ms; /* AUTH_CHECK_INTERVAL_MS: AS reachability re-check (3000) */
+    /* MCP-level bounds (docs/reliability.md, "Limits"); 0 in a context built without a
+     * configuration means the built-in default (src/mcp/limits.h). */
+    unsigned max_sessions_per_user;   /* MAX_SESSIONS_PER_USER: live sessions per subject (100) */
+    unsigned max_calls_per_session;   /* MAX_CALLS_PER_SESSION: waiting calls, this instance (16) */
+    unsigned max_calls;               /* MAX_CALLS: calls in flight in this process (1000) */
+    uint64_t max_call_duration_ms;    /* MAX_CALL_DURATION_MS: a call is ended past it (900000) */
+    unsigned max_tool_steps;          /* MAX_TOOL_STEPS: longRunningOperation steps (10000) */
+    size_t max_id_bytes;              /* MAX_ID_BYTES: request id, progressToken (256) */
+    size_t max_capabilities_bytes;    /* MAX_CAPABILITIES_BYTES: initialize capabilities (65536) */
+    unsigned max_subscriptions;       /* MAX_SUBSCRIPTIONS: resource subscriptions/session (100) */
+    size_t max_uri_bytes;             /* MAX_URI_BYTES: a subscribed URI (2048) */
+    unsigned max_batch_entries;       /* MAX_BATCH_ENTRIES: messages in one batch (100) */
+    size_t max_batch_response_bytes;  /* MAX_BATCH_RESPONSE_BYTES: one batch's answers (4 MiB) */
+    size_t event_log_entry_max_bytes; /* EVENT_LOG_ENTRY_MAX_BYTES: event kept in full (65536) */
     unsigned rate_limit_mcp;       /* RATE_LIMIT_MCP: requests/min per IP on MCP routes (0: off) */
     unsigned rate_limit_static;    /* RATE_LIMIT_STATIC: splash and assets (500) */
     unsigned rate_limit_authorize; /* RATE_LIMIT_AUTHORIZE: /authorize + mock IdP (200) */

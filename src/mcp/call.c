@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "mcp/call_internal.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/limits.h"
 
 struct call_timer {
     uv_timer_t handle;
@@ -53,8 +54,10 @@ struct mcp_call *mcp_call_new(struct mcp_ctx *ctx, const struct mcp_session *ses
     json_t *params = json_object_get(request, "params");
     c->params = json_is_object(params) ? json_incref(params) : json_object();
     c->sink = sink;
+    c->started_ms = uv_now(ctx->loop);
     c->live_entry =
         (struct mcp_live_call){.on_session_end = on_live_session_end, .on_cancel = on_live_cancel};
+    ctx->calls_in_flight++;
     return c;
 }
 
@@ -122,10 +125,28 @@ static void call_free(struct mcp_call *c)
     mcp_session_free(&c->sess);
     json_decref(c->params);
     json_decref(c->request);
+    c->ctx->calls_in_flight--;
     free(c);
 }
 
-/* The call is about to wait: make it reachable for cancellation and session end. */
+static struct call_timer *call_timer_start(struct mcp_call *c, uint64_t ms, mcp_timer_fn fn,
+                                           void *arg);
+
+/* MAX_CALL_DURATION_MS: whatever the call waits on (a tool's timers, a client that never
+ * answers, a client that went away and never resumes), it is answered and released. */
+static void on_deadline(struct mcp_call *c, void *arg)
+{
+    log_write(c->ctx->log, LOG_WARNING, "call ended: longer than MAX_CALL_DURATION_MS",
+              json_pack("{s:s,s:I}", "method", c->method ? c->method : "", "max_call_duration_ms",
+                        (json_int_t)mcp_limit_call_duration_ms(c->ctx)));
+    mcp_call_error(c, JSONRPC_INTERNAL_ERROR,
+                   "Request timed out: the call ran longer than the server allows "
+                   "(MAX_CALL_DURATION_MS)",
+                   NULL);
+}
+
+/* The call is about to wait: make it reachable for cancellation and session end, and give it
+ * its deadline (counted from its start). */
 static int call_go_live(struct mcp_call *c)
 {
     if (c->live)
@@ -134,6 +155,10 @@ static int call_go_live(struct mcp_call *c)
     if (!c->live)
         return -1;
     if (c->id && mcp_live_add_call(c->live, c->id, &c->live_entry) != 0)
+        return -1;
+    uint64_t elapsed = uv_now(c->ctx->loop) - c->started_ms;
+    uint64_t max = mcp_limit_call_duration_ms(c->ctx);
+    if (!call_timer_start(c, elapsed < max ? max - elapsed : 0, on_deadline, NULL))
         return -1;
     return 0;
 }
@@ -244,13 +269,12 @@ static void on_timer(uv_timer_t *h)
     mcp_call_leave(c);
 }
 
-int mcp_call_after(struct mcp_call *c, uint64_t ms, mcp_timer_fn fn, void *arg)
+static struct call_timer *call_timer_start(struct mcp_call *c, uint64_t ms, mcp_timer_fn fn,
+                                           void *arg)
 {
-    if (c->answered || c->cancelled || call_go_live(c) != 0)
-        return -1;
     struct call_timer *t = calloc(1, sizeof *t);
     if (!t)
-        return -1;
+        return NULL;
     uv_timer_init(c->ctx->loop, &t->handle);
     t->handle.data = t;
     t->call = c;
@@ -259,7 +283,14 @@ int mcp_call_after(struct mcp_call *c, uint64_t ms, mcp_timer_fn fn, void *arg)
     t->next = c->timers;
     c->timers = t;
     uv_timer_start(&t->handle, on_timer, ms, 0);
-    return 0;
+    return t;
+}
+
+int mcp_call_after(struct mcp_call *c, uint64_t ms, mcp_timer_fn fn, void *arg)
+{
+    if (c->answered || c->cancelled || call_go_live(c) != 0)
+        return -1;
+    return call_timer_start(c, ms, fn, arg) ? 0 : -1;
 }
 
 static void unlink_request(struct mcp_call *c, struct call_request *r)
@@ -457,6 +488,16 @@ bool mcp_call_client_supports(const struct mcp_call *c, const char *path)
 struct store *mcp_call_store(const struct mcp_call *c)
 {
     return c->ctx->store;
+}
+
+uint64_t mcp_call_max_duration_ms(const struct mcp_call *c)
+{
+    return mcp_limit_call_duration_ms(c->ctx);
+}
+
+unsigned mcp_call_max_tool_steps(const struct mcp_call *c)
+{
+    return mcp_limit_tool_steps(c->ctx);
 }
 
 static struct mcp_call *call_of_live_entry(struct mcp_live_call *lc)

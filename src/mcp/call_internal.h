@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "mcp/call.h"
 #include "mcp/context.h"
@@ -31,7 +32,8 @@ struct mcp_call {
     void (*state_free)(void *);
     struct call_timer *timers;
     struct call_request *requests;
-    unsigned running; /* > 0 while a handler function of this call is on the stack */
+    uint64_t started_ms; /* loop time at creation: MAX_CALL_DURATION_MS counts from here */
+    unsigned running;    /* > 0 while a handler function of this call is on the stack */
     bool answered;
     bool cancelled;
 };

@@ -24,7 +24,8 @@ struct mcp_ctx {
     struct mcp_dispatch *dispatch;
     struct hashmap *live; /* session id -> struct mcp_live, sessions active on this instance */
     struct mcp_touch_cache *touched; /* sessions whose TTL was refreshed in the last second */
-    int shutting_down; /* set once graceful shutdown begins: new sessions are refused */
+    int shutting_down;        /* set once graceful shutdown begins: new sessions are refused */
+    unsigned calls_in_flight; /* calls of this instance not yet freed (MAX_CALLS, /health) */
 };
 
 #endif

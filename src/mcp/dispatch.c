@@ -7,8 +7,10 @@
 #include "app/config.h"
 #include "lib/crypto.h"
 #include "lib/json.h"
+#include "lib/log.h"
 #include "mcp/call_internal.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/limits.h"
 #include "store/store.h"
 #include "lib/utf8.h"
 
@@ -308,13 +310,9 @@ static void method_resources_read(struct mcp_call *c)
     mcp_call_error(c, MCP_ERROR_RESOURCE_NOT_FOUND, msg, json_pack("{s:s}", "uri", uri));
 }
 
-static void method_resources_subscribe(struct mcp_call *c)
+static void subscribe_finish(struct mcp_call *c, const char *uri, bool subscribe)
 {
     const struct mcp_dispatch *d = c->ctx->dispatch;
-    const char *uri = json_get_string(c->params, "uri");
-    bool subscribe = strcmp(c->method, "resources/subscribe") == 0;
-    if (!uri)
-        return invalid_params(c, "Invalid params: uri must be a string");
     const struct mcp_state_name key = mcp_key_subscriptions(c->sess.id);
     uint64_t ttl = mcp_session_ttl_ms(c->ctx);
     if (subscribe)
@@ -325,6 +323,48 @@ static void method_resources_subscribe(struct mcp_call *c)
         if (d->packs[i]->resource_subscribe && d->packs[i]->resource_subscribe(c, uri, subscribe))
             return;
     mcp_call_result(c, json_object());
+}
+
+/* The session's subscriptions, read to count them: a URI already subscribed costs nothing, a
+ * new one only while the session is under MAX_SUBSCRIPTIONS (every subscribed URI is stored for
+ * the session's life and re-sent on its standalone streams each period). */
+static void on_subscriptions(void *arg, int status, const struct store_str *items, size_t n)
+{
+    struct mcp_call *c = arg;
+    const char *uri = json_get_string(c->params, "uri");
+    size_t len = strlen(uri);
+    bool have = false;
+    for (size_t i = 0; i < n && !have; i++)
+        have = items[i].len == len && memcmp(items[i].ptr, uri, len) == 0;
+    mcp_call_enter(c);
+    if (status != STORE_OK) {
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Service unavailable: session store unreachable",
+                       NULL);
+    } else if (!have && n >= mcp_limit_subscriptions(c->ctx)) {
+        log_write(c->ctx->log, LOG_WARNING, "subscription refused: MAX_SUBSCRIPTIONS reached",
+                  json_pack("{s:i}", "limit", (int)mcp_limit_subscriptions(c->ctx)));
+        mcp_call_error(c, JSONRPC_SERVER_ERROR, "Too many subscriptions (MAX_SUBSCRIPTIONS)", NULL);
+    } else {
+        subscribe_finish(c, uri, true);
+    }
+    mcp_call_leave(c);
+}
+
+static void method_resources_subscribe(struct mcp_call *c)
+{
+    const char *uri = json_get_string(c->params, "uri");
+    bool subscribe = strcmp(c->method, "resources/subscribe") == 0;
+    if (!uri)
+        return invalid_params(c, "Invalid params: uri must be a string");
+    if (!subscribe)
+        return subscribe_finish(c, uri, false);
+    if (strlen(uri) > mcp_limit_uri_bytes(c->ctx))
+        return invalid_params(c, "Invalid params: uri longer than the server allows "
+                                 "(MAX_URI_BYTES)");
+    if (store_smembers(c->ctx->store, mcp_key_subscriptions(c->sess.id).s, on_subscriptions, c) !=
+        STORE_OK)
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Service unavailable: session store unreachable",
+                       NULL);
 }
 
 static void method_prompts_list(struct mcp_call *c)
@@ -424,9 +464,34 @@ static const struct method methods[] = {
     {"logging/setLevel", method_set_level},
 };
 
+/* MAX_CALLS (this process) and MAX_CALLS_PER_SESSION (calls of the session waiting here): a
+ * call that waits holds timers, its request and a stream for as long as it runs. */
+static bool too_many_calls(struct mcp_ctx *ctx, const struct mcp_session *sess)
+{
+    bool over = ctx->calls_in_flight >= mcp_limit_calls(ctx);
+    const char *which = "MAX_CALLS";
+    struct mcp_live *l = over ? NULL : mcp_live_acquire(ctx, sess->id, false);
+    if (l && mcp_live_call_count(l) >= mcp_limit_calls_per_session(ctx)) {
+        over = true;
+        which = "MAX_CALLS_PER_SESSION";
+    }
+    mcp_live_release(l);
+    if (over)
+        log_write(ctx->log, LOG_WARNING, "request refused: too many concurrent requests",
+                  json_pack("{s:s}", "limit", which));
+    return over;
+}
+
 void mcp_dispatch_request(struct mcp_ctx *ctx, const struct mcp_session *sess,
                           const json_t *request, struct mcp_sink *sink)
 {
+    if (too_many_calls(ctx, sess)) {
+        sink->emit(sink,
+                   jsonrpc_error(json_object_get(request, "id"), JSONRPC_SERVER_ERROR,
+                                 "Too many concurrent requests", NULL),
+                   true);
+        return;
+    }
     struct mcp_call *c = mcp_call_new(ctx, sess, request, sink);
     if (!c) {
         sink->emit(sink,
@@ -457,4 +522,35 @@ void mcp_dispatch_notification(struct mcp_ctx *ctx, const struct mcp_session *se
         json_object_get(json_object_get(notification, "params"), "requestId");
     if (json_is_string(request_id) || json_is_integer(request_id))
         mcp_live_route_cancel(ctx, sess->id, request_id);
+}
+
+/* The size of a request id or progress token as JSON text (strings quoted; escapes not counted,
+ * which only makes the bound a little more lenient). */
+static size_t id_bytes(const json_t *v)
+{
+    if (json_is_string(v))
+        return json_string_length(v) + 2;
+    return json_is_integer(v) ? 20 : json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+int mcp_dispatch_check_request(const struct mcp_ctx *ctx, const json_t *msg, const char **why)
+{
+    size_t max = mcp_limit_id_bytes(ctx);
+    const json_t *id = json_object_get(msg, "id");
+    if (id && id_bytes(id) > max) {
+        *why = "Invalid Request: id longer than the server allows (MAX_ID_BYTES)";
+        return JSONRPC_INVALID_REQUEST;
+    }
+    const json_t *meta = json_object_get(json_object_get(msg, "params"), "_meta");
+    const json_t *token = json_object_get(meta, "progressToken");
+    if (token && id_bytes(token) > max) {
+        *why = "Invalid params: progressToken longer than the server allows (MAX_ID_BYTES)";
+        return JSONRPC_INVALID_PARAMS;
+    }
+    return 0;
+}
+
+bool mcp_dispatch_capabilities_fit(const struct mcp_ctx *ctx, const json_t *caps)
+{
+    return !caps || json_dumpb(caps, NULL, 0, JSON_COMPACT) <= mcp_limit_capabilities_bytes(ctx);
 }

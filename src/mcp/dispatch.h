@@ -36,6 +36,12 @@ void mcp_dispatch_request(struct mcp_ctx *ctx, const struct mcp_session *sess,
 void mcp_dispatch_notification(struct mcp_ctx *ctx, const struct mcp_session *sess,
                                const json_t *notification);
 
+/* MAX_ID_BYTES: 0 when msg's id and progressToken fit, else the JSON-RPC error code (-32600 for
+ * the id, -32602 for the token) with *why set to the message. */
+int mcp_dispatch_check_request(const struct mcp_ctx *ctx, const json_t *msg, const char **why);
+/* MAX_CAPABILITIES_BYTES: whether a client's capabilities (may be NULL) may be stored. */
+bool mcp_dispatch_capabilities_fit(const struct mcp_ctx *ctx, const json_t *caps);
+
 /* The enabled packs, in --features order. */
 size_t mcp_dispatch_pack_count(const struct mcp_dispatch *d);
 const struct mcp_feature_pack *mcp_dispatch_pack(const struct mcp_dispatch *d, size_t i);

@@ -78,6 +78,10 @@ const json_t *mcp_call_client_capabilities(const struct mcp_call *c);
  * "elicitation.form", "roots". */
 bool mcp_call_client_supports(const struct mcp_call *c, const char *path);
 struct store *mcp_call_store(const struct mcp_call *c);
+/* MAX_CALL_DURATION_MS and MAX_TOOL_STEPS, for tools whose arguments say how long they run and
+ * how much they send, so that they refuse what the server would end anyway. */
+uint64_t mcp_call_max_duration_ms(const struct mcp_call *c);
+unsigned mcp_call_max_tool_steps(const struct mcp_call *c);
 
 /* ---- the pack tables ---- */
 

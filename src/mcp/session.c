@@ -4,12 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app/config.h"
+#include "lib/crypto.h"
 #include "lib/hashmap.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/limits.h"
 #include "store/store.h"
 
 const char *const mcp_log_levels[MCP_LOG_LEVEL_COUNT] = {
@@ -114,6 +117,14 @@ struct mcp_state_name mcp_key_event_log(const char *sid, const char *stream_id)
     return state_name("session:{%s}:events:%s", sid, stream_id);
 }
 
+struct mcp_state_name mcp_key_user_sessions(const char *owner)
+{
+    /* The subject is hashed: it may be long or hold any byte, and a key name should not. */
+    char sha[65];
+    crypto_sha256_hex(owner, strlen(owner), sha);
+    return state_name("owner:{%s}:sessions%s", sha, NULL);
+}
+
 struct mcp_state_name mcp_channel_control(const char *sid)
 {
     return state_name("mcp:control:%s%s", sid, NULL);
@@ -164,8 +175,28 @@ static void op_done_int(void *arg, int status, long long value)
     free(o);
 }
 
-int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_session_done_fn fn,
-                       void *arg)
+/* Wall-clock milliseconds: expiry times in the per-user index are compared by every instance. */
+static uint64_t wall_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* HSET owner:{..}:sessions <sid> <expiry>: the session's slot, valid until its TTL would end. */
+static int user_index_put(struct mcp_ctx *ctx, const char *owner, const char *sid, store_int_cb cb,
+                          void *arg)
+{
+    char expiry[24];
+    int n = snprintf(expiry, sizeof expiry, "%" PRIu64, wall_ms() + mcp_session_ttl_ms(ctx));
+    struct store_str pairs[] = {{sid, strlen(sid)}, {expiry, (size_t)n}};
+    return store_hset(ctx->store, mcp_key_user_sessions(owner).s, pairs, 2, mcp_session_ttl_ms(ctx),
+                      cb, arg);
+}
+
+/* The record and the owner key, in that order; fn runs once both are written. */
+static int session_write(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_session_done_fn fn,
+                         void *arg)
 {
     char *caps = s->client_capabilities
                      ? json_serialize(s->client_capabilities, NULL)
@@ -193,6 +224,85 @@ int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_ses
     if (rc != STORE_OK)
         free(o);
     return rc == STORE_OK ? 0 : -1;
+}
+
+int mcp_session_update(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_session_done_fn fn,
+                       void *arg)
+{
+    return session_write(ctx, s, fn, arg);
+}
+
+/* A session being created while its slot in the per-user index is checked. */
+struct create_op {
+    struct mcp_ctx *ctx;
+    struct mcp_session s; /* a copy: the caller's is borrowed for the call only */
+    mcp_session_done_fn fn;
+    void *arg;
+};
+
+static void create_op_free(struct create_op *co)
+{
+    mcp_session_free(&co->s);
+    free(co);
+}
+
+/* Live slots in the index (expiry still ahead); the expired ones are removed on the way. */
+static size_t count_live_slots(struct create_op *co, const struct store_str *items, size_t n)
+{
+    const struct mcp_state_name key = mcp_key_user_sessions(co->s.owner);
+    uint64_t now = wall_ms();
+    size_t live = 0;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        char num[24], field[MCP_SESSION_ID_MAX + 1];
+        snprintf(num, sizeof num, "%.*s", (int)(items[i + 1].len < 23 ? items[i + 1].len : 23),
+                 items[i + 1].ptr);
+        if (strtoull(num, NULL, 10) > now) {
+            live++;
+        } else if (items[i].len <= MCP_SESSION_ID_MAX) {
+            snprintf(field, sizeof field, "%.*s", (int)items[i].len, items[i].ptr);
+            store_hdel(co->ctx->store, key.s, field, NULL, NULL);
+        }
+    }
+    return live;
+}
+
+/* The slot was written before the index was read, so two instances creating at once both count
+ * both: the user never holds more than the bound (at worst both are refused and retry). */
+static void on_user_sessions(void *arg, int status, const struct store_str *items, size_t n)
+{
+    struct create_op *co = arg;
+    if (status != STORE_OK) {
+        co->fn(co->arg, -1);
+    } else if (count_live_slots(co, items, n) > mcp_limit_sessions_per_user(co->ctx)) {
+        store_hdel(co->ctx->store, mcp_key_user_sessions(co->s.owner).s, co->s.id, NULL, NULL);
+        log_write(co->ctx->log, LOG_WARNING, "session refused: too many sessions for this user",
+                  json_pack("{s:i}", "limit", (int)mcp_limit_sessions_per_user(co->ctx)));
+        co->fn(co->arg, MCP_SESSION_LIMIT);
+    } else if (session_write(co->ctx, &co->s, co->fn, co->arg) != 0) {
+        co->fn(co->arg, -1);
+    }
+    create_op_free(co);
+}
+
+int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_session_done_fn fn,
+                       void *arg)
+{
+    if (mcp_limit_sessions_per_user(ctx) == 0 || !fn)
+        return session_write(ctx, s, fn, arg);
+    struct create_op *co = calloc(1, sizeof *co);
+    if (!co)
+        return -1;
+    co->ctx = ctx;
+    co->fn = fn;
+    co->arg = arg;
+    mcp_session_copy(&co->s, s);
+    if (user_index_put(ctx, s->owner, s->id, NULL, NULL) != STORE_OK ||
+        store_hgetall(ctx->store, mcp_key_user_sessions(s->owner).s, on_user_sessions, co) !=
+            STORE_OK) {
+        create_op_free(co);
+        return -1;
+    }
+    return 0;
 }
 
 static void fill_field(struct mcp_session *s, const struct store_str *f, const struct store_str *v)
@@ -295,7 +405,7 @@ void mcp_session_forget_touches(struct mcp_ctx *ctx)
     ctx->touched = NULL;
 }
 
-void mcp_session_touch(struct mcp_ctx *ctx, const char *sid)
+void mcp_session_touch(struct mcp_ctx *ctx, const char *sid, const char *owner)
 {
     if (recently_touched(ctx, sid))
         return;
@@ -303,6 +413,9 @@ void mcp_session_touch(struct mcp_ctx *ctx, const char *sid)
     store_expire(ctx->store, mcp_key_record(sid).s, ttl, NULL, NULL);
     store_expire(ctx->store, mcp_key_owner(sid).s, ttl, NULL, NULL);
     store_expire(ctx->store, mcp_key_subscriptions(sid).s, ttl, NULL, NULL);
+    /* The slot in the per-user index lives exactly as long as the session. */
+    if (owner && mcp_limit_sessions_per_user(ctx) > 0)
+        user_index_put(ctx, owner, sid, NULL, NULL);
 }
 
 int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level)
@@ -315,8 +428,11 @@ int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level)
                : -1;
 }
 
-int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_fn fn, void *arg)
+int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, const char *owner,
+                        mcp_session_done_fn fn, void *arg)
 {
+    if (owner) /* frees the session's slot at once; expiry frees it by its time */
+        store_hdel(ctx->store, mcp_key_user_sessions(owner).s, sid, NULL, NULL);
     store_del(ctx->store, mcp_key_owner(sid).s, NULL, NULL);
     store_del(ctx->store, mcp_key_subscriptions(sid).s, NULL, NULL);
     struct op *o = op_new((void *)fn, arg, sid);
@@ -378,7 +494,11 @@ struct mcp_live {
     struct hashmap *calls;          /* request id key -> struct mcp_live_call */
     struct hashmap *pending;        /* server request id (decimal) -> struct pending_reply */
     struct mcp_live_member members; /* list head */
+    uv_timer_t *alive_timer;        /* while calls wait: notices the session's expiry */
 };
+
+/* Request ids are bounded by MAX_ID_BYTES (at most 4096, config.c); their map keys fit here. */
+#define CALL_KEY_MAX 4200
 
 static void live_end(struct mcp_live *l, const char *why);
 
@@ -470,10 +590,43 @@ struct mcp_live *mcp_live_acquire(struct mcp_ctx *ctx, const char *sid, bool cre
     return l;
 }
 
+static void alive_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void alive_timer_stop(struct mcp_live *l)
+{
+    if (!l->alive_timer)
+        return;
+    uv_timer_stop(l->alive_timer);
+    uv_close((uv_handle_t *)l->alive_timer, alive_timer_closed);
+    l->alive_timer = NULL;
+}
+
+/* Nothing else looks at a session whose calls run with no stream open, and a call does not keep
+ * its session alive: without this, a call would outlive its expired session. */
+static void on_alive_timer(uv_timer_t *t)
+{
+    struct mcp_live *l = t->data;
+    mcp_session_check_alive(l->ctx, l->sid);
+}
+
+static void alive_timer_start(struct mcp_live *l)
+{
+    if (l->alive_timer || !(l->alive_timer = malloc(sizeof *l->alive_timer)))
+        return;
+    uv_timer_init(l->ctx->loop, l->alive_timer);
+    l->alive_timer->data = l;
+    uint64_t period = mcp_session_heartbeat_ms(l->ctx);
+    uv_timer_start(l->alive_timer, on_alive_timer, period, period);
+}
+
 void mcp_live_release(struct mcp_live *l)
 {
     if (!l || --l->refs > 0)
         return;
+    alive_timer_stop(l);
     if (l->registered)
         hashmap_remove(l->ctx->live, l->sid, strlen(l->sid));
     if (l->control_sub)
@@ -521,21 +674,31 @@ void mcp_live_remove_member(struct mcp_live *l, struct mcp_live_member *m)
 
 int mcp_live_add_call(struct mcp_live *l, const json_t *request_id, struct mcp_live_call *lc)
 {
-    char key[256];
+    char key[CALL_KEY_MAX];
     jsonrpc_id_key(request_id, key, sizeof key);
-    return hashmap_put(l->calls, key, strlen(key), lc, NULL);
+    if (hashmap_put(l->calls, key, strlen(key), lc, NULL) != 0)
+        return -1;
+    alive_timer_start(l);
+    return 0;
 }
 
 void mcp_live_remove_call(struct mcp_live *l, const json_t *request_id)
 {
-    char key[256];
+    char key[CALL_KEY_MAX];
     jsonrpc_id_key(request_id, key, sizeof key);
     hashmap_remove(l->calls, key, strlen(key));
+    if (hashmap_count(l->calls) == 0)
+        alive_timer_stop(l);
+}
+
+size_t mcp_live_call_count(const struct mcp_live *l)
+{
+    return hashmap_count(l->calls);
 }
 
 bool mcp_live_cancel_call(struct mcp_live *l, const json_t *request_id)
 {
-    char key[256];
+    char key[CALL_KEY_MAX];
     jsonrpc_id_key(request_id, key, sizeof key);
     struct mcp_live_call *lc = hashmap_get(l->calls, key, strlen(key));
     if (!lc)

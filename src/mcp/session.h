@@ -35,6 +35,9 @@ struct mcp_state_name mcp_key_owner(const char *sid);
 struct mcp_state_name mcp_key_subscriptions(const char *sid);
 /* session:{<sid>}:events:<stream>: one SSE stream's bounded event log. */
 struct mcp_state_name mcp_key_event_log(const char *sid, const char *stream_id);
+/* owner:{<sha256 of the owner>}:sessions: the user's sessions (hash: sid -> expiry, wall-clock
+ * ms), the count behind MAX_SESSIONS_PER_USER; expired entries are pruned when it is checked. */
+struct mcp_state_name mcp_key_user_sessions(const char *owner);
 /* mcp:control:<sid>: DELETE tells every instance to end the session. */
 struct mcp_state_name mcp_channel_control(const char *sid);
 /* mcp:shttp:toserver:<sid>: the client's replies to server->client requests. */
@@ -73,7 +76,15 @@ typedef void (*mcp_session_done_fn)(void *arg, int status);
 /* status 0 and s filled (borrowed for the callback) when found; 1 when absent; < 0 on error. */
 typedef void (*mcp_session_load_fn)(void *arg, int status, const struct mcp_session *s);
 
+/* mcp_session_create's status when the owner already holds MAX_SESSIONS_PER_USER sessions. */
+#define MCP_SESSION_LIMIT 1
+
+/* Store a new session, once the owner's index has room for it (status MCP_SESSION_LIMIT when
+ * not; without fn, no check). */
 int mcp_session_create(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_session_done_fn fn,
+                       void *arg);
+/* Rewrite an existing session's record (the legacy transport's initialize). */
+int mcp_session_update(struct mcp_ctx *ctx, const struct mcp_session *s, mcp_session_done_fn fn,
                        void *arg);
 int mcp_session_load(struct mcp_ctx *ctx, const char *sid, mcp_session_load_fn fn, void *arg);
 /* SESSION_TTL_MS: how long a session lives after its last request. */
@@ -81,13 +92,15 @@ uint64_t mcp_session_ttl_ms(const struct mcp_ctx *ctx);
 /* The keep-alive period of a session's SSE streams: 15 s, or half the TTL if shorter, so a
  * stream notices an expired session (GET /mcp) or refreshes it in time (/sse). */
 uint64_t mcp_session_heartbeat_ms(const struct mcp_ctx *ctx);
-/* Refresh the session's TTL (at most once a second per session on this instance). */
-void mcp_session_touch(struct mcp_ctx *ctx, const char *sid);
+/* Refresh the session's TTL and its slot in the owner's index (at most once a second per session
+ * on this instance). */
+void mcp_session_touch(struct mcp_ctx *ctx, const char *sid, const char *owner);
 /* Free the touch cache (server shutdown). */
 void mcp_session_forget_touches(struct mcp_ctx *ctx);
 int mcp_session_set_log_level(struct mcp_ctx *ctx, const char *sid, int level);
 /* Delete the stored record and tell every instance (control channel) to close its streams. */
-int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, mcp_session_done_fn fn, void *arg);
+int mcp_session_destroy(struct mcp_ctx *ctx, const char *sid, const char *owner,
+                        mcp_session_done_fn fn, void *arg);
 /* A notification for the session's standalone stream (GET /mcp or legacy /sse), wherever it is
  * open: published on mcp_channel_standalone(sid). Dropped when none is open, as the
  * reference server does. msg is borrowed. */
@@ -129,6 +142,8 @@ struct mcp_live_call {
 
 int mcp_live_add_call(struct mcp_live *l, const json_t *request_id, struct mcp_live_call *lc);
 void mcp_live_remove_call(struct mcp_live *l, const json_t *request_id);
+/* Calls of the session waiting on this instance (MAX_CALLS_PER_SESSION counts these). */
+size_t mcp_live_call_count(const struct mcp_live *l);
 /* Cancel the call with that request id if it runs on this instance; false if there is none. */
 bool mcp_live_cancel_call(struct mcp_live *l, const json_t *request_id);
 

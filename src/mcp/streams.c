@@ -8,12 +8,20 @@
 #include "lib/buf.h"
 #include "app/config.h"
 #include "lib/crypto.h"
+#include "lib/json.h"
+#include "lib/log.h"
 #include "http/http_response.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/limits.h"
 #include "mcp/session.h"
 #include "store/store.h"
 
 #define MARK_EVENT 'E'
 #define MARK_FINAL 'F'
+/* An event larger than EVENT_LOG_ENTRY_MAX_BYTES that is not a response: its seq is logged (the
+ * log's numbering must follow the stream's) but not its data, so a replay skips it. */
+#define MARK_SKIPPED       'S'
+#define MARK_SKIPPED_FINAL 'Z'
 
 struct mcp_stream {
     struct mcp_ctx *ctx;
@@ -77,6 +85,38 @@ int mcp_stream_prime(struct mcp_stream *s, uint64_t retry_ms)
     return http_stream_write(s->ex, event, (size_t)n);
 }
 
+/* What the log keeps of an event larger than EVENT_LOG_ENTRY_MAX_BYTES. Kept whole, such events
+ * times EVENT_LOG_MAX would be held per stream for the session's life (a 1 MB progressToken once
+ * made every progress event 1 MB). A response is replayed as an error with its id, so a client
+ * that resumes still gets an answer to its request; a notification or request is skipped. */
+static void append_placeholder(struct mcp_stream *s, struct buf *entry, const char *json,
+                               size_t len, bool final)
+{
+    json_t *m = json_loadb(json, len, 0, NULL);
+    const json_t *id = json_object_get(m, "id");
+    bool response = id && (json_object_get(m, "result") || json_object_get(m, "error"));
+    char *text = NULL;
+    size_t n = 0;
+    if (response) {
+        json_t *err =
+            jsonrpc_error(id, JSONRPC_INTERNAL_ERROR,
+                          "Response too large to replay (EVENT_LOG_ENTRY_MAX_BYTES)", NULL);
+        text = json_serialize(err, &n);
+        json_decref(err);
+    }
+    if (text) {
+        buf_append_char(entry, final ? MARK_FINAL : MARK_EVENT);
+        buf_append(entry, text, n);
+    } else {
+        buf_append_char(entry, final ? MARK_SKIPPED_FINAL : MARK_SKIPPED);
+    }
+    free(text);
+    json_decref(m);
+    log_write(s->ctx->log, LOG_INFO, "event not kept in full for replay",
+              json_pack("{s:I,s:I}", "bytes", (json_int_t)len, "limit",
+                        (json_int_t)mcp_limit_event_bytes(s->ctx)));
+}
+
 int mcp_stream_emit(struct mcp_stream *s, const char *json, size_t len, bool final)
 {
     uint64_t seq = ++s->seq;
@@ -84,8 +124,17 @@ int mcp_stream_emit(struct mcp_stream *s, const char *json, size_t len, bool fin
     buf_init(&entry, 0);
     buf_append_char(&entry, final ? MARK_FINAL : MARK_EVENT);
     buf_append(&entry, json, len);
-    store_log_append(s->ctx->store, mcp_key_event_log(s->sid, s->id).s, entry.data, entry.len,
-                     log_max(s->ctx), mcp_session_ttl_ms(s->ctx), NULL, NULL);
+    if (len <= mcp_limit_event_bytes(s->ctx)) {
+        store_log_append(s->ctx->store, mcp_key_event_log(s->sid, s->id).s, entry.data, entry.len,
+                         log_max(s->ctx), mcp_session_ttl_ms(s->ctx), NULL, NULL);
+    } else {
+        struct buf kept;
+        buf_init(&kept, 0);
+        append_placeholder(s, &kept, json, len, final);
+        store_log_append(s->ctx->store, mcp_key_event_log(s->sid, s->id).s, kept.data, kept.len,
+                         log_max(s->ctx), mcp_session_ttl_ms(s->ctx), NULL, NULL);
+        buf_free(&kept);
+    }
     int rc = 0;
     if (s->ex) {
         char id[MCP_EVENT_ID_MAX];
@@ -182,6 +231,8 @@ static bool resume_write(struct resume *r, uint64_t seq, const char *entry, size
     if (seq <= r->last_seq || len < 1)
         return false;
     r->last_seq = seq;
+    if (entry[0] == MARK_SKIPPED || entry[0] == MARK_SKIPPED_FINAL)
+        return entry[0] == MARK_SKIPPED_FINAL;
     char id[MCP_EVENT_ID_MAX];
     event_id(id, r->stream_id, seq);
     http_sse_event(r->ex, id, "message", entry + 1, len - 1);
@@ -288,7 +339,8 @@ static void follow_live(struct resume *r)
 static bool log_has_final(const struct store_log_entry *entries, size_t n)
 {
     for (size_t i = n; i > 0; i--)
-        if (entries[i - 1].len > 0 && entries[i - 1].data[0] == MARK_FINAL)
+        if (entries[i - 1].len > 0 &&
+            (entries[i - 1].data[0] == MARK_FINAL || entries[i - 1].data[0] == MARK_SKIPPED_FINAL))
             return true;
     return false;
 }

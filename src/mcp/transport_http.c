@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "mcp/dispatch.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/limits.h"
 #include "mcp/notifier.h"
 #include "mcp/session.h"
 #include "mcp/streams.h"
@@ -59,6 +60,7 @@ struct post {
     enum post_mode mode;
     json_t *responses; /* answers collected while not streaming */
     struct mcp_stream *stream;
+    size_t answer_bytes; /* a batch's answers so far, as JSON (MAX_BATCH_RESPONSE_BYTES) */
 };
 
 static void post_free(struct post *p)
@@ -130,11 +132,38 @@ static void post_complete(struct post *p)
     post_free(p);
 }
 
+/* MAX_BATCH_RESPONSE_BYTES: a batch of cheap requests with large answers (tools/list, reads)
+ * would make one answer many times the request's size. Answers past the bound are replaced by
+ * an error carrying their id, so every request of the batch is still answered. */
+static json_t *batch_bound(struct post *p, json_t *msg)
+{
+    size_t n = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+    size_t max = mcp_limit_batch_response_bytes(p->ctx);
+    if (p->answer_bytes + n <= max) {
+        p->answer_bytes += n;
+        return msg;
+    }
+    if (p->answer_bytes <= max) {
+        log_write(p->ctx->log, LOG_WARNING,
+                  "batch answer cut: larger than MAX_BATCH_RESPONSE_BYTES",
+                  json_pack("{s:I}", "limit", (json_int_t)max));
+        p->answer_bytes = max + 1; /* logged once per batch */
+    }
+    json_t *err = jsonrpc_error(json_object_get(msg, "id"), JSONRPC_INTERNAL_ERROR,
+                                "Internal error: batch response larger than the server allows "
+                                "(MAX_BATCH_RESPONSE_BYTES)",
+                                NULL);
+    json_decref(msg);
+    return err;
+}
+
 static void post_emit(struct mcp_sink *sink, json_t *msg, bool final)
 {
     struct post *p = (struct post *)sink;
     if (final)
         p->outstanding--;
+    if (final && msg && p->batch)
+        msg = batch_bound(p, msg);
     if (msg) {
         if (p->mode != MODE_SSE && !final)
             post_begin_stream(p);
@@ -222,8 +251,9 @@ static bool owner_matches(const struct mcp_session *s, const char *user)
     return s->owner && user && strcmp(s->owner, user) == 0 && !s->legacy_sse;
 }
 
-static int count_messages(json_t *body, const struct mcp_session *s, unsigned *requests,
-                          const char **why)
+/* -1 (invalid request), or the code of a bound the POST breaks (its why set), or 0. */
+static int count_messages(const struct mcp_ctx *ctx, json_t *body, const struct mcp_session *s,
+                          unsigned *requests, const char **why)
 {
     json_t *one[1] = {body};
     json_t **items = one;
@@ -238,6 +268,11 @@ static int count_messages(json_t *body, const struct mcp_session *s, unsigned *r
             *why = "Invalid Request: empty batch";
             return -1;
         }
+        if (n > mcp_limit_batch_entries(ctx)) {
+            *why = "Invalid Request: batch has more entries than the server allows "
+                   "(MAX_BATCH_ENTRIES)";
+            return -1;
+        }
     }
     *requests = 0;
     for (size_t i = 0; i < n; i++) {
@@ -250,6 +285,9 @@ static int count_messages(json_t *body, const struct mcp_session *s, unsigned *r
             *why = "Invalid Request: Server already initialized";
             return -1;
         }
+        int code = kind == JSONRPC_REQUEST ? mcp_dispatch_check_request(ctx, m, why) : 0;
+        if (code != 0)
+            return code;
         *requests += kind == JSONRPC_REQUEST;
     }
     return 0;
@@ -274,11 +312,14 @@ static void post_with_session(struct post_load *pl, const struct mcp_session *s)
 {
     const char *why = "Invalid Request";
     unsigned requests = 0;
-    if (count_messages(pl->body, s, &requests, &why) != 0) {
-        mcp_http_error(pl->ex, 400, JSONRPC_INVALID_REQUEST, why);
+    int code = count_messages(pl->ctx, pl->body, s, &requests, &why);
+    if (code != 0) {
+        if (code != -1) /* a bound, not a malformed message: worth an operator's attention */
+            log_write(pl->ctx->log, LOG_WARNING, "request refused", json_pack("{s:s}", "why", why));
+        mcp_http_error(pl->ex, 400, code == -1 ? JSONRPC_INVALID_REQUEST : code, why);
         return;
     }
-    mcp_session_touch(pl->ctx, s->id);
+    mcp_session_touch(pl->ctx, s->id, s->owner);
     if (json_is_array(pl->body)) {
         size_t i;
         json_t *m;
@@ -328,6 +369,11 @@ static void on_session_created(void *arg, int status)
     struct init *in = arg;
     if (http_exchange_closed(in->ex)) {
         http_exchange_finish(in->ex);
+    } else if (status == MCP_SESSION_LIMIT) {
+        http_respond_json(in->ex, 429,
+                          jsonrpc_error(in->id, JSONRPC_SERVER_ERROR,
+                                        "Too many sessions for this user (MAX_SESSIONS_PER_USER)",
+                                        NULL));
     } else if (status != 0) {
         mcp_http_store_unavailable(in->ex, in->id);
     } else {
@@ -364,6 +410,20 @@ static void handle_initialize(struct mcp_ctx *ctx, struct http_exchange *ex, jso
                                         "Invalid params: protocolVersion must be a string and "
                                         "capabilities an object",
                                         NULL));
+        return;
+    }
+    const char *why = NULL;
+    int code = mcp_dispatch_check_request(ctx, msg, &why);
+    if (code == 0 && !mcp_dispatch_capabilities_fit(ctx, caps)) {
+        code = JSONRPC_INVALID_PARAMS;
+        why = "Invalid params: capabilities larger than the server allows "
+              "(MAX_CAPABILITIES_BYTES)";
+    }
+    if (code != 0) {
+        log_write(ctx->log, LOG_WARNING, "initialize refused", json_pack("{s:s}", "why", why));
+        /* An id past the bound is not echoed: that is what the bound is for. */
+        const json_t *id = code == JSONRPC_INVALID_REQUEST ? NULL : json_object_get(msg, "id");
+        http_respond_json(ex, 400, jsonrpc_error(id, code, why, NULL));
         return;
     }
     struct init *in = calloc(1, sizeof *in);
@@ -583,7 +643,7 @@ static void on_get_session(void *arg, int status, const struct mcp_session *s)
         const char *last = http_request_header(req, "last-event-id");
         char stream_id[MCP_STREAM_ID_MAX + 1];
         uint64_t seq = 0;
-        mcp_session_touch(sl->ctx, s->id);
+        mcp_session_touch(sl->ctx, s->id, s->owner);
         http_response_header(ex, "Mcp-Session-Id", s->id);
         http_sse_begin(ex, 200);
         if (last && mcp_event_id_parse(last, stream_id, sizeof stream_id, &seq) == 0) {
@@ -621,7 +681,7 @@ static void on_delete_session(void *arg, int status, const struct mcp_session *s
         mcp_http_store_unavailable(ex, NULL);
     else if (status > 0 || !owner_matches(s, sl->user))
         mcp_http_error(ex, 404, MCP_ERROR_SESSION_NOT_FOUND, "Session not found");
-    else if (mcp_session_destroy(sl->ctx, s->id, on_deleted, ex) != 0)
+    else if (mcp_session_destroy(sl->ctx, s->id, s->owner, on_deleted, ex) != 0)
         mcp_http_store_unavailable(ex, NULL);
     free(sl->user);
     free(sl);

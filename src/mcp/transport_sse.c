@@ -9,7 +9,9 @@
 #include "http/http_response.h"
 #include "lib/json.h"
 #include "mcp/dispatch.h"
+#include "lib/log.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/limits.h"
 #include "mcp/notifier.h"
 #include "mcp/session.h"
 #include "mcp/transport_common.h"
@@ -75,7 +77,7 @@ static void sse_close(struct sse_stream *s, bool end_response)
     uv_timer_stop(&s->heartbeat);
     uv_close((uv_handle_t *)&s->heartbeat, heartbeat_closed);
     /* The stream was the session: end it everywhere (calls in flight are cancelled). */
-    mcp_session_destroy(s->ctx, s->sid, NULL, NULL);
+    mcp_session_destroy(s->ctx, s->sid, s->user, NULL, NULL);
     mcp_live_release(s->live);
     sse_unref(s); /* the connection's reference */
 }
@@ -112,7 +114,7 @@ static void on_heartbeat(uv_timer_t *t)
         return;
     http_sse_comment(s->ex, "keepalive");
     /* An open stream keeps its session alive, whatever the session TTL. */
-    mcp_session_touch(s->ctx, s->sid);
+    mcp_session_touch(s->ctx, s->sid, s->user);
 }
 
 static void on_notify(void *arg, const char *channel, const char *msg, size_t len)
@@ -143,13 +145,19 @@ static void sse_initialize(struct sse_stream *s, const struct mcp_session *sess,
                               "Invalid params: protocolVersion must be a string and "
                               "capabilities an object",
                               NULL);
+    } else if (!mcp_dispatch_capabilities_fit(s->ctx, caps)) {
+        log_write(s->ctx->log, LOG_WARNING, "initialize refused: capabilities too large", NULL);
+        reply = jsonrpc_error(json_object_get(m, "id"), JSONRPC_INVALID_PARAMS,
+                              "Invalid params: capabilities larger than the server allows "
+                              "(MAX_CAPABILITIES_BYTES)",
+                              NULL);
     } else {
         const char *version = mcp_protocol_negotiate(requested);
         struct mcp_session updated = *sess;
         updated.protocol_version = (char *)version;
         updated.client_capabilities = caps;
         /* Later messages load the session after this write (commands complete in order). */
-        mcp_session_create(s->ctx, &updated, NULL, NULL);
+        mcp_session_update(s->ctx, &updated, NULL, NULL);
         reply = jsonrpc_result(json_object_get(m, "id"),
                                mcp_dispatch_initialize_result(s->ctx->dispatch, version));
     }
@@ -160,7 +168,16 @@ static void sse_initialize(struct sse_stream *s, const struct mcp_session *sess,
 static void sse_handle(struct sse_stream *s, const struct mcp_session *sess, json_t *m)
 {
     const char *why = NULL;
-    switch (jsonrpc_classify(m, &why)) {
+    enum jsonrpc_kind kind = jsonrpc_classify(m, &why);
+    int code = kind == JSONRPC_REQUEST ? mcp_dispatch_check_request(s->ctx, m, &why) : 0;
+    if (code != 0) {
+        log_write(s->ctx->log, LOG_WARNING, "request refused", json_pack("{s:s}", "why", why));
+        s->refs++;
+        const json_t *id = code == JSONRPC_INVALID_REQUEST ? NULL : json_object_get(m, "id");
+        sink_emit(&s->sink, jsonrpc_error(id, code, why, NULL), true);
+        return;
+    }
+    switch (kind) {
     case JSONRPC_REQUEST:
         if (strcmp(json_string_value(json_object_get(m, "method")), "initialize") == 0) {
             sse_initialize(s, sess, m);
@@ -191,8 +208,17 @@ static void on_inbound_session(void *arg, int status, const struct mcp_session *
      * own references, never free s before the sse_unref at the end. The analyzer cannot count
      * references, hence the NOLINTs. */
     if (s->ex && status == 0) {
-        mcp_session_touch(s->ctx, s->sid);
-        if (json_is_array(in->msg)) {
+        mcp_session_touch(s->ctx, s->sid, s->user);
+        if (json_is_array(in->msg) && json_array_size(in->msg) > mcp_limit_batch_entries(s->ctx)) {
+            log_write(s->ctx->log, LOG_WARNING, "batch refused: more than MAX_BATCH_ENTRIES", NULL);
+            s->refs++;
+            sink_emit(&s->sink,
+                      jsonrpc_error(NULL, JSONRPC_INVALID_REQUEST,
+                                    "Invalid Request: batch has more entries than the server "
+                                    "allows (MAX_BATCH_ENTRIES)",
+                                    NULL),
+                      true);
+        } else if (json_is_array(in->msg)) {
             size_t i;
             json_t *m;
             json_array_foreach(in->msg, i, m)
@@ -278,7 +304,12 @@ static void on_created(void *arg, int status)
     struct sse_stream *s = arg;
     if (http_exchange_closed(s->ex)) {
         http_exchange_finish(s->ex);
-        mcp_session_destroy(s->ctx, s->sid, NULL, NULL);
+        mcp_session_destroy(s->ctx, s->sid, s->user, NULL, NULL);
+        s->ex = NULL;
+        sse_unref(s);
+    } else if (status == MCP_SESSION_LIMIT) {
+        mcp_http_error(s->ex, 429, JSONRPC_SERVER_ERROR,
+                       "Too many sessions for this user (MAX_SESSIONS_PER_USER)");
         s->ex = NULL;
         sse_unref(s);
     } else if (status != 0) {
@@ -287,7 +318,7 @@ static void on_created(void *arg, int status)
         sse_unref(s);
     } else if (s->ctx->shutting_down) {
         /* Shutdown began while the session was stored: its streams have already been ended. */
-        mcp_session_destroy(s->ctx, s->sid, NULL, NULL);
+        mcp_session_destroy(s->ctx, s->sid, s->user, NULL, NULL);
         mcp_http_error(s->ex, 503, JSONRPC_SERVER_ERROR, "Server is shutting down");
         s->ex = NULL;
         sse_unref(s);

@@ -18,6 +18,8 @@ LOGDIR=build/test-logs
 MCPBENCH=${MCPBENCH:-build/bench/mcpbench} # e.g. a sanitizer build of it
 RUN_TIMEOUT=${BENCH_RUN_TIMEOUT_S:-120}     # one mcpbench run; each asks for 1-2 s
 export MCPD_FEATURES=reference
+# The load generator opens hundreds of sessions as one user (--no-auth): lift the per-user bound.
+export MAX_SESSIONS_PER_USER=0
 
 if ! make -s bench >"$LOGDIR/bench-build.log" 2>&1; then
   tail -30 "$LOGDIR/bench-build.log"

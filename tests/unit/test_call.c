@@ -413,7 +413,7 @@ static void test_session_end_answers_waiting_call_with_error(void **state)
     struct fixture *f = *state;
     struct mcp_call *c = new_call(f, "{\"jsonrpc\":\"2.0\",\"id\":70,\"method\":\"x\"}");
     assert_int_equal(mcp_call_after(c, 200, on_timer, f), 0);
-    mcp_session_destroy(&f->tm->ctx, SID, NULL, NULL);
+    mcp_session_destroy(&f->tm->ctx, SID, NULL, NULL, NULL);
     run_until_finals(f, 1);
     assert_string_equal(message(f, 0), "{\"jsonrpc\":\"2.0\",\"id\":70,\"error\":{\"code\":-32603,"
                                        "\"message\":\"Request cancelled: session deleted\"}}");

@@ -241,7 +241,7 @@ static void test_deleted_session_answers_its_calls_with_an_error(void **state)
     struct fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":"
                "\"test_tool_with_logging\"}}");
-    mcp_session_destroy(&f->ctx, f->sess.id, NULL, NULL);
+    mcp_session_destroy(&f->ctx, f->sess.id, NULL, NULL, NULL);
     run_until_finals(f, 1);
     assert_last_is_error(f, 8, "Request cancelled: session deleted");
 }

@@ -152,7 +152,7 @@ static void test_destroyed_session_is_gone(void **state)
 {
     struct fixture *f = *state;
     create(f, "s4");
-    mcp_session_destroy(&f->ctx, "s4", on_done, f);
+    mcp_session_destroy(&f->ctx, "s4", NULL, on_done, f);
     wait_done(f);
     mcp_session_load(&f->ctx, "s4", on_load, f);
     wait_done(f);

@@ -386,7 +386,7 @@ static void test_resumed_stream_nobody_writes_ends_with_its_session(void **state
     struct tm_conn *c = resume(f, "p0000000000000000", 0);
     tm_run_for(f, 100);
     assert_false(tm_conn_complete(c)); /* still waiting: the stream may yet be written */
-    assert_int_equal(mcp_session_destroy(&f->ctx, SID, NULL, NULL), 0);
+    assert_int_equal(mcp_session_destroy(&f->ctx, SID, NULL, NULL, NULL), 0);
     struct tm_resp r;
     tm_wait(f, c, &r); /* bounded by TM_WAIT_MS */
     size_t n;

@@ -364,7 +364,7 @@ static void test_session_destroyed_ends_the_stream(void **state)
     struct tm_fixture *f = *state;
     char sid[128];
     struct tm_conn *c = open_sse(f, sid, sizeof sid);
-    mcp_session_destroy(&f->ctx, sid, NULL, NULL);
+    mcp_session_destroy(&f->ctx, sid, NULL, NULL, NULL);
     struct tm_resp r;
     tm_wait(f, c, &r);
     assert_int_equal(r.status, 200);

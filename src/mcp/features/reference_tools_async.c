@@ -61,6 +61,28 @@ static void long_running_step(struct mcp_call *c, void *arg)
     long_running_next(c, lr);
 }
 
+/* The reference server accepts any duration and steps; a call that would outlast
+ * MAX_CALL_DURATION_MS, or send more than MAX_TOOL_STEPS progress notifications (each one logged
+ * for replay), is refused up front rather than ended half-way (docs/reference-server.md). */
+static bool long_running_in_bounds(struct mcp_call *c, const json_t *duration, const json_t *steps)
+{
+    double d = duration ? json_number_value(duration) : 10;
+    double n = steps ? json_number_value(steps) : 5;
+    char msg[200];
+    if (!(d * 1000 <= (double)mcp_call_max_duration_ms(c))) {
+        snprintf(msg, sizeof msg,
+                 "Invalid params: duration must be at most %.0f seconds (MAX_CALL_DURATION_MS)",
+                 floor((double)mcp_call_max_duration_ms(c) / 1000));
+    } else if (!(n <= (double)mcp_call_max_tool_steps(c))) {
+        snprintf(msg, sizeof msg, "Invalid params: steps must be at most %u (MAX_TOOL_STEPS)",
+                 mcp_call_max_tool_steps(c));
+    } else {
+        return true;
+    }
+    mcp_call_error(c, JSONRPC_INVALID_PARAMS, msg, NULL);
+    return false;
+}
+
 void ref_tool_long_running(struct mcp_call *c, const json_t *args)
 {
     struct ref_zod z;
@@ -69,7 +91,7 @@ void ref_tool_long_running(struct mcp_call *c, const json_t *args)
         duration = ref_zod_field(&z, "duration", REF_ARG_NUMBER, false);
         steps = ref_zod_field(&z, "steps", REF_ARG_NUMBER, false);
     }
-    if (ref_zod_finish(&z, c))
+    if (ref_zod_finish(&z, c) || !long_running_in_bounds(c, duration, steps))
         return;
     struct long_running *lr = calloc(1, sizeof *lr);
     if (!lr) {
