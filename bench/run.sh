@@ -101,9 +101,9 @@ store_args() { # the server flags of one store backend
   esac
 }
 
-# Every connection of mcpbench comes from one address: lift the per-client connection bound
-# (MAX_CONNECTIONS_PER_CLIENT) to what the largest row opens.
-PER_CLIENT=(--max-connections-per-client 100000)
+# mcpbench is one client (one address, one user): lift the per-client connection bound and the
+# per-user session bound (MAX_CONNECTIONS_PER_CLIENT, MAX_SESSIONS_PER_USER) for the largest rows.
+PER_CLIENT=(--max-connections-per-client 100000 --max-sessions-per-user 0)
 
 # start_server <store> <mcp|all>: a fresh server per row, so RSS rows start from a clean process.
 start_server() {
