@@ -5,6 +5,8 @@
 #   make SAN=1      sanitizer build (ASan + UBSan) into build-asan/
 #   make fuzz       libFuzzer targets (clang) into build-fuzz/
 #   make format | lint | clean
+#   make install PREFIX=/usr/local DESTDIR=   binary, man page, systemd unit, example settings
+#   make uninstall | man | env-example
 
 PKGS      := libuv jansson openssl libcurl hiredis
 LLHTTP_DIR ?= /usr/share/llhttp
@@ -40,8 +42,8 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all run test unit format lint clean fuzz deps bench
-all: $(BUILD)/mcpd
+.PHONY: all run test unit format lint clean fuzz deps bench install uninstall man env-example FORCE
+all: $(BUILD)/mcpd $(BUILD)/mcpd.1
 
 $(BUILD)/mcpd: $(BUILD)/obj/main.o $(BUILD)/libmcpd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -103,6 +105,50 @@ fuzz:
 
 bench:
 	@$(MAKE) -C bench
+
+# ---- documents made from `mcpd --help`, and installation ----
+# The man page's options and the example settings come from the binary's own --help (the settings
+# table in src/app/config.c) through scripts/gen-help-docs.sh, so they cannot drift from it.
+# Install paths follow the GNU conventions: $(DESTDIR)$(PREFIX)/..., DESTDIR for staging.
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+DOCDIR    ?= $(PREFIX)/share/doc/mcpd
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+HELP_DOCS := scripts/gen-help-docs.sh
+
+$(BUILD)/mcpd.help: $(BUILD)/mcpd
+	./$(BUILD)/mcpd --help >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/mcpd.1: $(BUILD)/mcpd.help packaging/mcpd.1.in $(HELP_DOCS) $(wildcard VERSION)
+	bash $(HELP_DOCS) man packaging/mcpd.1.in $(VERSION) $< >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/mcpd.env.example: $(BUILD)/mcpd.help $(HELP_DOCS)
+	bash $(HELP_DOCS) env $< >$@.tmp && mv $@.tmp $@
+
+# Remade every time: it depends on BINDIR, which make cannot see change.
+$(BUILD)/mcpd.service: packaging/mcpd.service.in FORCE
+	@mkdir -p $(dir $@)
+	sed 's|@BINDIR@|$(BINDIR)|g' $< >$@.tmp && mv $@.tmp $@
+
+man: $(BUILD)/mcpd.1
+
+# The committed .env.example; tests/layers/install.sh fails when it differs from this output.
+env-example: $(BUILD)/mcpd.env.example
+	cp $< .env.example
+
+install: $(BUILD)/mcpd $(BUILD)/mcpd.1 $(BUILD)/mcpd.env.example $(BUILD)/mcpd.service
+	install -D -m 0755 $(BUILD)/mcpd $(DESTDIR)$(BINDIR)/mcpd
+	install -D -m 0644 $(BUILD)/mcpd.1 $(DESTDIR)$(MANDIR)/man1/mcpd.1
+	install -D -m 0644 $(BUILD)/mcpd.service $(DESTDIR)$(UNITDIR)/mcpd.service
+	install -D -m 0644 $(BUILD)/mcpd.env.example $(DESTDIR)$(DOCDIR)/mcpd.env.example
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mcpd $(DESTDIR)$(MANDIR)/man1/mcpd.1 \
+	  $(DESTDIR)$(UNITDIR)/mcpd.service $(DESTDIR)$(DOCDIR)/mcpd.env.example
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+FORCE:
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
