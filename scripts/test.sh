@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every test layer, in order, each counted; the last line is "N passed, N failed".
 # Layers: unit (cmocka), the same unit tests under ASan+UBSan, then every tests/layers/*.sh but
-# lib.sh (integration, rawcheck, e2e, oauth, conformance, fuzz, style, bench-smoke; see
+# lib.sh (integration, rawcheck, e2e, oauth, conformance, fuzz, style, bench-smoke, install; see
 # docs/testing.md). A layer fails, with at least one failure counted, when it exits non-zero, has
 # no closing "N passed, N failed" line, counts 0 passed and 0 failed, or outlives LAYER_TIMEOUT_S
 # ("TIMEOUT layer <name>"). A unit binary fails the same ways under UNIT_TIMEOUT_S, and a unit
