@@ -46,6 +46,8 @@ static json_t *tool_entry(const struct mcp_tool *t)
         json_object_set_new(e, "outputSchema", json_literal(t->output_schema));
     if (t->annotations)
         json_object_set_new(e, "annotations", json_literal(t->annotations));
+    if (t->meta)
+        json_object_set_new(e, "_meta", json_literal(t->meta));
     return e;
 }
 
@@ -88,7 +90,7 @@ static void build_listings(struct mcp_dispatch *d)
         const struct mcp_feature_pack *p = d->packs[i];
         for (size_t t = 0; t < p->tool_count; t++) {
             json_array_append_new(tools, tool_entry(&p->tools[t]));
-            d->gated_tools |= p->tools[t].requires_capability != NULL;
+            d->gated_tools |= p->tools[t].requires_capability != NULL || p->tools[t].offered;
         }
         for (size_t t = 0; t < p->prompt_count; t++)
             json_array_append_new(prompts, prompt_entry(&p->prompts[t]));
@@ -189,7 +191,9 @@ static void method_ping(struct mcp_call *c)
 
 static bool tool_offered(const struct mcp_call *c, const struct mcp_tool *t)
 {
-    return !t->requires_capability || mcp_call_client_supports(c, t->requires_capability);
+    if (t->requires_capability && !mcp_call_client_supports(c, t->requires_capability))
+        return false;
+    return !t->offered || t->offered(c);
 }
 
 static void method_tools_list(struct mcp_call *c)

@@ -101,6 +101,12 @@ struct mcp_tool {
     /* Listed (and callable) only for clients that declared this capability path, e.g.
      * "elicitation"; NULL for every client. */
     const char *requires_capability;
+    /* A further gate for what a capability path cannot say, e.g. an extension's settings (its
+     * identifier contains dots): listed and callable only when this returns true. NULL: none. */
+    bool (*offered)(const struct mcp_call *c);
+    /* The tool definition's _meta (JSON object text), e.g. the MCP Apps UI resource; NULL:
+     * omitted. */
+    const char *meta;
 };
 
 struct mcp_prompt {

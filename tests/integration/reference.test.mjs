@@ -12,6 +12,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import vm from 'node:vm';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
@@ -65,6 +66,16 @@ const ELICIT_TOOL = {
   name: 'elicitInputs',
   description: 'Elicitation test tool that demonstrates how to request user input with various field types',
   inputSchema: { type: 'object', properties: {} },
+};
+// MCP Apps: offered only to hosts that declare the extension with the HTML profile.
+const APPS_CAPABILITIES = { extensions: { 'io.modelcontextprotocol/ui': { mimeTypes: ['text/html;profile=mcp-app'] } } };
+const APP_URI = 'ui://hello-world/app.html';
+const APP_META = { ui: { resourceUri: APP_URI }, 'ui/resourceUri': APP_URI };
+const APPS_TOOL = {
+  name: 'mcp_apps_hello_world',
+  description: 'Demonstrates MCP Apps - returns an interactive UI that runs in the client',
+  inputSchema: { type: 'object', properties: {} },
+  _meta: APP_META,
 };
 const ELICIT_SCHEMA = {
   type: 'object',
@@ -202,6 +213,34 @@ async function connect(kind, capabilities) {
 }
 
 /**
+ * Runs the view's script (the HTML's one inline <script>) in a bare context standing in for the
+ * sandboxed iframe: a few DOM elements and a window whose parent is the host. Returns the
+ * elements, what the view posted to the host, and deliver(msg, source) for the host's messages.
+ */
+function runView(html) {
+  const script = html.match(/<script>([\s\S]*)<\/script>/)[1];
+  const posted = [];
+  const host = { postMessage: (msg, origin) => posted.push({ msg: structuredClone(msg), origin }) };
+  const listeners = [];
+  const elements = new Map();
+  const element = (id) => {
+    if (!elements.has(id)) {
+      const clicks = [];
+      elements.set(id, { id, textContent: '', value: '', disabled: id === 'call-echo', clicks, addEventListener: (type, fn) => type === 'click' && clicks.push(fn) });
+    }
+    return elements.get(id);
+  };
+  const style = { setProperty: (k, v) => { style[k] = v; } };
+  const document = { getElementById: element, documentElement: { style, scrollWidth: 300, scrollHeight: 200 }, body: {} };
+  const window = { parent: host, addEventListener: (type, fn) => type === 'message' && listeners.push(fn) };
+  vm.runInNewContext(script, { window, document });
+  const deliver = (data, source = host) => listeners.forEach((fn) => fn({ source, data }));
+  return { element, posted, deliver, style };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+/**
  * Subscribe x to uri, wait for `count` notifications/resources/updated of it, unsubscribe, and
  * resolve to the inbox index of the first. That first update is a marker for "everything the
  * session's periodic timers wrote after this point saw every change made before the subscribe":
@@ -221,14 +260,16 @@ for (const kind of ['http', 'sse']) {
   describe(`reference pack over ${kind === 'sse' ? 'legacy SSE (/sse + /message)' : 'Streamable HTTP (/mcp)'}`, () => {
     let c; // client with sampling and elicitation
     let plain; // client with sampling only: no elicitation capability
+    let apps; // an MCP Apps host: declares the extension, nothing else
     const call = (name, args, options) => c.raw('tools/call', args === undefined ? { name } : { name, arguments: args }, options);
 
     before(async () => {
       c = await connect(kind, { sampling: {}, elicitation: {} });
       plain = await connect(kind, { sampling: {} });
+      apps = await connect(kind, APPS_CAPABILITIES);
     });
     after(async () => {
-      for (const x of [c, plain]) {
+      for (const x of [c, plain, apps]) {
         if (!x) continue;
         if (kind === 'http') await x.transport.terminateSession().catch(() => {});
         await x.client.close().catch(() => {});
@@ -394,6 +435,71 @@ for (const kind of ['http', 'sse']) {
     test('elicitInputs is not callable by a client without elicitation', async () => {
       await rejectsWith(plain.raw('tools/call', { name: 'elicitInputs', arguments: {} }), -32602, 'Unknown tool: elicitInputs');
       assert.equal(plain.requests('elicitation/create').length, 0);
+    });
+
+    // ---- MCP Apps ----
+
+    test('tools/list: mcp_apps_hello_world, with its UI resource in _meta, only for an MCP Apps host', async () => {
+      assert.deepEqual(await apps.raw('tools/list'), { tools: [...REFERENCE_TOOLS, APPS_TOOL] });
+      assert.ok(!(await c.raw('tools/list')).tools.some((t) => t.name === APPS_TOOL.name));
+      await rejectsWith(call('mcp_apps_hello_world', {}), -32602, 'Unknown tool: mcp_apps_hello_world');
+    });
+
+    test('mcp_apps_hello_world: text a host without the view can show, and the UI resource', async () => {
+      assert.deepEqual(await apps.raw('tools/call', { name: 'mcp_apps_hello_world', arguments: {} }),
+        { content: [{ type: 'text', text: 'Hello World MCP App loaded!' }], _meta: APP_META });
+    });
+
+    test('resources/read of the view: text/html;profile=mcp-app, not in resources/list', async () => {
+      const r = await apps.raw('resources/read', { uri: APP_URI });
+      assert.equal(r.contents.length, 1);
+      assert.deepEqual(Object.keys(r.contents[0]), ['uri', 'mimeType', 'text']);
+      assert.equal(r.contents[0].uri, APP_URI);
+      assert.equal(r.contents[0].mimeType, 'text/html;profile=mcp-app');
+      assert.match(r.contents[0].text, /^<!DOCTYPE html>\n/);
+      assert.equal((await apps.raw('resources/list')).resources.some((e) => e.uri.startsWith('ui://')), false);
+    });
+
+    test('the view: ui/initialize handshake, shows tool input and result, calls echo through the host', async () => {
+      const toolResult = await apps.raw('tools/call', { name: 'mcp_apps_hello_world', arguments: {} });
+      const html = (await apps.raw('resources/read', { uri: APP_URI })).contents[0].text;
+      const view = runView(html);
+      // The view speaks first: ui/initialize, and nothing else until it is answered.
+      assert.equal(view.posted.length, 1);
+      const init = view.posted[0].msg;
+      assert.equal(init.jsonrpc, '2.0');
+      assert.equal(init.method, 'ui/initialize');
+      assert.equal(init.params.protocolVersion, '2026-01-26');
+      assert.deepEqual(Object.keys(init.params).sort(), ['appCapabilities', 'appInfo', 'protocolVersion']);
+      assert.equal(view.element('call-echo').disabled, true);
+      // A message from anything but the host is ignored.
+      view.deliver({ jsonrpc: '2.0', id: init.id, result: { protocolVersion: '2026-01-26', hostInfo: { name: 'intruder' } } }, {});
+      await settle();
+      assert.equal(view.posted.length, 1);
+      view.deliver({ jsonrpc: '2.0', id: init.id, result: { protocolVersion: '2026-01-26', hostInfo: { name: 'test-host', version: '1.0.0' }, hostCapabilities: { serverTools: {} }, hostContext: { theme: 'dark' } } });
+      await settle();
+      assert.equal(view.posted[1].msg.method, 'ui/notifications/initialized');
+      assert.equal(view.posted[1].msg.id, undefined);
+      assert.match(view.element('status').textContent, /test-host/);
+      assert.equal(view.element('call-echo').disabled, false);
+      // The host pushes the tool's input and result; the view shows them.
+      view.deliver({ jsonrpc: '2.0', method: 'ui/notifications/tool-input', params: { arguments: {} } });
+      view.deliver({ jsonrpc: '2.0', method: 'ui/notifications/tool-result', params: toolResult });
+      assert.equal(view.element('tool-input').textContent, '{}');
+      assert.equal(view.element('tool-result').textContent, JSON.stringify(toolResult, null, 2));
+      // The button asks the host for tools/call echo; the host forwards it to mcpd.
+      view.element('message').value = '<b>from the view</b>';
+      const before = view.posted.length;
+      view.element('call-echo').clicks.forEach((fn) => fn());
+      const callMsg = view.posted.slice(before).find((p) => p.msg.method === 'tools/call').msg;
+      assert.deepEqual(callMsg.params, { name: 'echo', arguments: { message: '<b>from the view</b>' } });
+      const answer = await apps.raw('tools/call', callMsg.params);
+      view.deliver({ jsonrpc: '2.0', id: callMsg.id, result: answer });
+      await settle();
+      assert.equal(view.element('echo-answer').textContent, 'Echo: <b>from the view</b>');
+      // Teardown is a host request the view answers.
+      view.deliver({ jsonrpc: '2.0', id: 'td', method: 'ui/resource-teardown', params: { reason: 'test' } });
+      assert.deepEqual(view.posted.at(-1).msg, { jsonrpc: '2.0', id: 'td', result: {} });
     });
 
     // ---- resources ----

@@ -89,6 +89,26 @@ static int setup_both(void **state)
                       json_pack("{s:{},s:{}}", "sampling", "elicitation"));
 }
 
+#define APPS_EXTENSION "io.modelcontextprotocol/ui"
+
+/* An MCP Apps host (it declares the extension with the HTML profile) that also answers
+ * sampling and elicitation. */
+static int setup_apps(void **state)
+{
+    return setup_with(state, "reference",
+                      json_pack("{s:{},s:{},s:{s:{s:[s]}}}", "sampling", "elicitation",
+                                "extensions", APPS_EXTENSION, "mimeTypes",
+                                "text/html;profile=mcp-app"));
+}
+
+/* Declares the extension, but not the MIME type its settings require. */
+static int setup_apps_without_html(void **state)
+{
+    return setup_with(
+        state, "reference",
+        json_pack("{s:{s:{s:[s]}}}", "extensions", APPS_EXTENSION, "mimeTypes", "text/html"));
+}
+
 static void on_closed(void *arg)
 {
     *(int *)arg = 1;
@@ -1084,6 +1104,97 @@ static void test_timers_send_updates_logs_and_stderr(void **state)
     assert_true(written_has(f, "notifications/resources/updated"));
 }
 
+/* ---- MCP Apps: mcp_apps_hello_world and ui://hello-world/app.html ---- */
+
+static const char APPS_TOOL[] =
+    ",{\"name\":\"mcp_apps_hello_world\",\"description\":\"Demonstrates MCP Apps - returns an "
+    "interactive UI that runs in the client\",\"inputSchema\":{\"type\":\"object\","
+    "\"properties\":{}},\"_meta\":{\"ui\":{\"resourceUri\":\"ui://hello-world/app.html\"},"
+    "\"ui/resourceUri\":\"ui://hello-world/app.html\"}}";
+
+static void test_tools_list_adds_the_app_tool_last_for_an_apps_host(void **state)
+{
+    struct fixture *f = *state;
+    request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+    char expected[sizeof PEER_TOOLS + sizeof ELICIT_TOOL + sizeof APPS_TOOL + 8];
+    snprintf(expected, sizeof expected, "%s%s%s]}", PEER_TOOLS, ELICIT_TOOL, APPS_TOOL);
+    assert_result(f, expected);
+}
+
+/* Hidden from hosts that did not declare the extension with text/html;profile=mcp-app (the
+ * capable and plain fixtures' lists, asserted exactly above, do not have it either). */
+static void test_app_tool_is_hidden_and_uncallable_without_the_html_profile(void **state)
+{
+    struct fixture *f = *state;
+    request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+    char expected[sizeof PEER_TOOLS + 8];
+    snprintf(expected, sizeof expected, "%s]}", PEER_TOOLS);
+    assert_result(f, expected);
+    call_tool(f, "mcp_apps_hello_world", "{}");
+    assert_error(f, JSONRPC_INVALID_PARAMS, "Unknown tool: mcp_apps_hello_world");
+}
+
+static void test_app_tool_result_is_text_with_the_ui_resource(void **state)
+{
+    struct fixture *f = *state;
+    call_tool(f, "mcp_apps_hello_world", "{}");
+    assert_result(f, "{\"content\":[{\"type\":\"text\",\"text\":\"Hello World MCP App "
+                     "loaded!\"}],\"_meta\":{\"ui\":{\"resourceUri\":\"ui://hello-world/"
+                     "app.html\"},\"ui/resourceUri\":\"ui://hello-world/app.html\"}}");
+}
+
+static void test_app_resource_is_the_html_view_with_the_app_profile(void **state)
+{
+    struct fixture *f = *state;
+    read_uri(f, "ui://hello-world/app.html");
+    json_t *contents = json_object_get(json_object_get(last(f), "result"), "contents");
+    assert_int_equal(json_array_size(contents), 1);
+    json_t *c0 = json_array_get(contents, 0);
+    assert_int_equal(json_object_size(c0), 3);
+    assert_string_equal(json_string_value(json_object_get(c0, "uri")), "ui://hello-world/app.html");
+    assert_string_equal(json_string_value(json_object_get(c0, "mimeType")),
+                        "text/html;profile=mcp-app");
+    const char *html = json_string_value(json_object_get(c0, "text"));
+    assert_non_null(html);
+    assert_string_equal(html, ref_apps_html());
+    assert_int_equal(strncmp(html, "<!DOCTYPE html>\n<html", 21), 0);
+    /* The handshake: ui/initialize with the view's protocol version, info and capabilities,
+     * then ui/notifications/initialized; then what the host pushes and the echo call. */
+    static const char *const needles[] = {
+        "request(\"ui/initialize\"",
+        "protocolVersion: \"2026-01-26\"",
+        "appInfo:",
+        "appCapabilities:",
+        "notify(\"ui/notifications/initialized\"",
+        "\"tool-input\"",
+        "\"tool-result\"",
+        "request(\"tools/call\", { name: \"echo\"",
+        "postMessage(",
+        "event.source !== host",
+        "</html>\n",
+    };
+    for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
+        if (!strstr(html, needles[i]))
+            fail_msg("the view lacks %s", needles[i]);
+    /* Self-contained: the host's default CSP allows no other origin, and tool data is never
+     * parsed as markup. */
+    assert_null(strstr(html, "://"));
+    assert_null(strstr(html, "innerHTML"));
+}
+
+/* Any client may read the view by URI, as any other resource. */
+static void test_app_resource_reads_without_the_extension(void **state)
+{
+    struct fixture *f = *state;
+    read_uri(f, "ui://hello-world/app.html");
+    json_t *c0 = json_array_get(json_object_get(json_object_get(last(f), "result"), "contents"), 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "mimeType")),
+                        "text/html;profile=mcp-app");
+    read_uri(f, "ui://hello-world/other.html");
+    assert_error(f, MCP_ERROR_RESOURCE_NOT_FOUND,
+                 "Resource not found: ui://hello-world/other.html");
+}
+
 #define T(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1092,6 +1203,12 @@ int main(void)
         T(test_tools_list_is_the_peers_seven_for_a_client_without_elicitation, setup_plain),
         T(test_tools_list_adds_elicit_inputs_for_an_elicitation_client, setup_capable),
         T(test_elicit_inputs_is_not_callable_without_elicitation, setup_plain),
+        T(test_tools_list_adds_the_app_tool_last_for_an_apps_host, setup_apps),
+        T(test_app_tool_is_hidden_and_uncallable_without_the_html_profile, setup_apps_without_html),
+        T(test_app_tool_result_is_text_with_the_ui_resource, setup_apps),
+        T(test_app_resource_is_the_html_view_with_the_app_profile, setup_apps),
+        T(test_app_resource_reads_without_the_extension, setup_plain),
+        T(test_resources_list_walks_ten_pages_of_ten, setup_apps),
         T(test_initialize_names_the_feature_reference_server, setup_plain),
         T(test_echo_prefixes_the_message, setup_plain),
         T(test_add_prints_numbers_as_javascript, setup_plain),

@@ -93,7 +93,7 @@ extern const char REF_RESOURCE_TEMPLATES[];
 
 /* Sizes are declared so the pack table can use sizeof; a definition with another number of
  * entries does not compile. */
-#define REF_TOOL_COUNT 8
+#define REF_TOOL_COUNT 9
 extern const struct mcp_tool REF_TOOLS[REF_TOOL_COUNT];
 
 void ref_tool_long_running(struct mcp_call *c, const json_t *args);
@@ -101,6 +101,23 @@ void ref_tool_sample_llm(struct mcp_call *c, const json_t *args);
 void ref_tool_elicit_inputs(struct mcp_call *c, const json_t *args);
 /* sampling/createMessage params exactly as the reference server's requestSampling builds them. */
 json_t *ref_sampling_params(const char *uri, const char *context, double max_tokens);
+
+/* ---- MCP Apps (reference_apps.c) ---- */
+
+#define REF_APP_URI  "ui://hello-world/app.html"
+#define REF_APP_MIME "text/html;profile=mcp-app"
+/* The tool's _meta: the extension's ui.resourceUri, and the flat "ui/resourceUri" key of its
+ * earlier drafts, which the reference server sends and hosts built on them still look for. */
+#define REF_APP_META                                                                               \
+    "{\"ui\":{\"resourceUri\":\"" REF_APP_URI "\"},\"ui/resourceUri\":\"" REF_APP_URI "\"}"
+
+/* True if the client declared the MCP Apps extension with REF_APP_MIME among its mimeTypes. */
+bool ref_apps_offered(const struct mcp_call *c);
+void ref_tool_apps_hello_world(struct mcp_call *c, const json_t *args);
+/* Answers a read of REF_APP_URI and returns true; false for any other URI. */
+bool ref_apps_resource_read(struct mcp_call *c, const char *uri);
+/* The view's HTML document (for tests). */
+const char *ref_apps_html(void);
 
 /* ---- prompts and completions (reference_prompts.c) ---- */
 

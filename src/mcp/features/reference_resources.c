@@ -56,6 +56,8 @@ json_t *ref_resource_entry(size_t i)
 
 bool ref_resource_read(struct mcp_call *c, const char *uri)
 {
+    if (ref_apps_resource_read(c, uri))
+        return true;
     if (strncmp(uri, REF_RESOURCE_PREFIX, strlen(REF_RESOURCE_PREFIX)) != 0)
         return false;
     /* The reference server parses uri.split("/").pop() with parseInt: ".../1.5" and ".../01" are

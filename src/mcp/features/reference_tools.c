@@ -166,8 +166,9 @@ static const char RESOURCE_REFERENCE_SCHEMA[] =
     "\"maximum\":100,\"description\":\"ID of the resource to reference (1-100)\"}},"
     "\"required\":[\"resourceId\"]," DRAFT07 "}";
 
-/* Added to the reference server after the snapshot the rest follows, with a plain schema. */
-static const char ELICIT_INPUTS_SCHEMA[] = "{\"type\":\"object\",\"properties\":{}}";
+/* elicitInputs and mcp_apps_hello_world were added to the reference server after the snapshot the
+ * rest follows, with a plain schema. */
+static const char PLAIN_SCHEMA[] = "{\"type\":\"object\",\"properties\":{}}";
 
 #define TOOL(name_, desc_, schema_, fn_, cap_)                                                     \
     {                                                                                              \
@@ -194,5 +195,15 @@ const struct mcp_tool REF_TOOLS[] = {
     TOOL("elicitInputs",
          "Elicitation test tool that demonstrates how to request user input with various field "
          "types",
-         ELICIT_INPUTS_SCHEMA, ref_tool_elicit_inputs, "elicitation"),
+         PLAIN_SCHEMA, ref_tool_elicit_inputs, "elicitation"),
+    /* Only for hosts that declared the MCP Apps extension (reference_apps.c); the reference
+     * server lists it to every client. */
+    {
+        .name = "mcp_apps_hello_world",
+        .description = "Demonstrates MCP Apps - returns an interactive UI that runs in the client",
+        .input_schema = PLAIN_SCHEMA,
+        .call = ref_tool_apps_hello_world,
+        .offered = ref_apps_offered,
+        .meta = REF_APP_META,
+    },
 };
