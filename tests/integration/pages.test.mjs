@@ -4,11 +4,14 @@
 // logo and icon load from any hostname; every asset it links answers 200. The authorization
 // server's root answers a page linking its metadata to a browser's Accept and JSON naming the
 // metadata to anything else. Over https (TLS ended by a proxy in front): HSTS and the upgrade
-// directives on both roles.
+// directives on both roles. And README.md shows the banner `make run` prints, word for word.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
-import { freePort, spawnMcpd } from './lib/server.mjs';
+import { ROOT, freePort, spawnMcpd } from './lib/server.mjs';
+import { waitFor } from './lib/oauth.mjs';
 
 const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 const CSP_HTTP = "default-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'";
@@ -16,11 +19,13 @@ const UPGRADE = 'upgrade-insecure-requests; block-all-mixed-content';
 const servers = [];
 let mcp; // http://127.0.0.1:<port> of `mcpd all` with the default URLs
 let as;
+let all; // that process
 
 before(async () => {
   const [port, authPort] = [await freePort(), await freePort()];
-  servers.push(await spawnMcpd({ name: 'pages-all', waitPorts: [authPort, port],
-    args: ['all', '--port', String(port), '--auth-port', String(authPort)] }));
+  all = await spawnMcpd({ name: 'pages-all', waitPorts: [authPort, port],
+    args: ['all', '--port', String(port), '--auth-port', String(authPort)] });
+  servers.push(all);
   mcp = `http://127.0.0.1:${port}`;
   as = `http://127.0.0.1:${authPort}`;
 });
@@ -91,5 +96,26 @@ test('over https (public URLs behind a TLS proxy): HSTS and the upgrade directiv
     assert.equal(res.headers.get('strict-transport-security'), 'max-age=31536000; includeSubDomains', url);
     assert.equal(res.headers.get('content-security-policy'), `${CSP_HTTP}; ${UPGRADE}`, url);
     await res.arrayBuffer();
+  }
+});
+
+test('README.md shows the banner mcpd all prints (on the default ports)', async () => {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const shown = readme.match(/```text\n(mcpd [^\n]*\n[\s\S]*?)```/);
+  assert.ok(shown, 'README.md has the banner block');
+  // The banner goes to stderr, into the log between JSON lines from stdout (two pipes, so they
+  // may interleave by line); ours ran on free ports.
+  const banner = await waitFor(() => {
+    const lines = readFileSync(all.logFile, 'utf8').split('\n').filter((l) => !l.startsWith('{'));
+    const first = lines.findIndex((l) => l.startsWith('mcpd '));
+    const last = lines.findIndex((l) => l.startsWith('  logs:'));
+    return first >= 0 && last > first ? `${lines.slice(first, last + 1).join('\n')}\n` : null;
+  }, 5000, 'the banner in the log');
+  const onDefaults = banner.replaceAll(`localhost:${new URL(mcp).port}`, 'localhost:3232')
+    .replaceAll(`localhost:${new URL(as).port}`, 'localhost:3001');
+  if (process.env.REDIS_URL) {
+    assert.equal(onDefaults.replace('(redis store,', '(memory store,'), shown[1]);
+  } else {
+    assert.equal(onDefaults, shown[1]);
   }
 });
