@@ -129,14 +129,20 @@ static void print_banner(const struct app *a)
                 c->no_auth ? "OFF (--no-auth)" : c->auth_server_url, c->features);
     if (a->auth)
         fprintf(stderr,
-                "  OAuth authorization server:     %s/  (metadata: "
-                "/.well-known/oauth-authorization-server)\n",
-                c->auth_server_url);
+                "  OAuth 2.1 authorization server: %s/\n"
+                "  its metadata:                   %s/.well-known/oauth-authorization-server\n",
+                c->auth_server_url, c->auth_server_url);
+    /* The MCP Inspector v2 flow, as README.md tells it: its UI starts at an empty server list,
+     * and the OAuth flow shows our two pages in the browser. */
     if (a->mcp && !c->no_auth)
-        fprintf(stderr,
-                "  connect: npx @modelcontextprotocol/inspector, then Streamable HTTP, URL "
-                "%s/mcp (it runs the OAuth flow; the mock IdP page logs you in)\n",
-                c->base_uri);
+        fprintf(
+            stderr,
+            "  connect: in a second terminal, npx @modelcontextprotocol/inspector (from a\n"
+            "    checkout: see README.md); in its page, Add Servers, + Add manually, transport\n"
+            "    streamable-http, URL %s/mcp, Add, then switch it on. The browser\n"
+            "    shows mcpd's consent page (Continue to Authentication), then the mock\n"
+            "    identity provider's page (Complete Authentication)\n",
+            c->base_uri);
     fprintf(stderr, "  logs: JSON lines on stdout; Ctrl-C stops\n");
 }
 

@@ -1,8 +1,9 @@
-/* The consent and mock IdP pages and their escaping (see pages.h). */
+/* The consent, mock IdP and root pages, their escaping and the Accept choice (see pages.h). */
 #include "auth/pages.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define PAGE_LIMIT (256 * 1024)
 
@@ -79,6 +80,7 @@ char *oauth_page_consent(const char *client_id, const char *client_name, const c
     int rc = buf_printf(&b,
                         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                        "<link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\">"
                         "<title>MCP Server Authorization</title>%s</head><body><div class=\"card\">"
                         "<div class=\"logo\"><img src=\"/mcp-logo.png\" alt=\"\"><span>MCP</span>"
                         "</div><h1>Authorization Required</h1><p>A client application wants to "
@@ -143,6 +145,7 @@ char *oauth_page_idp(const char *redirect_uri, const char *state)
         &b,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\">"
         "<title>Upstream Provider Authentication</title>%s</head><body><div class=\"card\">"
         "<div class=\"logo\"><span aria-hidden=\"true\">&#128274;</span><span>Upstream "
         "Provider</span></div><h1>Upstream Authentication</h1><p>Please verify your identity "
@@ -167,4 +170,118 @@ char *oauth_page_idp(const char *redirect_uri, const char *state)
         return NULL;
     }
     return buf_steal(&b, NULL);
+}
+
+/* The root page, in the splash page's look: its markup uses the classes of /styles.css (served
+ * by this role too), so no inline style is needed. */
+char *oauth_page_root(const char *metadata_url, const char *version)
+{
+    struct buf b;
+    buf_init(&b, PAGE_LIMIT);
+    int rc = buf_append_str(
+        &b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n  <meta charset=\"utf-8\">\n"
+            "  <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            "  <title>mcpd: OAuth 2.1 authorization server</title>\n"
+            "  <link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\">\n"
+            "  <link rel=\"stylesheet\" href=\"/styles.css\">\n</head>\n<body>\n"
+            "  <header class=\"hero\">\n    <img class=\"logo\" src=\"/mcp-logo.png\" "
+            "width=\"128\" height=\"128\" alt=\"MCP logo\">\n"
+            "    <h1>mcpd authorization server</h1>\n    <p class=\"tagline\">The OAuth 2.1 "
+            "authorization server of mcpd, a Model Context Protocol server written in C. It "
+            "registers MCP clients, signs users in through its mock identity provider and "
+            "issues the access tokens mcpd's MCP server accepts.</p>\n  </header>\n  <main>\n"
+            "    <section class=\"endpoints\">\n      <h2>Nothing to do here</h2>\n"
+            "      <p>You do not open this server yourself: an MCP client finds it from the MCP "
+            "server's 401 answer, registers, and sends your browser to its consent page. Its "
+            "endpoints are listed in the authorization server metadata (RFC 8414):</p>\n"
+            "      <p class=\"metadata\"><a href=\"");
+    if (rc == BUF_OK)
+        rc = oauth_html_escape(&b, metadata_url);
+    if (rc == BUF_OK)
+        rc = buf_append_str(&b, "\">");
+    if (rc == BUF_OK)
+        rc = oauth_html_escape(&b, metadata_url);
+    if (rc == BUF_OK)
+        rc = buf_append_str(
+            &b,
+            "</a></p>\n      <ul>\n"
+            "        <li><span class=\"method post\">POST</span><code>/register</code>\n"
+            "          <span class=\"desc\">Dynamic client registration (RFC 7591)</span></li>\n"
+            "        <li><span class=\"method get\">GET</span><code>/authorize</code>\n"
+            "          <span class=\"desc\">Authorization code with PKCE S256: the consent "
+            "page</span></li>\n"
+            "        <li><span class=\"method post\">POST</span><code>/token</code>\n"
+            "          <span class=\"desc\">Tokens for a code or a refresh token</span></li>\n"
+            "        <li><span class=\"method post\">POST</span><code>/revoke</code>\n"
+            "          <span class=\"desc\">Token revocation (RFC 7009)</span></li>\n"
+            "        <li><span class=\"method post\">POST</span><code>/introspect</code>\n"
+            "          <span class=\"desc\">Token introspection for the MCP server (RFC "
+            "7662)</span></li>\n      </ul>\n    </section>\n  </main>\n  <footer>\n"
+            "    <p>mcpd ");
+    if (rc == BUF_OK)
+        rc = oauth_html_escape(&b, version);
+    if (rc == BUF_OK)
+        rc = buf_append_str(&b, "</p>\n  </footer>\n</body>\n</html>\n");
+    if (rc != BUF_OK) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_steal(&b, NULL);
+}
+
+/* A qvalue (RFC 9110 §12.4.2) in thousandths; 1000 when absent, -1 when malformed. */
+static int parse_qvalue(const char *params)
+{
+    const char *q = params;
+    for (; (q = strchr(q, ';')) != NULL; q++) {
+        const char *p = q + 1 + strspn(q + 1, " \t");
+        if ((*p == 'q' || *p == 'Q') && p[1] == '=') {
+            p += 2;
+            if (*p != '0' && *p != '1')
+                return -1;
+            int v = (*p - '0') * 1000;
+            if (*++p == '.')
+                for (int scale = 100; scale && *++p >= '0' && *p <= '9'; scale /= 10)
+                    v += (*p - '0') * scale;
+            return v > 1000 ? -1 : v;
+        }
+    }
+    return 1000;
+}
+
+/* The q accept gives type ("text/html"): that of the most specific matching range. */
+static int accept_q(const char *accept, const char *type)
+{
+    size_t major = strcspn(type, "/");
+    int best = 0, q = 0;
+    for (const char *p = accept; *p;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, ",");
+        char item[128];
+        if (n > 0 && n < sizeof item) {
+            memcpy(item, p, n);
+            item[n] = '\0';
+            size_t rlen = strcspn(item, "; \t");
+            int spec = 0;
+            if (rlen == strlen(type) && strncasecmp(item, type, rlen) == 0)
+                spec = 3;
+            else if (rlen == major + 2 && strncasecmp(item, type, major + 1) == 0 &&
+                     item[major + 1] == '*')
+                spec = 2;
+            else if (rlen == 3 && strncmp(item, "*/*", 3) == 0)
+                spec = 1;
+            int v = spec > best ? parse_qvalue(item + rlen) : -1;
+            if (v >= 0) {
+                best = spec;
+                q = v;
+            }
+        }
+        p += n;
+    }
+    return q;
+}
+
+bool oauth_accept_prefers_html(const char *accept)
+{
+    return accept && accept_q(accept, "text/html") > accept_q(accept, "application/json");
 }

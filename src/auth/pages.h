@@ -1,13 +1,16 @@
 /*
- * pages: the authorization server's two HTML pages, the /authorize consent page and the mock
- * upstream IdP page, with their Content-Security-Policy values and
- * the escaping every reflected value goes through: HTML text and attributes, and JavaScript
- * string literals (JSON encoding with < > & ' escaped, so a value can close neither the string
- * nor the <script> element). The reference server put raw query values into its script (an XSS);
- * here no request value reaches a page unescaped. Knows nothing of HTTP or the store.
+ * pages: the authorization server's HTML pages, the /authorize consent page, the mock upstream
+ * IdP page and the root page (what this server is, for someone who opens its URL), with their
+ * Content-Security-Policy values and the escaping every reflected value goes through: HTML text and
+ * attributes, and JavaScript string literals (JSON encoding with < > & ' escaped, so a value can
+ * close neither the string nor the <script> element). The reference server put raw query values
+ * into its script (an XSS); here no request value reaches a page unescaped. Knows nothing of HTTP
+ * or the store.
  */
 #ifndef MCPD_AUTH_PAGES_H
 #define MCPD_AUTH_PAGES_H
+
+#include <stdbool.h>
 
 #include "lib/buf.h"
 
@@ -33,5 +36,16 @@ char *oauth_page_consent(const char *client_id, const char *client_name, const c
 /* The mock upstream IdP page: a user id kept in localStorage, Generate/Edit buttons, and
  * "Complete Authentication", which goes to redirect_uri with state, code and userId. */
 char *oauth_page_idp(const char *redirect_uri, const char *state);
+
+/* The root page: what this server is and a link to its metadata document (metadata_url, shown
+ * escaped). It uses the splash page's /styles.css, so its CSP needs no 'unsafe-inline'
+ * (http_policy_csp). The caller frees the result; NULL on allocation failure. */
+char *oauth_page_root(const char *metadata_url, const char *version);
+
+/* True when an Accept header value prefers text/html to application/json (RFC 9110 §12.5.1: the
+ * most specific matching range gives a type its q; a tie, or no header, goes to JSON). A browser
+ * lists text/html and then the any-type wildcard at q=0.8, so it gets HTML; curl sends only the
+ * wildcard and an API client names JSON, so they get JSON. */
+bool oauth_accept_prefers_html(const char *accept);
 
 #endif

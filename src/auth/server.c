@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "auth/pages.h"
 #include "auth/server_internal.h"
 #include "auth/uri.h"
 #include "app/config.h"
@@ -37,7 +38,8 @@ static void handle_health(struct auth_req *r);
 static void handle_as_metadata(struct auth_req *r);
 static void handle_pr_metadata(struct auth_req *r);
 static void handle_register(struct auth_req *r);
-static void handle_logo(struct auth_req *r);
+static void handle_static(struct auth_req *r);
+static void handle_root(struct auth_req *r);
 
 /* The reference server's route list. */
 static const struct auth_route routes[] = {
@@ -54,7 +56,10 @@ static const struct auth_route routes[] = {
     {"/mock-upstream-idp/authorize", "GET", true, true, true, RL_AUTHORIZE, auth_handle_idp_page},
     {"/mock-upstream-idp/callback", "GET", true, true, true, RL_AUTHORIZE,
      auth_handle_idp_callback},
-    {"/mcp-logo.png", "GET, HEAD", true, false, false, RL_STATIC, handle_logo},
+    {"/mcp-logo.png", "GET, HEAD", true, false, false, RL_STATIC, handle_static},
+    {"/styles.css", "GET, HEAD", true, false, false, RL_STATIC, handle_static},
+    {"/favicon.svg", "GET, HEAD", true, false, false, RL_STATIC, handle_static},
+    {"/", "GET, HEAD", true, false, false, RL_STATIC, handle_root},
 };
 
 /* ------------------------------------------------------------------------------ replies --- */
@@ -317,13 +322,34 @@ static void handle_pr_metadata(struct auth_req *r)
         json_pack("{s:s,s:[s]}", "resource", r->s->issuer, "authorization_servers", r->s->issuer));
 }
 
-/* The consent page's logo, from the assets embedded in the binary. */
-static void handle_logo(struct auth_req *r)
+/* The pages' logo, stylesheet and icon, from the assets embedded in the binary. */
+static void handle_static(struct auth_req *r)
 {
     if (!web_serve(r->ex, NULL))
-        auth_reply_error(r, 404, "not_found", "Cannot GET /mcp-logo.png");
+        auth_reply_error(r, 404, "not_found", "Not found");
     else
         req_free(r);
+}
+
+/* GET /: someone opened the server's URL. A browser gets a page saying what this is; any other
+ * client a JSON document naming the metadata (where the reference server answered 404). */
+static void handle_root(struct auth_req *r)
+{
+    char *metadata = join(r->s->origin, "/.well-known/oauth-authorization-server");
+    if (!metadata) {
+        auth_reply_error(r, 500, "server_error", "Internal Server Error");
+        return;
+    }
+    http_response_header(r->ex, "Vary", "Accept");
+    if (oauth_accept_prefers_html(http_request_header(r->req, "Accept")))
+        auth_reply_html(r, http_policy_csp(http_policy_url_is_https(r->s->cfg->auth_server_url)),
+                        oauth_page_root(metadata, MCPD_VERSION));
+    else
+        auth_reply_json(r, 200,
+                        json_pack("{s:s,s:s,s:s,s:s}", "server", "mcpd", "version", MCPD_VERSION,
+                                  "issuer", r->s->issuer, "authorization_server_metadata",
+                                  metadata));
+    free(metadata);
 }
 
 /* ---------------------------------------------------------------------------- /register --- */
@@ -644,10 +670,12 @@ struct auth_server *auth_server_new(uv_loop_t *loop, const struct config *cfg, s
         return NULL;
     }
     http_server_set_head_hook(s->http, on_head, s);
-    /* The pages set their own CSP; these apply everywhere. no-referrer keeps codes in page
+    /* The pages set their own CSP; these apply everywhere (HSTS only when browsers reach us by
+     * https: AUTH_SERVER_URL's scheme). no-referrer keeps codes in page
      * URLs out of Referer headers (RFC 9700 §4.2.4). */
     http_server_add_default_header(s->http, "X-Content-Type-Options", "nosniff");
     http_server_add_default_header(s->http, "Referrer-Policy", "no-referrer");
+    http_policy_add_hsts(s->http, http_policy_url_is_https(cfg->auth_server_url));
     if (!cfg->introspection_secret || !cfg->introspection_secret[0])
         log_msgf(log, LOG_WARNING,
                  "INTROSPECTION_SECRET is not set: /introspect answers anyone (RFC 7662 §2.1 "

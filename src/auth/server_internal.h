@@ -38,7 +38,7 @@ struct auth_server {
     struct ratelimit rl_authorize; /* /authorize and the mock IdP */
     struct ratelimit rl_token;     /* /token, /revoke, /introspect */
     struct ratelimit rl_register;  /* /register */
-    struct ratelimit rl_static;    /* /mcp-logo.png */
+    struct ratelimit rl_static;    /* /, /mcp-logo.png, /styles.css, /favicon.svg */
     unsigned inflight; /* requests not yet answered (their store operations are pending) */
     bool http_closed;  /* the listener is gone; free once inflight reaches 0 */
     void (*done)(void *);

@@ -227,16 +227,28 @@ bool http_policy_origin_allowed(const struct http_policy *p, const struct http_r
     return p->allowed_host_count > 0 && host_matches(p, authority);
 }
 
-void http_policy_add_security_headers(struct http_server *s)
+bool http_policy_url_is_https(const char *url)
+{
+    return url && strncasecmp(url, "https://", 8) == 0;
+}
+
+const char *http_policy_csp(bool https)
+{
+    return https ? HTTP_POLICY_CSP_HTTPS : HTTP_POLICY_CSP_BASE;
+}
+
+void http_policy_add_hsts(struct http_server *s, bool https)
+{
+    if (https)
+        http_server_add_default_header(s, "Strict-Transport-Security", HTTP_POLICY_HSTS);
+}
+
+void http_policy_add_security_headers(struct http_server *s, bool https)
 {
     http_server_add_default_header(s, "X-Content-Type-Options", "nosniff");
     http_server_add_default_header(s, "X-Frame-Options", "SAMEORIGIN");
-    http_server_add_default_header(s, "Strict-Transport-Security",
-                                   "max-age=31536000; includeSubDomains");
-    http_server_add_default_header(s, "Content-Security-Policy",
-                                   "default-src 'self'; object-src 'none'; frame-ancestors "
-                                   "'none'; form-action 'self'; base-uri 'self'; "
-                                   "upgrade-insecure-requests; block-all-mixed-content");
+    http_policy_add_hsts(s, https);
+    http_server_add_default_header(s, "Content-Security-Policy", http_policy_csp(https));
 }
 
 void http_policy_cors(struct http_exchange *ex, const struct http_policy *p)

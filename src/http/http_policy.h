@@ -44,9 +44,28 @@ void http_policy_free(struct http_policy *p);
 bool http_policy_host_allowed(const struct http_policy *p, const struct http_request *req);
 bool http_policy_origin_allowed(const struct http_policy *p, const struct http_request *req);
 
-/* Adds X-Content-Type-Options, X-Frame-Options, Strict-Transport-Security and
- * Content-Security-Policy (the reference server's values) as default headers. */
-void http_policy_add_security_headers(struct http_server *s);
+/* The Content-Security-Policy of mcpd's pages. Over https it adds upgrade-insecure-requests and
+ * block-all-mixed-content (the reference server's values); over http those would make a browser
+ * fetch the page's own stylesheet and images by https, which fails at any host but loopback. */
+#define HTTP_POLICY_CSP_BASE                                                                       \
+    "default-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; "          \
+    "base-uri 'self'"
+#define HTTP_POLICY_CSP_HTTPS                                                                      \
+    HTTP_POLICY_CSP_BASE "; upgrade-insecure-requests; block-all-mixed-content"
+#define HTTP_POLICY_HSTS "max-age=31536000; includeSubDomains"
+
+/* True when url's scheme is https (case-insensitive); false for NULL. A role passes its public
+ * URL (BASE_URI, AUTH_SERVER_URL): that, not the socket, is what browsers see. */
+bool http_policy_url_is_https(const char *url);
+/* HTTP_POLICY_CSP_HTTPS or HTTP_POLICY_CSP_BASE. */
+const char *http_policy_csp(bool https);
+
+/* Adds X-Content-Type-Options, X-Frame-Options and Content-Security-Policy (http_policy_csp) as
+ * default headers, and Strict-Transport-Security only when https: HSTS received over http is
+ * ignored (RFC 6797 §8.1), and one sent for a name later served over http locks browsers out. */
+void http_policy_add_security_headers(struct http_server *s, bool https);
+/* Strict-Transport-Security alone, when https: for a role whose pages set their own CSP. */
+void http_policy_add_hsts(struct http_server *s, bool https);
 
 /* CORS on an actual response: reflect an allowed Origin, Vary: Origin, credentials, and expose
  * p->cors_expose_headers. Does nothing without an Origin header. */

@@ -408,7 +408,8 @@ struct mcp_server *mcp_server_new(uv_loop_t *loop, const struct config *cfg, str
     s->grace.data = s;
     if (!cfg->no_auth)
         s->verifier = verifier_new(loop, cfg, log);
-    http_policy_add_security_headers(s->http);
+    /* The scheme browsers see is BASE_URI's (TLS may end at a proxy in front of us). */
+    http_policy_add_security_headers(s->http, http_policy_url_is_https(cfg->base_uri));
     return s;
 }
 

@@ -20,14 +20,16 @@ static const struct web_route routes[] = {
     {"/", "/index.html"},
     {"/styles.css", "/styles.css"},
     {"/mcp-logo.png", "/mcp-logo.png"},
+    {"/favicon.svg", "/favicon.svg"},
 };
 
 /* Five minutes: the assets only change with the binary, and a strong ETag makes revalidation
  * after that a 304 (the reference server's max-age=0 revalidates on every view). */
 #define WEB_CACHE_CONTROL "public, max-age=300"
 
-#define WEB_BANNER_TITLE                                                                           \
-    "⚠️ Authentication Service Unavailable - Server Running in Degraded Mode"
+/* The reference server's words, without its emoji: the page uses no emoji glyphs (they render
+ * differently or not at all across systems, and screen readers announce them by name). */
+#define WEB_BANNER_TITLE "Authentication Service Unavailable - Server Running in Degraded Mode"
 
 static const struct web_route *find_route(const char *path)
 {

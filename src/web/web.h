@@ -1,6 +1,6 @@
 /*
- * web: the splash page and its two assets (/, /styles.css, /mcp-logo.png), embedded in the
- * binary at build time. It answers GET and HEAD with caching headers and conditional requests,
+ * web: the splash page and its assets (/, /styles.css, /mcp-logo.png, /favicon.svg), embedded in
+ * the binary at build time. It answers GET and HEAD with caching headers and conditional requests,
  * and while the authorization server is unreachable inserts the degraded-mode banner into the
  * page. Routing, rate limiting and 404s belong to the caller; this
  * module knows nothing of MCP or OAuth beyond the URL it is told to print.

@@ -3,7 +3,8 @@
 # The raw Streamable HTTP checks that no SDK client exercises on purpose, with asserted status
 # codes and, where the server names its refusal, the exact JSON body: bad headers, wrong methods
 # and media types, foreign Origin/Host on /mcp and on the legacy /sse and /message routes, dead
-# sessions, 2025-03-26 batches. A refusal is only checked beside a control that the same request
+# sessions, 2025-03-26 batches; the splash page's CSP and HSTS for the URL's scheme and its
+# assets. A refusal is only checked beside a control that the same request
 # without the foreign header is served. One line per check ("ok ..." / "FAIL ..."), then
 # "N passed, N failed". Every request is bounded (tests/e2e/curl.sh); one that hits its bound is
 # reported as "TIMEOUT curl <url>" and counts as a failure.
@@ -169,6 +170,32 @@ check "DELETE session" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${X[
 check "deleted session" "$(post "${H[@]}" "${S[@]}" -d "$PING")" 404
 check "unknown session" \
   "$(post "${H[@]}" -H 'Mcp-Session-Id: nope' -H "MCP-Protocol-Version: $PV" -d "$PING")" 404
+
+# The splash page as a browser loads it. Its CSP and HSTS follow the URL's scheme: over http,
+# upgrade-insecure-requests or block-all-mixed-content would send the page's own stylesheet and
+# logo to https, where nothing answers, at any hostname but loopback.
+BROWSER=(-H 'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8')
+curl -s -D "$TMP/splash-headers" -o "$TMP/splash" "${X[@]}" "${BROWSER[@]}" "$BASE/" >/dev/null
+splash_header() { tr -d '\r' <"$TMP/splash-headers" | sed -n "s/^$1: //Ip" | head -1; }
+check "GET / serves the splash page" \
+  "$(sed -n 's#^HTTP/[0-9.]* \([0-9]*\).*#\1#p' "$TMP/splash-headers" | head -1) $(splash_header Content-Type)" \
+  '200 text/html; charset=utf-8'
+csp=$(splash_header Content-Security-Policy)
+hsts=$(splash_header Strict-Transport-Security)
+if [[ $BASE == https://* ]]; then
+  check "splash page over https: the CSP upgrades insecure requests" "$csp" \
+    ".*upgrade-insecure-requests; block-all-mixed-content"
+  check "splash page over https: HSTS" "${hsts:-none}" 'max-age=[0-9]+.*'
+else
+  check_is "splash page over http: the CSP upgrades nothing" "$csp" \
+    "default-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+  check_is "splash page over http: no HSTS" "${hsts:-none}" none
+fi
+for asset in /styles.css /mcp-logo.png /favicon.svg; do
+  grep -q "\"$asset\"" "$TMP/splash" || { check "the splash page links $asset" missing linked; continue; }
+  check "splash page asset $asset" \
+    "$(curl -s -o /dev/null -w '%{http_code}' "${X[@]}" "${BROWSER[@]}" "$BASE$asset")" 200
+done
 
 curl_timeouts
 FAIL=$((FAIL + CURL_TIMEOUTS))

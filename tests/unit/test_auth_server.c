@@ -366,9 +366,6 @@ static void test_health_and_protected_resource(void **state)
     r = http(f, "GET", "/nowhere", NULL, NULL, NULL);
     assert_int_equal(r->status, 404);
     done(r);
-    r = http(f, "GET", "/", NULL, NULL, NULL); /* the peer's AS has no splash page */
-    assert_int_equal(r->status, 404);
-    done(r);
     char ct[64];
     r = http(f, "GET", "/mcp-logo.png", NULL, NULL, NULL);
     assert_int_equal(r->status, 200);
@@ -801,6 +798,82 @@ static void test_issuer_must_be_https_off_loopback(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* GET / (a 404 at the reference server): a browser, whose Accept puts text/html first, gets a
+ * page in the splash page's look that links the metadata; anything else gets JSON naming it. */
+static void test_root_answers_html_to_browsers_and_json_otherwise(void **state)
+{
+    struct fx *f = *state;
+    const char *browser = "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,"
+                          "*/*;q=0.8";
+    struct resp *r = http(f, "GET", "/", NULL, NULL, browser);
+    char v[512];
+    assert_int_equal(r->status, 200);
+    assert_true(header(r, "Content-Type", v, sizeof v));
+    assert_string_equal(v, "text/html; charset=utf-8");
+    assert_true(header(r, "Content-Security-Policy", v, sizeof v));
+    assert_null(strstr(v, "upgrade-insecure-requests")); /* AUTH_SERVER_URL is http */
+    assert_null(strstr(v, "unsafe-inline"));
+    assert_non_null(strstr(r->body, "OAuth 2.1"));
+    assert_non_null(strstr(r->body, "<link rel=\"stylesheet\" href=\"/styles.css\">"));
+    assert_non_null(strstr(r->body, "href=\"http://localhost:3001/.well-known/"
+                                    "oauth-authorization-server\""));
+    assert_null(r->json);
+    done(r);
+    const char *json_accepts[] = {NULL,
+                                  "Accept: */*",
+                                  "Accept: application/json",
+                                  "Accept: text/html;q=0.5, application/json",
+                                  "Accept: text/*;q=0.1, application/*",
+                                  "Accept: text/html;q=0"};
+    for (size_t i = 0; i < sizeof json_accepts / sizeof json_accepts[0]; i++) {
+        r = http(f, "GET", "/", NULL, NULL, json_accepts[i]);
+        assert_int_equal(r->status, 200);
+        assert_non_null(r->json);
+        assert_string_equal(jstr(r, "issuer"), "http://localhost:3001/");
+        assert_string_equal(jstr(r, "authorization_server_metadata"),
+                            "http://localhost:3001/.well-known/oauth-authorization-server");
+        done(r);
+    }
+    /* The page's stylesheet and icon are served here too. */
+    r = http(f, "GET", "/styles.css", NULL, NULL, NULL);
+    assert_int_equal(r->status, 200);
+    assert_true(header(r, "Content-Type", v, sizeof v));
+    assert_string_equal(v, "text/css");
+    done(r);
+    r = http(f, "GET", "/favicon.svg", NULL, NULL, NULL);
+    assert_int_equal(r->status, 200);
+    assert_true(header(r, "Content-Type", v, sizeof v));
+    assert_string_equal(v, "image/svg+xml");
+    done(r);
+    r = http(f, "POST", "/", "application/json", "{}", NULL);
+    assert_int_equal(r->status, 405);
+    done(r);
+    r = http(f, "GET", "/", NULL, NULL, NULL);
+    assert_false(header(r, "Strict-Transport-Security", v, sizeof v)); /* http: no HSTS */
+    done(r);
+}
+
+/* With an https AUTH_SERVER_URL, HSTS on every answer and the upgrade directives on the page. */
+static void test_https_issuer_gets_hsts_and_upgrading_csp(void **state)
+{
+    struct config c;
+    config_defaults(&c);
+    c.auth_server_url = "https://auth.example.com";
+    struct fx *f = start(&c);
+    char v[512];
+    struct resp *r = http(f, "GET", "/health", NULL, NULL, "Host: auth.example.com");
+    assert_true(header(r, "Strict-Transport-Security", v, sizeof v));
+    assert_string_equal(v, "max-age=31536000; includeSubDomains");
+    done(r);
+    r = http(f, "GET", "/", NULL, NULL, "Accept: text/html\nHost: auth.example.com");
+    assert_int_equal(r->status, 200);
+    assert_true(header(r, "Content-Security-Policy", v, sizeof v));
+    assert_non_null(strstr(v, "upgrade-insecure-requests; block-all-mixed-content"));
+    done(r);
+    *state = f;
+    teardown(state);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -824,6 +897,8 @@ int main(void)
         T(test_public_client_json_token_body),
         T(test_introspect_requires_the_shared_secret),
         T(test_cors_preflight_and_reflection),
+        T(test_root_answers_html_to_browsers_and_json_otherwise),
+        cmocka_unit_test(test_https_issuer_gets_hsts_and_upgrading_csp),
         cmocka_unit_test(test_register_rate_limited),
         cmocka_unit_test(test_issuer_must_be_https_off_loopback),
     };

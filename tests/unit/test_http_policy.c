@@ -164,6 +164,31 @@ static void test_too_many_origins_fail_init(void **state)
     assert_int_equal(http_policy_init(&p, "0.0.0.0", NULL, list), -1);
 }
 
+/* The scheme of the role's public URL decides HSTS and the CSP's upgrade directives. */
+static void test_https_is_read_from_the_public_url(void **state)
+{
+    assert_true(http_policy_url_is_https("https://mcp.example.com"));
+    assert_true(http_policy_url_is_https("HTTPS://mcp.example.com/base"));
+    assert_false(http_policy_url_is_https("http://localhost:3232"));
+    assert_false(http_policy_url_is_https("http://https.example"));
+    assert_false(http_policy_url_is_https("https:/x"));
+    assert_false(http_policy_url_is_https(NULL));
+}
+
+static void test_csp_upgrades_only_over_https(void **state)
+{
+    const char *https = http_policy_csp(true);
+    const char *http = http_policy_csp(false);
+    assert_non_null(strstr(https, "upgrade-insecure-requests"));
+    assert_non_null(strstr(https, "block-all-mixed-content"));
+    assert_null(strstr(http, "upgrade-insecure-requests"));
+    assert_null(strstr(http, "block-all-mixed-content"));
+    /* The rest of the policy is the same either way. */
+    assert_string_equal(http, "default-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+                              "form-action 'self'; base-uri 'self'");
+    assert_memory_equal(https, http, strlen(http));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +202,8 @@ int main(void)
         cmocka_unit_test(test_foreign_and_null_origins_are_refused),
         cmocka_unit_test(test_extra_origins_are_accepted_case_insensitively),
         cmocka_unit_test(test_too_many_origins_fail_init),
+        cmocka_unit_test(test_https_is_read_from_the_public_url),
+        cmocka_unit_test(test_csp_upgrades_only_over_https),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -229,7 +229,8 @@ static void on_tick(uv_timer_t *t)
 
 static void test_handler(struct http_exchange *ex, void *arg);
 
-static struct fx *fx_new(const struct http_limits *lim)
+/* A server whose public URL is https (https) or http: the security headers differ. */
+static struct fx *fx_new_scheme(const struct http_limits *lim, bool https)
 {
     struct fx *f = calloc(1, sizeof *f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
@@ -237,12 +238,17 @@ static struct fx *fx_new(const struct http_limits *lim)
     uv_timer_start(&f->tick, on_tick, 5, 5);
     f->srv = http_server_new(&f->loop, lim, NULL, test_handler, f);
     assert_non_null(f->srv);
-    http_policy_add_security_headers(f->srv);
+    http_policy_add_security_headers(f->srv, https);
     assert_int_equal(http_policy_init(&f->policy, "127.0.0.1", "http://localhost:3232", NULL), 0);
     assert_int_equal(http_server_listen(f->srv, "127.0.0.1", 0), 0);
     f->port = http_server_port(f->srv);
     assert_true(f->port > 0);
     return f;
+}
+
+static struct fx *fx_new(const struct http_limits *lim)
+{
+    return fx_new_scheme(lim, true);
 }
 
 static void run_until(struct fx *f, atomic_bool *flag, int max_ms)
@@ -500,9 +506,16 @@ static void test_default_headers_are_sent_on_every_response(void **state)
     fx_free(f);
 }
 
+static void assert_lacks(const struct client *c, const char *needle)
+{
+    if (c->data && strstr(c->data, needle))
+        fail_msg("unexpected %s in response:\n%s", needle, c->data);
+}
+
+/* Over https: the reference server's values, HSTS and the upgrade directives included. */
 static void test_security_headers_have_the_peer_values(void **state)
 {
-    struct fx *f = fx_new(NULL);
+    struct fx *f = fx_new_scheme(NULL, true);
     struct client c = {.want = 1};
     run_client(f, &c, GET("/hello"), strlen(GET("/hello")));
     assert_contains(&c, "\r\nX-Content-Type-Options: nosniff\r\n");
@@ -511,6 +524,24 @@ static void test_security_headers_have_the_peer_values(void **state)
     assert_contains(&c, "\r\nContent-Security-Policy: default-src 'self'; object-src 'none'; "
                         "frame-ancestors 'none'; form-action 'self'; base-uri 'self'; "
                         "upgrade-insecure-requests; block-all-mixed-content\r\n");
+    client_free(&c);
+    fx_free(f);
+}
+
+/* Over http: no HSTS and no upgrade directives (they would send the page's own stylesheet and
+ * logo to https, which nothing serves), the other headers unchanged. */
+static void test_security_headers_over_http_do_not_upgrade(void **state)
+{
+    struct fx *f = fx_new_scheme(NULL, false);
+    struct client c = {.want = 1};
+    run_client(f, &c, GET("/hello"), strlen(GET("/hello")));
+    assert_contains(&c, "\r\nX-Content-Type-Options: nosniff\r\n");
+    assert_contains(&c, "\r\nX-Frame-Options: SAMEORIGIN\r\n");
+    assert_contains(&c, "\r\nContent-Security-Policy: default-src 'self'; object-src 'none'; "
+                        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'\r\n");
+    assert_lacks(&c, "Strict-Transport-Security");
+    assert_lacks(&c, "upgrade-insecure-requests");
+    assert_lacks(&c, "block-all-mixed-content");
     client_free(&c);
     fx_free(f);
 }
@@ -1210,6 +1241,7 @@ int main(void)
         cmocka_unit_test(test_simple_get_returns_200),
         cmocka_unit_test(test_default_headers_are_sent_on_every_response),
         cmocka_unit_test(test_security_headers_have_the_peer_values),
+        cmocka_unit_test(test_security_headers_over_http_do_not_upgrade),
         cmocka_unit_test(test_cors_reflects_allowed_origin_only),
         cmocka_unit_test(test_cors_preflight_answers_204),
         cmocka_unit_test(test_cors_header_lists_come_from_the_role),

@@ -81,19 +81,45 @@ static void test_each_asset_is_served_with_its_bytes_and_type(void **state)
     check_asset("/", "/index.html", "text/html; charset=utf-8");
     check_asset("/styles.css", "/styles.css", "text/css");
     check_asset("/mcp-logo.png", "/mcp-logo.png", "image/png");
+    check_asset("/favicon.svg", "/favicon.svg", "image/svg+xml");
 }
 
-static void test_page_has_the_peer_title_and_cards(void **state)
+/* True when s holds an emoji or other pictograph: U+2190-U+2BFF (arrows, symbols, dingbats)
+ * or a code point past the Basic Multilingual Plane (the emoji blocks), or a variation selector
+ * U+FE0F. The page's text is plain: these render unevenly and are read out by name. */
+static bool has_pictograph(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0xf0)
+            return true;
+        if (*p == 0xe2 && p[1] >= 0x86 && p[1] <= 0xaf)
+            return true;
+        if (*p == 0xef && p[1] == 0xb8 && p[2] == 0x8f)
+            return true;
+    }
+    return false;
+}
+
+static void test_page_says_what_mcpd_is(void **state)
 {
     const char *html = (const char *)asset("/index.html")->data;
-    assert_non_null(strstr(html, "<title>MCP Example Server</title>"));
-    assert_non_null(strstr(html, "<h1>MCP Example Server</h1>"));
+    assert_non_null(strstr(html, "<title>mcpd: MCP server and OAuth 2.1 authorization server"
+                                 "</title>"));
+    assert_non_null(strstr(html, "<h1>mcpd</h1>"));
     assert_non_null(strstr(html, "<body>"));
-    const char *cards[] = {
-        "Complete MCP Support",   "Multiple Transports", "OAuth 2.0 Authentication",
-        "Horizontal Scalability", "7 Demo Tools",        "100+ Resources"};
-    for (size_t i = 0; i < 6; i++)
-        assert_non_null(strstr(html, cards[i]));
+    const char *facts[] = {"Model Context Protocol server and OAuth 2.1 authorization server",
+                           "written in C", "Streamable HTTP", "legacy HTTP+SSE", "Redis"};
+    for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++)
+        if (!strstr(html, facts[i]))
+            fail_msg("the page does not say \"%s\"", facts[i]);
+    assert_null(strstr(html, "OAuth 2.0"));
+    assert_null(strstr(html, "Example Server<"));
+    assert_false(has_pictograph(html));
+    /* Same-origin assets only: a remote one would break under the CSP and leak the visit. */
+    assert_null(strstr(html, "src=\"http"));
+    assert_null(strstr(html, "href=\"//"));
+    assert_non_null(
+        strstr(html, "<link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\">"));
     const struct web_asset *png = asset("/mcp-logo.png");
     assert_true(png->len > 8);
     assert_memory_equal(png->data, "\x89PNG\r\n\x1a\n", 8);
@@ -163,7 +189,8 @@ static void test_degraded_page_has_escaped_banner_after_body(void **state)
     assert_non_null(strstr(r.body, "http://auth/&lt;script&gt;alert(1)&lt;/script&gt;&amp;x"));
     assert_null(strstr(r.body, "<script>"));
     /* The rest of the page follows the banner unchanged. */
-    assert_non_null(strstr(r.body, "<h1>MCP Example Server</h1>"));
+    assert_non_null(strstr(r.body, "<h1>mcpd</h1>"));
+    assert_false(has_pictograph(r.body));
     assert_non_null(strstr(r.body, "</html>"));
     free(r.resp);
     free(req);
@@ -214,7 +241,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_asset_is_served_with_its_bytes_and_type),
-        cmocka_unit_test(test_page_has_the_peer_title_and_cards),
+        cmocka_unit_test(test_page_says_what_mcpd_is),
         cmocka_unit_test(test_etag_is_strong_and_quoted),
         cmocka_unit_test(test_matching_if_none_match_gets_304),
         cmocka_unit_test(test_head_gets_headers_without_body),
