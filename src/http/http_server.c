@@ -120,11 +120,12 @@ static int on_header_value(llhttp_t *ll, const char *at, size_t len)
     /* llhttp 8.1 accepts obs-fold (RFC 9112 §5.2: a server must reject it or replace it with a
      * space); it hands the continuation line over as a new span, so a span whose preceding
      * blanks follow a line feed is one. */
+    /* An empty value comes as an empty span, which may sit at the next line: not a fold. */
     const char *b = at;
-    while (b > p->chunk_start && (b[-1] == ' ' || b[-1] == '\t'))
+    while (len > 0 && b > p->chunk_start && (b[-1] == ' ' || b[-1] == '\t'))
         b--;
     char before = b > p->chunk_start ? b[-1] : p->last_nonblank;
-    if (before == '\n')
+    if (len > 0 && before == '\n')
         return parse_fail(p, 400, "obsolete line folding in a header field");
     return head_append(p, at, len);
 }
@@ -227,10 +228,29 @@ static int on_headers_complete(llhttp_t *ll)
     return 0;
 }
 
+/* Check the bytes in [pos, end) against the CRLF still owed after a chunk's data. */
+static int check_chunk_crlf(struct http_parser *p, const char *pos, const char *end)
+{
+    for (; p->chunk_crlf_owed > 0 && pos < end; pos++, p->chunk_crlf_owed--) {
+        if (*pos != (p->chunk_crlf_owed == 2 ? '\r' : '\n'))
+            return parse_fail(p, 400, "chunk data not followed by CRLF");
+    }
+    return 0;
+}
+
 static int on_body(llhttp_t *ll, const char *at, size_t len)
 {
     struct http_parser *p = parser_of(ll);
-    return bounded_append(p, &p->body, at, len, 413, "request body too large");
+    int rc = bounded_append(p, &p->body, at, len, 413, "request body too large");
+    /* llhttp 8.1 does not require the CRLF after a chunk's data: "2\r\nabcdef" reads "cdef" as
+     * the next chunk's size, so two parsers could disagree on where the body ends. When this
+     * span completes the chunk (no bytes of it left), the next two bytes must be CRLF; they may
+     * arrive in the next read, hence the count kept in the parser. */
+    if (rc == 0 && (ll->flags & F_CHUNKED) && ll->content_length == 0) {
+        p->chunk_crlf_owed = 2;
+        rc = check_chunk_crlf(p, at + len, p->chunk_end);
+    }
+    return rc;
 }
 
 static int on_message_complete(llhttp_t *ll)
@@ -284,6 +304,7 @@ static void parser_reset_request(struct http_parser *p)
     p->req_bytes = 0;
     p->trailer_bytes = 0;
     p->target_bytes = 0;
+    p->chunk_crlf_owed = 0;
     p->started = p->headers_done = p->in_field = p->value_open = false;
     p->keep_alive = p->upgrade = p->expect_continue = p->head_paused = false;
     p->body.limit = p->max_body_bytes;
@@ -328,6 +349,9 @@ enum http_parse_status http_parser_feed(struct http_parser *p, const char *data,
         }
         bool headers_before = p->headers_done;
         p->chunk_start = data + total;
+        p->chunk_end = data + total + n;
+        if (check_chunk_crlf(p, data + total, data + total + n) != 0)
+            return HTTP_PARSE_ERROR;
         llhttp_errno_t err = llhttp_execute(&p->ll, data + total, n);
         size_t used = n;
         if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {

@@ -46,13 +46,15 @@ struct http_parser {
      * space or tab (from earlier chunks), so a callback can see what precedes its span: a
      * header value span after a line feed and blanks is an obs-fold continuation line. */
     const char *chunk_start;
+    const char *chunk_end; /* end of the bytes llhttp is parsing */
     char last_nonblank;
-    bool started;      /* the first byte of the current request has been seen */
-    bool headers_done; /* the header section is complete */
-    bool in_field;     /* a header name is being received */
-    bool value_open;   /* a header value is being received */
-    bool keep_alive;   /* the connection may carry another request after this one */
-    bool upgrade;      /* Upgrade/CONNECT: answered, then the connection is closed */
+    unsigned chunk_crlf_owed; /* bytes of the CRLF that must follow a chunk's data, unchecked */
+    bool started;             /* the first byte of the current request has been seen */
+    bool headers_done;        /* the header section is complete */
+    bool in_field;            /* a header name is being received */
+    bool value_open;          /* a header value is being received */
+    bool keep_alive;          /* the connection may carry another request after this one */
+    bool upgrade;             /* Upgrade/CONNECT: answered, then the connection is closed */
     bool expect_continue;
     bool pause_for_head; /* stop after the headers of a request with a body (head hook) */
     bool head_paused;    /* stopped there; the body waits for http_parser_resume_body */

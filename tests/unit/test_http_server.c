@@ -783,6 +783,44 @@ static void test_obs_fold_is_refused_when_fed_byte_by_byte(void **state)
     http_parser_free(&p);
 }
 
+/* llhttp 8.1 reads "cdef" after a 2-byte chunk as the next chunk's size; RFC 9112 §7.1 wants
+ * the CRLF there, and a front proxy that frames strictly would see another body end. */
+static void test_chunk_data_without_crlf_is_refused(void **state)
+{
+    REFUSE(POST_HEAD "Transfer-Encoding: chunked\r\n\r\n2\r\nabcdef\r\n0\r\n\r\n", 400);
+    REFUSE(POST_HEAD "Transfer-Encoding: chunked\r\n\r\n2\r\nab\rX0\r\n\r\n", 400);
+}
+
+/* The CRLF after a chunk's data may arrive in a later read than the data. */
+static void test_chunked_body_fed_byte_by_byte_is_accepted(void **state)
+{
+    static const char req[] = "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n";
+    struct http_parser p;
+    size_t used = 0;
+    enum http_parse_status st = HTTP_PARSE_MORE;
+    assert_int_equal(http_parser_init(&p, 8192, 64, 1024), 0);
+    for (size_t i = 0; i < sizeof req - 1 && st == HTTP_PARSE_MORE; i++)
+        st = http_parser_feed(&p, req + i, 1, &used);
+    assert_int_equal(st, HTTP_PARSE_DONE);
+    assert_int_equal(p.body.len, 5);
+    assert_memory_equal(p.body.data, "abcde", 5);
+    http_parser_free(&p);
+}
+
+/* RFC 9110 §5.5: an empty field value is legal (curl -H 'X;' sends one). */
+static void test_empty_header_value_is_accepted(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1};
+    const char *req = "GET /hello HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Blank: \r\n"
+                      "Connection: close\r\n\r\n";
+    run_client(f, &c, req, strlen(req));
+    assert_memory_equal(c.data, "HTTP/1.1 200 ", 13);
+    client_free(&c);
+    fx_free(f);
+}
+
 static void test_overlong_target_gets_414(void **state)
 {
     size_t n = HTTP_MAX_TARGET_BYTES + 64;
@@ -1261,6 +1299,9 @@ int main(void)
         cmocka_unit_test(test_obs_fold_is_refused),
         cmocka_unit_test(test_obs_fold_is_refused_when_fed_byte_by_byte),
         cmocka_unit_test(test_overlong_target_gets_414),
+        cmocka_unit_test(test_empty_header_value_is_accepted),
+        cmocka_unit_test(test_chunk_data_without_crlf_is_refused),
+        cmocka_unit_test(test_chunked_body_fed_byte_by_byte_is_accepted),
         cmocka_unit_test(test_bare_lf_is_refused),
         cmocka_unit_test(test_nul_in_header_value_is_refused),
         cmocka_unit_test(test_control_char_in_header_value_is_refused),
