@@ -17,7 +17,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -26,115 +25,16 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 
 import { INSTANCE_HEADER, startCluster } from './lib/cluster.mjs';
+import { Exchange, WAIT_MS, longCall, longResult, within } from './lib/exchange.mjs';
 import { HeadlessProvider, REDIRECT_URI, TOOL_NAMES, authorize, clientAuth, idpCallback, login, pkce, postForm, register } from './lib/oauth.mjs';
 import { ROOT } from './lib/server.mjs';
 import { openLegacySse } from './lib/sse.mjs';
 
 const VERSION = '2025-11-25';
-const WAIT_MS = 15000; // ceiling for any awaited event: the asan build on 2 loaded cores is slow
 const CACHE_MS = 1000; // --introspection-cache-ms of the MCP instances
 const BUILD = path.basename(path.dirname(path.resolve(ROOT, process.env.MCPD_BIN ?? 'build/mcpd')));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function within(p, ms, what) {
-  let timer;
-  const t = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
-/**
- * One HTTP request on its own connection (node:http, so a test can cut it). Collects status,
- * headers, text and, for an event stream, the parsed events ({ id, event, data }). done resolves
- * once the response is over: complete is true only when it ended properly, false when cut.
- */
-class Exchange {
-  constructor(url, { method = 'GET', headers = {}, body } = {}) {
-    Object.assign(this, { status: null, headers: null, text: '', events: [], settled: false, pending: '', current: {} });
-    this.waiters = new Set();
-    this.done = new Promise((resolve) => {
-      const finish = (res) => {
-        if (this.settled) return;
-        this.settled = true;
-        this.result = res;
-        resolve(res);
-        this.wake();
-      };
-      this.req = http.request(url, { method, headers, agent: false }, (res) => {
-        this.status = res.statusCode;
-        this.headers = res.headers;
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          this.text += chunk;
-          this.parse(chunk);
-          this.wake();
-        });
-        res.on('error', () => {});
-        res.on('close', () => finish({ complete: res.complete }));
-        this.wake();
-      });
-      this.req.on('error', (error) => finish({ complete: false, error }));
-      this.req.end(body);
-    });
-  }
-
-  parse(chunk) {
-    this.pending += chunk;
-    let nl;
-    while ((nl = this.pending.indexOf('\n')) >= 0) {
-      const line = this.pending.slice(0, nl).replace(/\r$/, '');
-      this.pending = this.pending.slice(nl + 1);
-      if (line === '') {
-        if (Object.keys(this.current).length) this.events.push(this.current);
-        this.current = {};
-      } else if (!line.startsWith(':')) {
-        const i = line.indexOf(':');
-        const field = i < 0 ? line : line.slice(0, i);
-        const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-        this.current[field] = field === 'data' && this.current.data !== undefined ? `${this.current.data}\n${value}` : value;
-      }
-    }
-  }
-
-  /** Events that carry a message (priming events have empty data). */
-  dataEvents() {
-    return this.events.filter((e) => e.data);
-  }
-
-  messages() {
-    return this.dataEvents().map((e) => JSON.parse(e.data));
-  }
-
-  wake() {
-    for (const w of this.waiters) w();
-  }
-
-  /** Resolve once pred(this) holds; reject if the response ends first or after WAIT_MS. */
-  waitFor(pred, what) {
-    return new Promise((resolve, reject) => {
-      const seen = () => `status ${this.status}, body so far ${JSON.stringify(this.text.slice(0, 1500))}`;
-      const stop = (err) => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        if (err) reject(err);
-        else resolve();
-      };
-      const check = () => {
-        if (pred(this)) stop();
-        else if (this.settled) stop(new Error(`response ended (${JSON.stringify(this.result)}) before ${what}; ${seen()}`));
-      };
-      const timer = setTimeout(() => stop(new Error(`timed out after ${WAIT_MS} ms waiting for ${what}; ${seen()}`)), WAIT_MS);
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  close() {
-    this.req.destroy();
-  }
-}
 
 // ------------------------------------------------------------------ raw MCP helpers ----
 
@@ -176,17 +76,6 @@ function rawClient(token) {
 const rpcError = (id, code, message) => ({ jsonrpc: '2.0', id, error: { code, message } });
 const NOT_FOUND = rpcError(null, -32001, 'Session not found');
 const progressOf = (x) => x.messages().filter((m) => m.method === 'notifications/progress');
-
-function longCall(id, args, progressToken) {
-  const params = { name: 'longRunningOperation', arguments: args };
-  if (progressToken) params._meta = { progressToken };
-  return { jsonrpc: '2.0', id, method: 'tools/call', params };
-}
-
-function longResult(id, duration, steps) {
-  return { jsonrpc: '2.0', id, result: { content: [{ type: 'text',
-    text: `Long running operation completed. Duration: ${duration} seconds, Steps: ${steps}.` }] } };
-}
 
 function eventId(id) {
   const m = /^([pg][0-9a-f]+):(\d+)$/.exec(id ?? '');
