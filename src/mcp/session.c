@@ -46,6 +46,7 @@ void mcp_session_copy(struct mcp_session *dst, const struct mcp_session *src)
     dst->capabilities_json = src->capabilities_json ? strdup(src->capabilities_json) : NULL;
     dst->log_level = src->log_level;
     dst->legacy_sse = src->legacy_sse;
+    dst->stateless = src->stateless;
 }
 
 const json_t *mcp_session_capabilities(struct mcp_session *s)

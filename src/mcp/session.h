@@ -58,6 +58,11 @@ struct mcp_session {
     char *capabilities_json;     /* as stored (parsed only when needed), or NULL */
     int log_level;               /* index into mcp_log_levels, -1 when never set */
     bool legacy_sse;             /* opened by GET /sse (HTTP+SSE, 2024-11-05 transport) */
+    /* A 2026-07-28 request: nothing is stored, id is empty, and protocol_version,
+     * client_capabilities and log_level come from the request's own _meta. Calls of such a
+     * "session" answer server->client needs with input_required results (MRTR) instead of
+     * sending requests, and their results carry resultType. */
+    bool stateless;
 };
 
 extern const char *const mcp_log_levels[MCP_LOG_LEVEL_COUNT];
