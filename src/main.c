@@ -140,8 +140,8 @@ static void print_banner(const struct app *a)
             "  connect: in a second terminal, npx @modelcontextprotocol/inspector (from a\n"
             "    checkout: see README.md); in its page, Add Servers, + Add manually, transport\n"
             "    streamable-http, URL %s/mcp, Add, then switch it on. The browser\n"
-            "    shows mcpd's consent page (Continue to Authentication), then the mock\n"
-            "    identity provider's page (Complete Authentication)\n",
+            "    shows mcpd's consent page (Allow), then the mock identity provider's\n"
+            "    page (Sign in, as \"demo user\" or any name)\n",
             c->base_uri);
     fprintf(stderr, "  logs: JSON lines on stdout; Ctrl-C stops\n");
 }

@@ -32,6 +32,18 @@ static void redirect_error(struct auth_req *r, const char *error, const char *de
     buf_free(&b);
 }
 
+/* Without a scope the client gets what it registered, as long as that is something this server
+ * grants (registration accepts any scope syntax); otherwise the default. */
+static const char *effective_scope(const struct auth_req *r)
+{
+    const char *scope = auth_param(r, "scope");
+    if (scope)
+        return scope;
+    return r->client->scope && oauth_scope_subset(r->client->scope, OAUTH_SUPPORTED_SCOPES)
+               ? r->client->scope
+               : OAUTH_DEFAULT_SCOPE;
+}
+
 static void on_code(void *arg, const struct oauth_error *err, const char *code)
 {
     struct auth_req *r = arg;
@@ -39,9 +51,9 @@ static void on_code(void *arg, const struct oauth_error *err, const char *code)
         redirect_error(r, err->error, err->description);
         return;
     }
-    auth_reply_html(
-        r, OAUTH_CONSENT_CSP,
-        oauth_page_consent(r->client->id, json_get_string(r->client->record, "client_name"), code));
+    struct oauth_consent c = {r->client->id, json_get_string(r->client->record, "client_name"),
+                              r->redirect_uri, effective_scope(r), code};
+    auth_reply_html(r, OAUTH_CONSENT_CSP, oauth_page_consent(&c));
 }
 
 /* The checks that are reported by redirect; NULL when the request is acceptable. */
@@ -83,18 +95,18 @@ static void on_client(void *arg, int status, struct oauth_client *client)
     /* Phase 1 (RFC 6749 §4.1.2.1): an unknown client or an unregistered redirect URI is never
      * redirected to. */
     if (!client) {
-        auth_reply_error(r, 400, "invalid_client", "Invalid client_id");
+        auth_reply_page_error(r, 400, "invalid_client", "Invalid client_id");
         return;
     }
     r->client = client;
     if (redirect && !oauth_client_redirect_registered(client, redirect)) {
-        auth_reply_error(r, 400, "invalid_request", "Unregistered redirect_uri");
+        auth_reply_page_error(r, 400, "invalid_request", "Unregistered redirect_uri");
         return;
     }
     if (!redirect && oauth_client_redirect_count(client) != 1) {
-        auth_reply_error(r, 400, "invalid_request",
-                         "redirect_uri must be specified when client has multiple registered "
-                         "URIs");
+        auth_reply_page_error(r, 400, "invalid_request",
+                              "redirect_uri must be specified when client has multiple registered "
+                              "URIs");
         return;
     }
     r->redirect_uri = strdup(redirect ? redirect : oauth_client_redirect_at(client, 0));
@@ -104,13 +116,7 @@ static void on_client(void *arg, int status, struct oauth_client *client)
     }
     if (!phase2_ok(r))
         return;
-    const char *scope = auth_param(r, "scope");
-    /* Without a scope the client gets what it registered, as long as that is something this
-     * server grants (registration accepts any scope syntax); otherwise the default. */
-    if (!scope)
-        scope = client->scope && oauth_scope_subset(client->scope, OAUTH_SUPPORTED_SCOPES)
-                    ? client->scope
-                    : OAUTH_DEFAULT_SCOPE;
+    const char *scope = effective_scope(r);
     struct oauth_authorization a = {
         client->id, r->redirect_uri,           auth_param(r, "code_challenge"),
         scope,      auth_param(r, "resource"), auth_param(r, "state"),
@@ -126,13 +132,13 @@ void auth_handle_authorize(struct auth_req *r)
     const char *redirect = auth_param(r, "redirect_uri");
     const char *state = auth_param(r, "state");
     if (why)
-        auth_reply_error(r, 400, "invalid_request", why);
+        auth_reply_page_error(r, 400, "invalid_request", why);
     else if (!client_id)
-        auth_reply_error(r, 400, "invalid_request", "client_id is required");
+        auth_reply_page_error(r, 400, "invalid_request", "client_id is required");
     else if (redirect && !oauth_uri_parse(redirect, &u))
-        auth_reply_error(r, 400, "invalid_request", "redirect_uri must be a valid URL");
+        auth_reply_page_error(r, 400, "invalid_request", "redirect_uri must be a valid URL");
     else if (state && strlen(state) > OAUTH_STATE_MAX)
-        auth_reply_error(r, 400, "invalid_request", "state is too long");
+        auth_reply_page_error(r, 400, "invalid_request", "state is too long");
     else
         oauth_client_load(r->s->store, client_id, on_client, r);
 }

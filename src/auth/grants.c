@@ -351,20 +351,29 @@ static void on_pending_read(void *arg, int status, const char *value, size_t len
         op_free(op);
         return;
     }
-    json_object_set_new(op->rec, "sub", json_string(req_get(op, "sub")));
-    json_object_set_new(op->rec, "family", json_string(family));
-    json_object_set_new(op->rec, "approved_at", json_integer((json_int_t)time(NULL)));
+    /* A denial takes the exchange key with a marker /token refuses, so the request can be
+     * completed once, either way. */
+    json_t *stored = req_get(op, "denied") ? json_pack("{s:b}", "denied", 1) : op->rec;
+    if (stored == op->rec) {
+        json_object_set_new(op->rec, "sub", json_string(req_get(op, "sub")));
+        json_object_set_new(op->rec, "family", json_string(family));
+        json_object_set_new(op->rec, "approved_at", json_integer((json_int_t)time(NULL)));
+    }
     secret_key(key, sizeof key, OAUTH_EXCH_PREFIX, req_get(op, "code"));
     /* NX: a request is approved once, even when two callbacks race. */
-    if (set_json(op->g, key, op->rec, op->g->code_ttl_s * 1000, STORE_SET_NX, on_exch_stored, op) !=
-        STORE_OK) {
+    int rc = stored ? set_json(op->g, key, stored, op->g->code_ttl_s * 1000, STORE_SET_NX,
+                               on_exch_stored, op)
+                    : STORE_ERR;
+    if (stored != op->rec)
+        json_decref(stored);
+    if (rc != STORE_OK) {
         op->cb.approve(op->arg, &err_server, NULL, NULL);
         op_free(op);
     }
 }
 
-void oauth_grants_approve(struct oauth_grants *g, const char *code, const char *sub,
-                          oauth_approve_cb cb, void *arg)
+static void decide(struct oauth_grants *g, const char *code, const char *sub, oauth_approve_cb cb,
+                   void *arg)
 {
     char key[KEY_SIZE];
     if (!oauth_token_shaped(code)) {
@@ -378,12 +387,23 @@ void oauth_grants_approve(struct oauth_grants *g, const char *code, const char *
     }
     op->cb.approve = cb;
     req_set(op, "code", code);
-    req_set(op, "sub", sub);
+    req_set(op, sub ? "sub" : "denied", sub ? sub : "1");
     secret_key(key, sizeof key, OAUTH_PENDING_PREFIX, code);
     if (store_get(g->store, key, on_pending_read, op) != STORE_OK) {
         op_free(op);
         cb(arg, &err_server, NULL, NULL);
     }
+}
+
+void oauth_grants_approve(struct oauth_grants *g, const char *code, const char *sub,
+                          oauth_approve_cb cb, void *arg)
+{
+    decide(g, code, sub, cb, arg);
+}
+
+void oauth_grants_deny(struct oauth_grants *g, const char *code, oauth_approve_cb cb, void *arg)
+{
+    decide(g, code, NULL, cb, arg);
 }
 
 /* ------------------------------------------------------------------------------ minting --- */
@@ -565,6 +585,8 @@ static const struct oauth_error *check_exchange(struct grant_op *op)
     const char *redirect = req_get(op, "redirect_uri");
     const char *resource = req_get(op, "resource");
     const char *authorized = json_get_string(op->rec, "resource");
+    if (json_is_true(json_object_get(op->rec, "denied")))
+        return &err_bad_code; /* the user denied the request: no token */
     if (strcmp(rec_get(op, "client_id"), req_get(op, "client_id")) != 0)
         return &err_code_client;
     /* OAuth 2.1 leaves redirect_uri out of the token request; when sent it must match. */

@@ -91,6 +91,10 @@ typedef void (*oauth_approve_cb)(void *arg, const struct oauth_error *err, const
                                  const char *state);
 void oauth_grants_approve(struct oauth_grants *g, const char *code, const char *sub,
                           oauth_approve_cb cb, void *arg);
+/* The user denied the request of `code` on the consent page: it can no longer be approved or
+ * exchanged (an exchange gets invalid_grant). The callback is approve's: redirect_uri and state
+ * to send the client access_denied with. */
+void oauth_grants_deny(struct oauth_grants *g, const char *code, oauth_approve_cb cb, void *arg);
 
 /* A /token request from an authenticated client. */
 struct oauth_token_request {

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/grants.h"
+
 #define PAGE_LIMIT (256 * 1024)
 
 int oauth_html_escape(struct buf *out, const char *s)
@@ -61,55 +63,105 @@ int oauth_js_string(struct buf *out, const char *s)
 }
 
 static const char page_style[] =
-    "<style>body{font-family:system-ui,-apple-system,sans-serif;background:#fff;color:#000;"
+    "<style>body{font-family:system-ui,-apple-system,sans-serif;background:#fafafa;color:#111;"
     "display:flex;justify-content:center;align-items:center;min-height:100vh;margin:0}"
-    ".card{border:2px solid #000;border-radius:12px;padding:32px;max-width:460px;width:100%}"
-    ".logo{display:flex;align-items:center;gap:10px;font-weight:700;font-size:20px}"
-    ".logo img{width:40px;height:40px}.box{border:1px solid #000;border-radius:8px;padding:12px;"
-    "margin:16px 0}.label{font-size:12px;text-transform:uppercase;color:#444}"
-    ".value{font-family:monospace;word-break:break-all}.button{display:inline-block;background:#"
-    "000;"
-    "color:#fff;padding:12px 20px;border-radius:8px;text-decoration:none;border:0;cursor:pointer;"
-    "font-size:15px}.secondary{background:#fff;color:#000;border:1px solid #000}"
-    ".footer{margin-top:24px;font-size:12px;color:#444}</style>";
+    ".card{background:#fff;border:1px solid #ddd;border-radius:12px;padding:32px;"
+    "max-width:480px;width:100%;box-shadow:0 1px 3px rgba(0,0,0,.08)}"
+    ".logo{display:flex;align-items:center;gap:10px;font-weight:700;font-size:18px}"
+    ".logo img{width:40px;height:40px}h1{font-size:24px;margin:16px 0 8px}"
+    ".box{border:1px solid #ddd;border-radius:8px;padding:4px 12px;margin:16px 0}"
+    ".row{padding:8px 0}.row+.row{border-top:1px solid #eee}"
+    ".label{display:block;font-size:12px;text-transform:uppercase;letter-spacing:.04em;"
+    "color:#555;margin-bottom:4px}.value{font-family:ui-monospace,monospace;word-break:break-all}"
+    "input{font:inherit;width:100%;box-sizing:border-box;padding:10px;border:1px solid #999;"
+    "border-radius:8px}.actions{display:flex;gap:12px;margin-top:20px}"
+    ".button{display:inline-block;background:#111;color:#fff;padding:12px 22px;border-radius:8px;"
+    "text-decoration:none;border:1px solid #111;cursor:pointer;font-size:15px}"
+    ".secondary{background:#fff;color:#111}.footer{margin-top:24px;font-size:12px;color:#555}"
+    "</style>";
 
-char *oauth_page_consent(const char *client_id, const char *client_name, const char *code)
+/* The page head, the card and its logo line; title and heading are ours (not escaped). */
+static int page_open(struct buf *b, const char *title, const char *brand)
+{
+    return buf_printf(b,
+                      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                      "<link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\">"
+                      "<title>%s</title>%s</head><body><main class=\"card\">"
+                      "<div class=\"logo\"><img src=\"/mcp-logo.png\" alt=\"\"><span>%s</span>"
+                      "</div>",
+                      title, page_style, brand);
+}
+
+static int page_close(struct buf *b, const char *footer)
+{
+    return buf_printf(b, "<div class=\"footer\">%s</div></main></body></html>\n", footer);
+}
+
+/* One labelled detail box; value escaped, NULL shown as "(none)". */
+static int detail(struct buf *b, const char *label, const char *value)
+{
+    int rc = buf_printf(b, "<div class=\"row\"><div class=\"label\">%s</div><div class=\"value\">",
+                        label);
+    if (rc == BUF_OK)
+        rc = oauth_html_escape(b, value ? value : "(none)");
+    return rc == BUF_OK ? buf_append_str(b, "</div></div>") : rc;
+}
+
+/* scheme://HOST[:port]/... -> HOST[:port] into out (at most size-1 bytes); "" when not a URL. */
+static void uri_host(const char *uri, char *out, size_t size)
+{
+    const char *p = strstr(uri, "://");
+    size_t n = 0;
+    if (p) {
+        p += 3;
+        const char *at = p + strcspn(p, "@/?#");
+        if (*at == '@') /* userinfo is not the host */
+            p = at + 1;
+        n = strcspn(p, "/?#");
+    }
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, p ? p : "", n);
+    out[n] = '\0';
+}
+
+char *oauth_page_consent(const struct oauth_consent *c)
 {
     struct buf b;
+    char host[256];
     buf_init(&b, PAGE_LIMIT);
-    int rc = buf_printf(&b,
-                        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                        "<link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\">"
-                        "<title>MCP Server Authorization</title>%s</head><body><div class=\"card\">"
-                        "<div class=\"logo\"><img src=\"/mcp-logo.png\" alt=\"\"><span>MCP</span>"
-                        "</div><h1>Authorization Required</h1><p>A client application wants to "
-                        "connect to your MCP server.</p>",
-                        page_style);
+    uri_host(c->redirect_uri, host, sizeof host);
+    int rc = page_open(&b, "MCP Server Authorization", "MCP");
     if (rc == BUF_OK)
-        rc = buf_append_str(&b, "<div class=\"box\"><div class=\"label\">Client Application"
-                                "</div><div class=\"value\">");
-    /* Registered client data is escaped, '=' included, so the first "state=" is the link's. */
-    if (rc == BUF_OK && client_name) {
-        rc = oauth_html_escape(&b, client_name);
-        if (rc == BUF_OK)
-            rc = buf_append_str(&b, "</div><div class=\"value\">");
-    }
+        rc = buf_append_str(&b, "<h1>Authorization Required</h1><p>A client application wants "
+                                "to connect to your MCP server on your behalf.</p><div "
+                                "class=\"box\">");
+    /* Registered client data is escaped, '=' included, so the first "state=" is the Allow
+     * link's. */
     if (rc == BUF_OK)
-        rc = oauth_html_escape(&b, client_id);
+        rc = detail(&b, "Client Application", c->client_name ? c->client_name : c->client_id);
+    if (rc == BUF_OK)
+        rc = detail(&b, "Client ID", c->client_id);
+    if (rc == BUF_OK)
+        rc = detail(&b, "Redirects to", host[0] ? host : c->redirect_uri);
+    if (rc == BUF_OK)
+        rc = detail(&b, "Requested Scope", c->scope);
     if (rc == BUF_OK)
         rc = buf_append_str(
-            &b, "</div></div><div class=\"box\"><div class=\"label\">What happens next?</div>"
-                "<p>You will be sent to the upstream identity provider to sign in. After that, "
-                "the client receives access to this MCP server on your behalf.</p></div>");
+            &b, "</div><p>Allow sends you to the identity provider to sign in; the client then "
+                "receives access to this MCP server. Deny sends you back to the client with no "
+                "access.</p>");
     /* The code is 64 hex digits we generated. */
     if (rc == BUF_OK)
         rc = buf_printf(&b,
-                        "<p><a class=\"button\" href=\"/mock-upstream-idp/authorize?"
-                        "redirect_uri=/mock-upstream-idp/callback&state=%s\">Continue to "
-                        "Authentication</a></p><div class=\"footer\">Model Context Protocol "
-                        "(MCP) Server</div></div></body></html>\n",
-                        code);
+                        "<p class=\"actions\"><a class=\"button\" id=\"allow\" "
+                        "href=\"/mock-upstream-idp/authorize?redirect_uri=/mock-upstream-idp/"
+                        "callback&amp;state=%s\">Allow</a> <a class=\"button secondary\" "
+                        "id=\"deny\" href=\"" OAUTH_DENY_PATH "?code=%s\">Deny</a></p>",
+                        c->code, c->code);
+    if (rc == BUF_OK)
+        rc = page_close(&b, "Model Context Protocol (MCP) Server");
     if (rc != BUF_OK) {
         buf_free(&b);
         return NULL;
@@ -117,54 +169,60 @@ char *oauth_page_consent(const char *client_id, const char *client_name, const c
     return buf_steal(&b, NULL);
 }
 
-/* The IdP page's behaviour; the two values it needs come first, as JSON
- * string literals. textContent (never innerHTML) shows the user id. */
-static const char idp_script[] =
-    "function newId(){if(window.crypto&&crypto.randomUUID)return crypto.randomUUID();"
-    "return'xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx'.replace(/[xy]/g,function(c){"
-    "var r=Math.random()*16|0;return(c==='x'?r:(r&3|8)).toString(16);});}\n"
-    "function userId(){var id=localStorage.getItem('mcpUserId');"
-    "if(!id){id=newId();localStorage.setItem('mcpUserId',id);}return id;}\n"
-    "function show(){document.getElementById('user-id').textContent=userId();}\n"
-    "document.getElementById('generate').addEventListener('click',function(){"
-    "localStorage.setItem('mcpUserId',newId());show();});\n"
-    "document.getElementById('edit').addEventListener('click',function(){"
-    "var v=prompt('Enter a user ID',userId());if(v&&v.trim()){"
-    "localStorage.setItem('mcpUserId',v.trim());show();}});\n"
-    "document.getElementById('complete').addEventListener('click',function(){"
-    "var base=redirectUri.indexOf('http')===0?redirectUri:window.location.origin+redirectUri;"
-    "var u=new URL(base);u.searchParams.set('state',state);"
-    "u.searchParams.set('code','mock-auth-code');u.searchParams.set('userId',userId());"
-    "window.location.href=u.toString();});\nshow();\n";
-
+/* A plain form: GET to the callback with the pending authorization (state), the upstream code
+ * and the user's name. No script. */
 char *oauth_page_idp(const char *redirect_uri, const char *state)
 {
     struct buf b;
     buf_init(&b, PAGE_LIMIT);
-    int rc = buf_printf(
-        &b,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        "<link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\">"
-        "<title>Upstream Provider Authentication</title>%s</head><body><div class=\"card\">"
-        "<div class=\"logo\"><span aria-hidden=\"true\">&#128274;</span><span>Upstream "
-        "Provider</span></div><h1>Upstream Authentication</h1><p>Please verify your identity "
-        "to continue.</p><div class=\"box\"><div class=\"label\">Your User Identity</div>"
-        "<div class=\"value\" id=\"user-id\"></div></div><p><button class=\"button secondary\" "
-        "id=\"generate\" type=\"button\">Generate New ID</button> <button class=\"button "
-        "secondary\" id=\"edit\" type=\"button\">Edit ID</button></p><p><button class=\"button\" "
-        "id=\"complete\" type=\"button\">Complete Authentication</button></p><div "
-        "class=\"footer\">Open this page in other browsers or incognito windows to simulate "
-        "different users.</div></div><script>var redirectUri=",
-        page_style);
+    int rc = page_open(&b, "Upstream Provider Authentication", "Mock identity provider");
     if (rc == BUF_OK)
-        rc = oauth_js_string(&b, redirect_uri);
+        rc = buf_append_str(&b, "<h1>Sign in</h1><p>This mock identity provider signs in "
+                                "whoever you say you are: the name becomes the token's subject "
+                                "and the owner of the MCP sessions it opens.</p>"
+                                "<form method=\"get\" action=\"");
     if (rc == BUF_OK)
-        rc = buf_append_str(&b, ";var state=");
+        rc = oauth_html_escape(&b, redirect_uri);
     if (rc == BUF_OK)
-        rc = oauth_js_string(&b, state);
+        rc = buf_append_str(&b, "\"><input type=\"hidden\" name=\"state\" value=\"");
     if (rc == BUF_OK)
-        rc = buf_printf(&b, ";\n%s</script></body></html>\n", idp_script);
+        rc = oauth_html_escape(&b, state);
+    if (rc == BUF_OK)
+        rc = buf_printf(&b,
+                        "\"><input type=\"hidden\" name=\"code\" value=\"mock-auth-code\">"
+                        "<label class=\"label\" for=\"user\">User name</label>"
+                        "<input id=\"user\" name=\"userId\" value=\"demo user\" required "
+                        "maxlength=\"%d\" autocomplete=\"username\">"
+                        "<p class=\"actions\"><button class=\"button\" id=\"complete\" "
+                        "type=\"submit\">Sign in</button></p></form>",
+                        OAUTH_SUB_MAX);
+    if (rc == BUF_OK)
+        rc = page_close(&b, "Use another name to act as another user.");
+    if (rc != BUF_OK) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_steal(&b, NULL);
+}
+
+char *oauth_page_error(int status, const char *error, const char *description)
+{
+    struct buf b;
+    buf_init(&b, PAGE_LIMIT);
+    int rc = page_open(&b, "Authorization Error", "MCP");
+    if (rc == BUF_OK)
+        rc = buf_printf(&b, "<h1>Authorization failed</h1><p>The authorization request cannot "
+                            "go on, and the application that sent you here cannot be told "
+                            "safely, so you are not sent back to it.</p><div class=\"box\">");
+    if (rc == BUF_OK)
+        rc = detail(&b, "Error", error);
+    if (rc == BUF_OK)
+        rc = detail(&b, "Description", description);
+    if (rc == BUF_OK)
+        rc = buf_printf(&b, "</div><p>Start again from the application. HTTP status %d.</p>",
+                        status);
+    if (rc == BUF_OK)
+        rc = page_close(&b, "Model Context Protocol (MCP) Server");
     if (rc != BUF_OK) {
         buf_free(&b);
         return NULL;

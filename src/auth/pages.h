@@ -14,13 +14,19 @@
 
 #include "lib/buf.h"
 
+/* The pages run no script. The consent and error pages submit no form; the IdP page's form goes
+ * to its callback, which redirects to the client's redirect URI on another origin, and browsers
+ * apply form-action to that redirect too, so the IdP page sets none. */
 #define OAUTH_CONSENT_CSP                                                                          \
-    "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "    \
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'none'; "                    \
     "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; form-action 'self'; "        \
     "base-uri 'self'"
 #define OAUTH_IDP_CSP                                                                              \
-    "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "    \
-    "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'none'; "                    \
+    "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'"
+
+/* The consent page's Deny link: GET OAUTH_DENY_PATH?code={code}. */
+#define OAUTH_DENY_PATH "/authorize/deny"
 
 /* HTML-escape s for text and quoted attributes: & < > " ' ` and also '=' (so reflected text can
  * never contain the "state=" the e2e script looks for). Returns BUF_OK or BUF_ERR_*. */
@@ -28,14 +34,26 @@ int oauth_html_escape(struct buf *out, const char *s);
 /* s as a double-quoted JavaScript string literal. */
 int oauth_js_string(struct buf *out, const char *s);
 
-/* The consent page for a pending authorization: client shown by id (and name when registered),
- * and the "Continue to Authentication" link whose href carries the code as the IdP's state;
- * it is the first "state=" in the page (the e2e contract). The caller frees the result; NULL on
- * allocation failure. */
-char *oauth_page_consent(const char *client_id, const char *client_name, const char *code);
-/* The mock upstream IdP page: a user id kept in localStorage, Generate/Edit buttons, and
- * "Complete Authentication", which goes to redirect_uri with state, code and userId. */
+/* What the consent page shows of a pending authorization; every string is escaped. */
+struct oauth_consent {
+    const char *client_id;
+    const char *client_name; /* NULL: the client registered none */
+    const char *redirect_uri;
+    const char *scope;
+    const char *code; /* 64 hex, ours */
+};
+
+/* The consent page: the client (name and id), the host its redirect URI names, the requested
+ * scope, an "Allow" link to the mock IdP whose href carries the code as the IdP's state (the
+ * first "state=" in the page: the e2e contract) and a "Deny" link to OAUTH_DENY_PATH. The caller
+ * frees the result; NULL on allocation failure. */
+char *oauth_page_consent(const struct oauth_consent *c);
+/* The mock upstream IdP page: a plain form (no script) with a user name field ("demo user") that
+ * GETs redirect_uri with state, code and userId. */
 char *oauth_page_idp(const char *redirect_uri, const char *state);
+/* A browser-facing error of the authorization server that cannot be sent back to the client
+ * (unknown client, unregistered redirect URI, a bad IdP request): what went wrong, escaped. */
+char *oauth_page_error(int status, const char *error, const char *description);
 
 /* The root page: what this server is and a link to its metadata document (metadata_url, shown
  * escaped). It uses the splash page's /styles.css, so its CSP needs no 'unsafe-inline'

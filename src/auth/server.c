@@ -50,6 +50,7 @@ static const struct auth_route routes[] = {
      handle_pr_metadata},
     {"/register", "POST", false, true, true, RL_REGISTER, handle_register},
     {"/authorize", "GET, POST", true, false, true, RL_AUTHORIZE, auth_handle_authorize},
+    {OAUTH_DENY_PATH, "GET", true, false, true, RL_AUTHORIZE, auth_handle_deny},
     {"/token", "POST", false, true, true, RL_TOKEN, auth_handle_token},
     {"/revoke", "POST", false, true, true, RL_TOKEN, auth_handle_revoke},
     {"/introspect", "POST", false, false, true, RL_TOKEN, auth_handle_introspect},
@@ -120,12 +121,17 @@ void auth_reply_invalid_client(struct auth_req *r, const char *desc)
 
 void auth_reply_html(struct auth_req *r, const char *csp, char *html)
 {
+    auth_reply_page(r, 200, csp, html);
+}
+
+void auth_reply_page(struct auth_req *r, int status, const char *csp, char *html)
+{
     if (!html) {
         auth_reply_error(r, 500, "server_error", "Internal Server Error");
         return;
     }
     http_response_header(r->ex, "Content-Security-Policy", csp);
-    http_respond(r->ex, 200, "text/html; charset=utf-8", html, strlen(html));
+    http_respond(r->ex, status, "text/html; charset=utf-8", html, strlen(html));
     free(html);
     req_free(r);
 }

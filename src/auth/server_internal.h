@@ -80,7 +80,11 @@ void auth_reply_oauth(struct auth_req *r, const struct oauth_error *e);
  * or the store reports itself down) 503 temporarily_unavailable with Retry-After, else 500
  * server_error. */
 void auth_reply_store_error(struct auth_req *r, int status);
-void auth_reply_html(struct auth_req *r, const char *csp, char *html); /* takes html */
+void auth_reply_html(struct auth_req *r, const char *csp, char *html);             /* takes html */
+void auth_reply_page(struct auth_req *r, int status, const char *csp, char *html); /* takes html */
+/* A browser-facing error (/authorize before the redirect URI is trusted, the mock IdP): the HTML
+ * error page when the request's Accept prefers text/html, else the OAuth JSON error. */
+void auth_reply_page_error(struct auth_req *r, int status, const char *error, const char *desc);
 void auth_reply_redirect(struct auth_req *r, const char *location);
 /* invalid_client: 401 with a Basic challenge when the client tried Basic (RFC 6749 §5.2). */
 void auth_reply_invalid_client(struct auth_req *r, const char *desc);
@@ -105,5 +109,6 @@ void auth_handle_revoke(struct auth_req *r);
 void auth_handle_introspect(struct auth_req *r);
 void auth_handle_idp_page(struct auth_req *r);
 void auth_handle_idp_callback(struct auth_req *r);
+void auth_handle_deny(struct auth_req *r); /* the consent page's Deny (mock_idp.c) */
 
 #endif

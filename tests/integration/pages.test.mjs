@@ -5,13 +5,17 @@
 // server's root answers a page linking its metadata to a browser's Accept and JSON naming the
 // metadata to anything else. Over https (TLS ended by a proxy in front): HSTS and the upgrade
 // directives on both roles. And README.md shows the banner `make run` prints, word for word.
+// The consent page shows the client, where it redirects and the scope, with Allow and Deny; Deny
+// sends the browser back with error=access_denied and spends the request; browser-facing errors
+// of /authorize and the mock IdP are an HTML page for a browser and JSON otherwise; the mock IdP
+// page is a plain form with no script.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { ROOT, freePort, spawnMcpd } from './lib/server.mjs';
-import { waitFor } from './lib/oauth.mjs';
+import { REDIRECT_URI, authorize, idpCallback, pkce, postForm, register, waitFor } from './lib/oauth.mjs';
 
 const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 const CSP_HTTP = "default-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'";
@@ -118,4 +122,91 @@ test('README.md shows the banner mcpd all prints (on the default ports)', async 
   } else {
     assert.equal(onDefaults, shown[1]);
   }
+});
+
+const CONSENT_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'none'; img-src 'self' data:; "
+  + "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'";
+
+test('the consent page shows the client, its redirect host and the scope, with Allow and Deny', async () => {
+  const client = await register(as, { client_name: 'Consent <Test> App', scope: 'mcp' });
+  const a = await authorize(as, client, { challenge: pkce().challenge, state: 'st-consent', scope: 'mcp' });
+  assert.equal(a.res.status, 200);
+  assert.equal(a.res.headers.get('content-security-policy'), CONSENT_CSP);
+  assert.match(a.code, /^[0-9a-f]{64}$/, 'the first state= is the code');
+  const value = (label) => new RegExp(`<div class="label">${label}</div><div class="value">([^<]*)</div>`).exec(a.text)?.[1];
+  assert.equal(value('Client Application'), 'Consent &lt;Test&gt; App');
+  assert.equal(value('Client ID'), client.client_id);
+  assert.equal(value('Redirects to'), new URL(REDIRECT_URI).host);
+  assert.equal(value('Requested Scope'), 'mcp');
+  assert.ok(a.text.includes(`id="allow" href="/mock-upstream-idp/authorize?redirect_uri=/mock-upstream-idp/callback&amp;state=${a.code}">Allow</a>`));
+  assert.ok(a.text.includes(`id="deny" href="/authorize/deny?code=${a.code}">Deny</a>`));
+  assert.doesNotMatch(a.text, /<script/);
+});
+
+test('Deny: back to the client with error=access_denied and its state; the request is spent', async () => {
+  const client = await register(as);
+  const { verifier, challenge } = pkce();
+  const a = await authorize(as, client, { challenge, state: 'st-deny' });
+  const deny = await fetch(`${as}/authorize/deny?code=${a.code}`, { redirect: 'manual' });
+  assert.equal(deny.status, 302);
+  const back = new URL(deny.headers.get('location'));
+  assert.equal(back.origin + back.pathname, REDIRECT_URI);
+  assert.equal(back.searchParams.get('error'), 'access_denied');
+  assert.equal(back.searchParams.get('state'), 'st-deny');
+  assert.equal(back.searchParams.get('code'), null);
+  // Neither the IdP nor /token accepts the denied request afterwards, and a second Deny neither.
+  const cb = await idpCallback(as, a.code, 'someone');
+  assert.equal(cb.status, 400);
+  assert.equal((await cb.json()).error_description, 'Unknown or expired authorization request');
+  const t = await postForm(as, '/token', { grant_type: 'authorization_code', client_id: client.client_id,
+    client_secret: client.client_secret, code: a.code, redirect_uri: REDIRECT_URI, code_verifier: verifier });
+  assert.equal(t.status, 400);
+  assert.equal(t.json.error, 'invalid_grant');
+  assert.equal((await fetch(`${as}/authorize/deny?code=${a.code}`, { redirect: 'manual' })).status, 400);
+  // Approved first: Deny cannot take it back.
+  const b = await authorize(as, client, { challenge, state: 'st-approved' });
+  assert.equal((await idpCallback(as, b.code, 'someone')).status, 302);
+  const late = await fetch(`${as}/authorize/deny?code=${b.code}`, { redirect: 'manual' });
+  assert.equal(late.status, 400);
+  assert.equal(late.headers.get('location'), null);
+});
+
+test('browser-facing /authorize and mock IdP errors: an HTML page for a browser, JSON otherwise', async () => {
+  const client = await register(as);
+  const cases = [
+    [`/authorize?client_id=nope&response_type=code`, 'invalid_client', 'Invalid client_id'],
+    [`/authorize?client_id=${client.client_id}&redirect_uri=${encodeURIComponent('http://evil.example/cb')}`, 'invalid_request', 'Unregistered redirect_uri'],
+    ['/authorize', 'invalid_request', 'client_id is required'],
+    ['/mock-upstream-idp/authorize?state=x&redirect_uri=//evil.example', 'invalid_request', 'redirect_uri must be a path on this server'],
+    ['/authorize/deny?code=%3Cscript%3E', 'invalid_request', 'Unknown or expired authorization request'],
+  ];
+  for (const [target, error, description] of cases) {
+    const page = await fetch(`${as}${target}`, { headers: { Accept: BROWSER }, redirect: 'manual' });
+    assert.equal(page.status, 400, target);
+    assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8', target);
+    assert.equal(page.headers.get('content-security-policy'), CONSENT_CSP, target);
+    const html = await page.text();
+    assert.match(html, /<title>Authorization Error<\/title>/, target);
+    assert.ok(html.includes(`<div class="value">${error}</div>`), `${target}: ${error}`);
+    assert.ok(html.includes(`<div class="value">${description}</div>`), `${target}: ${description}`);
+    assert.doesNotMatch(html, /<script/, target);
+    const json = await fetch(`${as}${target}`, { redirect: 'manual' });
+    assert.equal(json.status, 400, target);
+    assert.deepEqual(await json.json(), { error, error_description: description }, target);
+  }
+});
+
+test('the mock IdP page is a plain form: no script, no prompt(), no emoji, "demo user" by default', async () => {
+  const res = await fetch(`${as}/mock-upstream-idp/authorize?redirect_uri=/mock-upstream-idp/callback&state=abc%22%3E`, { headers: { Accept: BROWSER } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-security-policy'),
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'none'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'");
+  const html = await res.text();
+  assert.doesNotMatch(html, /<script|prompt\(|onclick/i);
+  assert.doesNotMatch(html, /[\u{1F300}-\u{1FAFF}\u{2600}-\u{27BF}]|&#1[0-9]{5};/u, 'no emoji');
+  assert.ok(html.includes('<form method="get" action="/mock-upstream-idp/callback">'));
+  assert.ok(html.includes('<input type="hidden" name="state" value="abc&quot;&gt;">'), 'state escaped');
+  assert.ok(html.includes('<input type="hidden" name="code" value="mock-auth-code">'));
+  assert.match(html, /<input id="user" name="userId" value="demo user" required/);
+  assert.match(html, /<button class="button" id="complete" type="submit">Sign in<\/button>/);
 });
