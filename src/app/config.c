@@ -94,6 +94,13 @@ static const struct option_def options[] = {
      .def_text = "none",
      .help = "shared secret the MCP role sends to the authorization server's /introspect "
              "(environment only; mcpd all makes one up)"},
+    {.env = "METRICS_TOKEN",
+     .metavar = "<secret>",
+     .type = OPT_STRING,
+     .offset = FIELD(metrics_token),
+     .def_text = "none",
+     .help = "bearer token that lets any client read GET /metrics (environment only; unset: "
+             "only loopback clients may)"},
     {.flag = "--no-auth",
      .env = "AUTH_MODE",
      .metavar = "none",

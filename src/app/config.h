@@ -40,10 +40,11 @@ struct config {
     size_t event_log_max;       /* EVENT_LOG_MAX: events kept per stream for replay (default 256) */
     uint64_t sse_retry_ms;      /* SSE_RETRY_MS: retry hint in priming events (default 1000) */
     uint64_t shutdown_grace_ms; /* SHUTDOWN_GRACE_MS (default 5000) */
-    uint64_t request_timeout_ms;     /* server->client request timeout (default 60000) */
-    unsigned timer_scale_percent;    /* TIMER_SCALE_PERCENT: feature timers' periods, % (100) */
-    char *response_mode;             /* RESPONSE_MODE: auto, json or sse (see transport_http.h) */
-    char *introspection_secret;      /* INTROSPECTION_SECRET: shared by the AS and the MCP role */
+    uint64_t request_timeout_ms;  /* server->client request timeout (default 60000) */
+    unsigned timer_scale_percent; /* TIMER_SCALE_PERCENT: feature timers' periods, % (100) */
+    char *response_mode;          /* RESPONSE_MODE: auto, json or sse (see transport_http.h) */
+    char *introspection_secret;   /* INTROSPECTION_SECRET: shared by the AS and the MCP role */
+    char *metrics_token; /* METRICS_TOKEN: bearer token for /metrics; unset: loopback only */
     uint64_t access_token_ttl_s;     /* ACCESS_TOKEN_TTL_S (3600) */
     uint64_t refresh_token_ttl_s;    /* REFRESH_TOKEN_TTL_S (604800) */
     uint64_t code_ttl_s;             /* AUTH_CODE_TTL_S (600) */

@@ -42,26 +42,6 @@ int oauth_html_escape(struct buf *out, const char *s)
     return rc;
 }
 
-int oauth_js_string(struct buf *out, const char *s)
-{
-    int rc = buf_append_char(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; rc == BUF_OK && *p; p++) {
-        unsigned char c = *p;
-        if (c == '"' || c == '\\') {
-            rc = buf_printf(out, "\\%c", c);
-        } else if (c < 0x20 || c == '<' || c == '>' || c == '&' || c == '\'' || c == 0x7f) {
-            /* < > & ' as \u escapes: "</script>" and "<!--" cannot end or alter the script. */
-            rc = buf_printf(out, "\\u%04x", c);
-        } else if (c == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
-            rc = buf_printf(out, "\\u%04x", p[2] == 0xa8 ? 0x2028 : 0x2029); /* line breaks */
-            p += 2;
-        } else {
-            rc = buf_append_char(out, (char)c);
-        }
-    }
-    return rc == BUF_OK ? buf_append_char(out, '"') : rc;
-}
-
 static const char page_style[] =
     "<style>body{font-family:system-ui,-apple-system,sans-serif;background:#fafafa;color:#111;"
     "display:flex;justify-content:center;align-items:center;min-height:100vh;margin:0}"

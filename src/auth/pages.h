@@ -1,11 +1,10 @@
 /*
- * pages: the authorization server's HTML pages, the /authorize consent page, the mock upstream
- * IdP page and the root page (what this server is, for someone who opens its URL), with their
- * Content-Security-Policy values and the escaping every reflected value goes through: HTML text and
- * attributes, and JavaScript string literals (JSON encoding with < > & ' escaped, so a value can
- * close neither the string nor the <script> element). The reference server put raw query values
- * into its script (an XSS); here no request value reaches a page unescaped. Knows nothing of HTTP
- * or the store.
+ * pages: the authorization server's HTML pages: the /authorize consent page (Allow, Deny), the
+ * mock upstream IdP's sign-in form, the error page for browser-facing errors and the root page
+ * (what this server is, for someone who opens its URL), with their Content-Security-Policy
+ * values and the escaping every reflected value goes through (HTML text and attributes). None
+ * runs script. The reference server put raw query values into a script (an XSS); here no request
+ * value reaches a page unescaped. Knows nothing of HTTP or the store.
  */
 #ifndef MCPD_AUTH_PAGES_H
 #define MCPD_AUTH_PAGES_H
@@ -31,8 +30,6 @@
 /* HTML-escape s for text and quoted attributes: & < > " ' ` and also '=' (so reflected text can
  * never contain the "state=" the e2e script looks for). Returns BUF_OK or BUF_ERR_*. */
 int oauth_html_escape(struct buf *out, const char *s);
-/* s as a double-quoted JavaScript string literal. */
-int oauth_js_string(struct buf *out, const char *s);
 
 /* What the consent page shows of a pending authorization; every string is escaped. */
 struct oauth_consent {

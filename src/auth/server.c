@@ -44,6 +44,7 @@ static void handle_root(struct auth_req *r);
 /* The reference server's route list. */
 static const struct auth_route routes[] = {
     {"/health", "GET, HEAD", true, false, false, RL_NONE, handle_health},
+    {METRICS_PATH, "GET, HEAD", true, false, true, RL_NONE, auth_handle_metrics},
     {"/.well-known/oauth-authorization-server", "GET", false, true, false, RL_NONE,
      handle_as_metadata},
     {"/.well-known/oauth-protected-resource", "GET", false, true, false, RL_NONE,
@@ -133,6 +134,13 @@ void auth_reply_page(struct auth_req *r, int status, const char *csp, char *html
     http_response_header(r->ex, "Content-Security-Policy", csp);
     http_respond(r->ex, status, "text/html; charset=utf-8", html, strlen(html));
     free(html);
+    req_free(r);
+}
+
+void auth_reply_body(struct auth_req *r, int status, const char *content_type, const char *body,
+                     size_t len)
+{
+    http_respond(r->ex, status, content_type, body, len);
     req_free(r);
 }
 
@@ -676,6 +684,8 @@ struct auth_server *auth_server_new(uv_loop_t *loop, const struct config *cfg, s
         return NULL;
     }
     http_server_set_head_hook(s->http, on_head, s);
+    auth_metrics_init(s);
+    http_server_set_status_hook(s->http, auth_on_status, s);
     /* The pages set their own CSP; these apply everywhere (HSTS only when browsers reach us by
      * https: AUTH_SERVER_URL's scheme). no-referrer keeps codes in page
      * URLs out of Referer headers (RFC 9700 §4.2.4). */

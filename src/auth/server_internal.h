@@ -18,6 +18,7 @@
 #include "lib/buf.h"
 #include "lib/form.h"
 #include "http/http_server.h"
+#include "app/metrics.h"
 #include "app/ratelimit.h"
 
 struct config;
@@ -39,6 +40,7 @@ struct auth_server {
     struct ratelimit rl_token;     /* /token, /revoke, /introspect */
     struct ratelimit rl_register;  /* /register */
     struct ratelimit rl_static;    /* /, /mcp-logo.png, /styles.css, /favicon.svg */
+    struct metrics metrics;        /* GET /metrics (observe.c) */
     unsigned inflight; /* requests not yet answered (their store operations are pending) */
     bool http_closed;  /* the listener is gone; free once inflight reaches 0 */
     void (*done)(void *);
@@ -86,6 +88,8 @@ void auth_reply_page(struct auth_req *r, int status, const char *csp, char *html
  * error page when the request's Accept prefers text/html, else the OAuth JSON error. */
 void auth_reply_page_error(struct auth_req *r, int status, const char *error, const char *desc);
 void auth_reply_redirect(struct auth_req *r, const char *location);
+void auth_reply_body(struct auth_req *r, int status, const char *content_type, const char *body,
+                     size_t len);
 /* invalid_client: 401 with a Basic challenge when the client tried Basic (RFC 6749 §5.2). */
 void auth_reply_invalid_client(struct auth_req *r, const char *desc);
 
@@ -110,5 +114,9 @@ void auth_handle_introspect(struct auth_req *r);
 void auth_handle_idp_page(struct auth_req *r);
 void auth_handle_idp_callback(struct auth_req *r);
 void auth_handle_deny(struct auth_req *r); /* the consent page's Deny (mock_idp.c) */
+/* /metrics (observe.c): the counters, fed by auth_on_status (the HTTP status hook). */
+void auth_metrics_init(struct auth_server *s);
+void auth_on_status(void *arg, const struct http_request *req, int status);
+void auth_handle_metrics(struct auth_req *r);
 
 #endif

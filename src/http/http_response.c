@@ -100,6 +100,7 @@ static int build_head(struct http_exchange *ex, struct buf *out, int status,
 {
     if (status >= 400)
         http_exchange_log_refusal(ex, status);
+    http_exchange_note_status(ex, status);
     char num[24];
     int rc = buf_append_str(out, "HTTP/1.1 ");
     if (rc == BUF_OK)

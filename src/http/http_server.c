@@ -462,6 +462,8 @@ struct http_server {
     void *arg;
     http_head_fn head_fn;
     void *head_arg;
+    http_status_fn status_fn; /* sees the status of every response head written */
+    void *status_arg;
     struct http_listener *listeners;
     struct http_conn *conns;           /* doubly linked list of open connections */
     unsigned conn_count;               /* connections not yet freed */
@@ -827,6 +829,8 @@ static void conn_fail(struct http_conn *c, int status, const char *desc)
     char *b = buf_steal(&body, &blen);
     log_msgf(s->log, LOG_INFO, "http: refused request from %s: %d %s", c->remote_addr, status,
              desc ? desc : "");
+    if (s->status_fn)
+        s->status_fn(s->status_arg, NULL, status);
     conn_write(c, h, hlen, b, blen);
     conn_close_graceful(c);
 }
@@ -1420,6 +1424,19 @@ void http_server_set_head_hook(struct http_server *s, http_head_fn fn, void *arg
 {
     s->head_fn = fn;
     s->head_arg = arg;
+}
+
+void http_server_set_status_hook(struct http_server *s, http_status_fn fn, void *arg)
+{
+    s->status_fn = fn;
+    s->status_arg = arg;
+}
+
+void http_exchange_note_status(const struct http_exchange *ex, int status)
+{
+    const struct http_server *s = ex->server;
+    if (s && s->status_fn)
+        s->status_fn(s->status_arg, &ex->req, status);
 }
 
 void http_exchange_continue(struct http_exchange *ex, size_t max_body)

@@ -104,6 +104,12 @@ typedef void (*http_head_fn)(struct http_exchange *ex, void *arg);
 /* Create a server on the loop. Limits of 0 take the defaults above. The logger may be NULL. */
 struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *limits,
                                     struct logger *log, http_handler_fn handler, void *arg);
+/* Status hook (optional): runs once for every response head written, with the exchange's
+ * request (NULL for input refused before it became a request: framing errors, limits,
+ * timeouts) and the status. For counters; it must not touch the exchange. */
+typedef void (*http_status_fn)(void *arg, const struct http_request *req, int status);
+void http_server_set_status_hook(struct http_server *s, http_status_fn fn, void *arg);
+
 /* Set the head hook (see the top of this file); fn NULL removes it. Applies to connections
  * accepted afterwards: set it before listening. */
 void http_server_set_head_hook(struct http_server *s, http_head_fn fn, void *arg);

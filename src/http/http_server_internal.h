@@ -146,6 +146,8 @@ struct http_exchange {
 /* Append the server's default header lines ("Name: value\r\n") not overridden by the app. */
 /* One log line for a response with status >= 400 (method, path without query, client IP). */
 void http_exchange_log_refusal(const struct http_exchange *ex, int status);
+/* Tell the status hook (http_server_set_status_hook) about a response head being written. */
+void http_exchange_note_status(const struct http_exchange *ex, int status);
 /* Append "name: value\r\n" to out. 0, or -1 when out cannot grow. */
 int http_append_header(struct buf *out, const char *name, const char *value);
 int http_exchange_default_headers(const struct http_exchange *ex, struct buf *out);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app/config.h"
+#include "app/metrics.h"
 #include "lib/log.h"
 #include "mcp/call_internal.h"
 #include "mcp/jsonrpc.h"
@@ -170,6 +171,9 @@ static void call_finish(struct mcp_call *c, json_t *msg)
         return;
     }
     c->answered = true;
+    if (c->ctx->metrics)
+        metrics_count_call(c->ctx->metrics, c->method,
+                           json_object_get(msg, "error") ? METRICS_CALL_ERROR : METRICS_CALL_OK);
     struct mcp_sink *sink = c->sink;
     c->sink = NULL;
     c->running++;
@@ -200,6 +204,8 @@ static void call_cancel(struct mcp_call *c)
     if (c->answered || c->cancelled)
         return;
     c->cancelled = true;
+    if (c->ctx->metrics)
+        metrics_count_call(c->ctx->metrics, c->method, METRICS_CALL_CANCELLED);
     struct mcp_sink *sink = c->sink;
     c->sink = NULL;
     c->running++;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/config.h"
+#include "app/metrics.h"
 #include "lib/hashmap.h"
 #include "http/http_policy.h"
 #include "http/http_response.h"
@@ -31,6 +32,7 @@ struct mcp_server {
     struct ratelimit mcp_limit;
     struct ratelimit static_limit; /* the splash page and its assets */
     struct verifier *verifier;     /* bearer tokens by introspection; NULL with --no-auth */
+    struct metrics metrics;        /* GET /metrics; ctx.metrics points here */
     uv_timer_t grace;              /* shutdown: when calls still running are answered */
     void (*done)(void *);
     void *done_arg;
@@ -64,6 +66,49 @@ static void respond_health(struct mcp_server *s, struct http_exchange *ex)
     /* Degraded is still an answer: 200, so that load balancers keep the instance while it
      * serves what it can (the reference server does the same); a dead store is 503. */
     http_respond_json(ex, store_ok ? 200 : 503, body);
+}
+
+/* The routes /metrics counts by name; anything else is route="other". */
+static const char *const metric_routes[] = {"/mcp",
+                                            "/sse",
+                                            "/message",
+                                            "/health",
+                                            "/metrics",
+                                            "/",
+                                            "/.well-known/oauth-protected-resource/mcp",
+                                            "/.well-known/oauth-protected-resource",
+                                            "/.well-known/oauth-authorization-server"};
+
+static void on_status(void *arg, const struct http_request *req, int status)
+{
+    struct mcp_server *s = arg;
+    metrics_count_response(&s->metrics, req ? req->path : NULL, status);
+}
+
+/* GET /metrics: loopback only unless METRICS_TOKEN is set (then its bearer token, from
+ * anywhere); never rate limited, never needs an MCP token. */
+static void respond_metrics(struct mcp_server *s, struct http_exchange *ex)
+{
+    if (!metrics_request_allowed(http_exchange_request(ex), s->ctx.cfg->metrics_token)) {
+        http_respond_json(ex, 403, metrics_refusal(s->ctx.cfg->metrics_token));
+        return;
+    }
+    struct metrics_gauges g = {
+        .live_sessions = (long long)hashmap_count(s->ctx.live),
+        .calls_in_flight = s->ctx.calls_in_flight,
+        .store_up = store_healthy(s->ctx.store),
+        .auth_up = !s->verifier ? -1 : verifier_available(s->verifier),
+    };
+    struct buf b;
+    buf_init(&b, 0);
+    if (metrics_render(&s->metrics, &g, &b) != BUF_OK) {
+        buf_free(&b);
+        mcp_http_error(ex, 500, JSONRPC_INTERNAL_ERROR, "Internal error");
+        return;
+    }
+    http_response_header(ex, "Cache-Control", "no-store");
+    http_respond(ex, 200, METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
+    buf_free(&b);
 }
 
 static bool path_is(const struct http_request *req, const char *path)
@@ -114,6 +159,11 @@ static void handle_message(struct mcp_server *s, struct http_exchange *ex, const
 static void handle_health(struct mcp_server *s, struct http_exchange *ex, const char *user)
 {
     respond_health(s, ex);
+}
+
+static void handle_metrics(struct mcp_server *s, struct http_exchange *ex, const char *user)
+{
+    respond_metrics(s, ex);
 }
 
 static bool is_prm_path(const char *path)
@@ -170,6 +220,7 @@ static const struct mcp_route routes[] = {
      .challenge = VERIFIER_RESOURCE_SSE,
      .handle = handle_message},
     {.path = "/health", .allow = "GET, HEAD", .handle = handle_health},
+    {.path = METRICS_PATH, .allow = "GET, HEAD", .handle = handle_metrics},
     {.match = is_prm_path, .allow = "GET, HEAD", .only_with_auth = true, .handle = handle_prm},
     {.path = "/.well-known/oauth-authorization-server",
      .allow = "GET, HEAD",
@@ -401,9 +452,14 @@ struct mcp_server *mcp_server_new(uv_loop_t *loop, const struct config *cfg, str
     s->mcp_limit = (struct ratelimit){"mcp", cfg->rate_limit_mcp, 60000, "MCP rate limit exceeded"};
     s->static_limit = (struct ratelimit){"static", cfg->rate_limit_static, 60000,
                                          "Static file rate limit exceeded"};
+    metrics_init(&s->metrics, "mcp", metric_routes, sizeof metric_routes / sizeof metric_routes[0],
+                 NULL);
+    s->ctx.metrics = &s->metrics;
     s->http = http_server_new(loop, &cfg->limits, log, on_request, s);
-    if (s->http)
+    if (s->http) {
         http_server_set_head_hook(s->http, on_request, s);
+        http_server_set_status_hook(s->http, on_status, s);
+    }
     uv_timer_init(loop, &s->grace);
     s->grace.data = s;
     if (!cfg->no_auth)

@@ -7,6 +7,7 @@
 
 #include "lib/buf.h"
 #include "app/config.h"
+#include "app/metrics.h"
 #include "lib/crypto.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -51,11 +52,15 @@ struct mcp_stream *mcp_stream_new(struct mcp_ctx *ctx, const char *sid, char kin
         crypto_random_hex(s->id + 1, 8);
     }
     s->seq = first_seq;
+    if (ctx->metrics)
+        metrics_stream_opened(ctx->metrics);
     return s;
 }
 
 void mcp_stream_free(struct mcp_stream *s)
 {
+    if (s && s->ctx->metrics)
+        metrics_stream_closed(s->ctx->metrics);
     free(s);
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app/metrics.h"
 #include "app/config.h"
 #include "lib/crypto.h"
 #include "http/http_response.h"
@@ -367,6 +368,9 @@ struct init {
 static void on_session_created(void *arg, int status)
 {
     struct init *in = arg;
+    if (in->ctx->metrics) /* initialize is answered here, not as a call */
+        metrics_count_call(in->ctx->metrics, "initialize",
+                           status == 0 ? METRICS_CALL_OK : METRICS_CALL_ERROR);
     if (http_exchange_closed(in->ex)) {
         http_exchange_finish(in->ex);
     } else if (status == MCP_SESSION_LIMIT) {
