@@ -6,7 +6,7 @@
 #   make fuzz       libFuzzer targets (clang) into build-fuzz/
 #   make format | lint | clean
 #   make install PREFIX=/usr/local DESTDIR=   binary, man page, systemd unit, example settings
-#   make uninstall | man | env-example
+#   make uninstall | man | env-example | docs-settings
 
 PKGS      := libuv jansson openssl libcurl hiredis
 LLHTTP_DIR ?= /usr/share/llhttp
@@ -42,7 +42,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all run test unit format lint clean fuzz deps bench install uninstall man env-example FORCE
+.PHONY: all run test unit format lint clean fuzz deps bench install uninstall man env-example docs-settings FORCE
 all: $(BUILD)/mcpd $(BUILD)/mcpd.1
 
 $(BUILD)/mcpd: $(BUILD)/obj/main.o $(BUILD)/libmcpd.a
@@ -136,6 +136,14 @@ man: $(BUILD)/mcpd.1
 # The committed .env.example; tests/layers/install.sh fails when it differs from this output.
 env-example: $(BUILD)/mcpd.env.example
 	cp $< .env.example
+
+# The settings table of docs/operations.md, between its settings:begin/end markers;
+# tests/layers/docs.sh fails when it differs from this output.
+docs-settings: $(BUILD)/mcpd.help $(HELP_DOCS)
+	bash $(HELP_DOCS) md $< >$(BUILD)/settings.md
+	awk -v f=$(BUILD)/settings.md '/<!-- settings:end -->/ {skip = 0} !skip {print} \
+	  /<!-- settings:begin/ {while ((getline l < f) > 0) print l; skip = 1}' docs/operations.md \
+	  >docs/operations.md.tmp && mv docs/operations.md.tmp docs/operations.md
 
 install: $(BUILD)/mcpd $(BUILD)/mcpd.1 $(BUILD)/mcpd.env.example $(BUILD)/mcpd.service
 	install -D -m 0755 $(BUILD)/mcpd $(DESTDIR)$(BINDIR)/mcpd

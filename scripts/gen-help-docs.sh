@@ -6,13 +6,15 @@
 #       @VERSION@ substituted (Makefile: build/mcpd.1 from packaging/mcpd.1.in)
 #   gen-help-docs.sh env <help file>                        the example environment file
 #       (.env.example at the repository root; `make env-example` rewrites it)
+#   gen-help-docs.sh md <help file>                         the settings table of
+#       docs/operations.md (between its "settings:" markers; `make docs-settings` rewrites it)
 # The help file is the output of `mcpd --help` ("-" for standard input). A line of the options
 # section that the parser does not understand stops it with status 1 rather than being dropped,
 # so a change of the help's layout shows up at build time instead of as a missing setting.
 set -uo pipefail
 
 usage() {
-  echo "usage: $0 man <template> <version> <help file> | env <help file>" >&2
+  echo "usage: $0 man <template> <version> <help file> | env <help file> | md <help file>" >&2
   exit 2
 }
 
@@ -161,6 +163,24 @@ function finish() {
 }
 '
 
+# Markdown: one row per setting; a pipe in a cell is escaped, code spans for names and values.
+# shellcheck disable=SC2016 # an awk program: its $ fields are awk's
+MD_OUTPUT='
+function cell(s) { gsub(/\|/, "\\|", s); return s }
+function emit_role(word, t) { }
+function emit_option(flag, meta, env, envval, dflt, help,   f, e) {
+  if (env == "") return
+  f = flag == "" ? "(none)" : "`" flag (meta != "" ? " <" meta ">" : "") "`"
+  e = "`" env (envval != "" ? "=" envval : "") "`"
+  body = body "| " cell(f) " | " cell(e) " | " cell(dflt) " | " cell(help) " |\n"
+}
+function finish() {
+  print "| flag | environment variable | default | meaning |"
+  print "|---|---|---|---|"
+  printf "%s", body
+}
+'
+
 [ $# -ge 1 ] || usage
 case $1 in
 man)
@@ -170,6 +190,10 @@ man)
 env)
   [ $# -eq 2 ] || usage
   exec awk "$ENV_OUTPUT$PARSER" "$2"
+  ;;
+md)
+  [ $# -eq 2 ] || usage
+  exec awk "$MD_OUTPUT$PARSER" "$2"
   ;;
 *) usage ;;
 esac
