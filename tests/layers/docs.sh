@@ -45,7 +45,7 @@ for r in $routes; do
     fail "docs/endpoints.md does not list the route $r"
   fi
 done
-[ "$n" -ge 18 ] && ok "routes read from the route tables: $n" || fail "only $n routes read from the route tables"
+if [ "$n" -ge 18 ]; then ok "routes read from the route tables: $n"; else fail "only $n routes read from the route tables"; fi
 
 # (3) relative links resolve
 for doc in README.md examples/README.md docs/*.md; do
