@@ -152,4 +152,4 @@ step "DELETE the session"
 curl -sS -o /dev/null -w 'status %{http_code}\n' -X DELETE "$MCP_URL" ${AUTH[@]+"${AUTH[@]}"} "${SESSION[@]}"
 rpc '{"jsonrpc":"2.0","id":5,"method":"ping"}' "${SESSION[@]}" >/dev/null
 echo "a ping on the deleted session: status $(status)"
-step done
+step "done"
