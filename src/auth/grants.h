@@ -8,6 +8,7 @@
  *
  *   auth:pending:{sha256(code)}       the authorization request             code TTL
  *   auth:exch:{sha256(code)}          the request + the approving subject   code TTL
+ *                                     (or {"denied":true}: the user denied it)
  *   auth:installation:{sha256(access)} {client_id,sub,scope,aud,iat,exp,family}  access TTL
  *   auth:refresh:{sha256(refresh)}    {client_id,sub,scope,aud,family,gen,access,state,...}
  *   auth:family:{family id}           hash: code (exchanges), gen (rotations), status
