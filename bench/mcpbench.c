@@ -625,7 +625,7 @@ static bool work_left(const struct bench *b)
     case PH_VERIFY:
         return b->next_slot < verify_count(b);
     case PH_CLEANUP:
-        return b->next_slot < b->nready;
+        return !b->opt.stateless && b->next_slot < b->nready; /* no session to delete */
     default:
         return false;
     }
