@@ -183,7 +183,7 @@ describe('2026-07-28 errors', () => {
     assert.equal(spaced.status, 200, spaced.text);
   });
 
-  test('_meta without protocolVersion or clientCapabilities: -32602, HTTP 400', async () => {
+  test('_meta without protocolVersion or clientCapabilities, a bad log level, oversized capabilities: -32602, HTTP 400', async () => {
     const why = 'Invalid params: _meta must carry io.modelcontextprotocol/protocolVersion (a string) and io.modelcontextprotocol/clientCapabilities (an object)';
     assertError(await post(srv.url, { jsonrpc: '2.0', id: 26, method: 'server/discover', params: {} }), 400, 26, -32602, why);
     const noCaps = { ...META };
@@ -191,6 +191,9 @@ describe('2026-07-28 errors', () => {
     assertError(await post(srv.url, request(27, 'server/discover', {}, noCaps)), 400, 27, -32602, why);
     assertError(await post(srv.url, request(28, 'server/discover', {}, { ...META, 'io.modelcontextprotocol/logLevel': 'loud' })),
       400, 28, -32602, 'Invalid params: io.modelcontextprotocol/logLevel must be a log level');
+    const huge = { ...META, 'io.modelcontextprotocol/clientCapabilities': { experimental: { blob: 'x'.repeat(512 * 1024) } } };
+    assertError(await post(srv.url, request(29, 'server/discover', {}, huge)), 400, 29, -32602,
+      'Invalid params: capabilities larger than the server allows (MAX_CAPABILITIES_BYTES)');
   });
 
   test('methods this revision removed, and unknown ones: 404 -32601', async () => {
