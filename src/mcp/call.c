@@ -102,8 +102,41 @@ static void request_dispose(struct call_request *r)
     /* else: the id request is still in the store; on_request_id frees r */
 }
 
+static void stateless_unlist(struct mcp_call *c)
+{
+    if (!c->sl_listed)
+        return;
+    if (c->sl_prev)
+        c->sl_prev->sl_next = c->sl_next;
+    else
+        c->ctx->stateless_calls = c->sl_next;
+    if (c->sl_next)
+        c->sl_next->sl_prev = c->sl_prev;
+    c->sl_listed = false;
+}
+
+static void stateless_list(struct mcp_call *c)
+{
+    c->sl_prev = NULL;
+    c->sl_next = c->ctx->stateless_calls;
+    if (c->sl_next)
+        c->sl_next->sl_prev = c;
+    c->ctx->stateless_calls = c;
+    c->sl_listed = true;
+}
+
+void mcp_call_end_stateless(struct mcp_ctx *ctx, const char *why)
+{
+    while (ctx->stateless_calls) {
+        struct mcp_call *c = ctx->stateless_calls;
+        stateless_unlist(c); /* before answering: the answer may free it */
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, why, NULL);
+    }
+}
+
 static void call_free(struct mcp_call *c)
 {
+    stateless_unlist(c);
     while (c->timers) {
         struct call_timer *t = c->timers;
         c->timers = t->next;
@@ -154,8 +187,10 @@ static int call_go_live(struct mcp_call *c)
     uint64_t elapsed = uv_now(c->ctx->loop) - c->started_ms;
     uint64_t max = mcp_limit_call_duration_ms(c->ctx);
     c->deadline_set = true;
-    if (c->sess.stateless) /* no session to end or cancel it: only the deadline */
+    if (c->sess.stateless) { /* no session to end or cancel it: the deadline and shutdown */
+        stateless_list(c);
         return call_timer_start(c, elapsed < max ? max - elapsed : 0, on_deadline, NULL) ? 0 : -1;
+    }
     c->live = mcp_live_acquire(c->ctx, c->sess.id, true);
     if (!c->live)
         return -1;

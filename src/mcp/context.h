@@ -15,6 +15,7 @@ struct config;
 struct hashmap;
 struct mcp_dispatch;
 struct mcp_touch_cache;
+struct mcp_call;
 
 struct mcp_ctx {
     uv_loop_t *loop;
@@ -26,6 +27,8 @@ struct mcp_ctx {
     struct mcp_touch_cache *touched; /* sessions whose TTL was refreshed in the last second */
     int shutting_down;        /* set once graceful shutdown begins: new sessions are refused */
     unsigned calls_in_flight; /* calls of this instance not yet freed (MAX_CALLS, /health) */
+    /* Waiting calls of 2026-07-28 requests, which no session's live entry holds (call.c). */
+    struct mcp_call *stateless_calls;
 };
 
 #endif

@@ -227,6 +227,18 @@ describe('2026-07-28 errors', () => {
   });
 });
 
+describe('shutdown', () => {
+  test('a waiting 2026-07-28 call is answered -32603 "Server shutting down" when the grace ends; mcpd exits 0', async () => {
+    const s = await startServer({ name: 'stateless-shutdown', features: 'reference', extraArgs: ['--shutdown-grace-ms', '300'] });
+    const pending = post(s.url, request(40, 'tools/call', { name: 'longRunningOperation', arguments: { duration: 30, steps: 3 } }));
+    await new Promise((r) => setTimeout(r, 300)); // the call is waiting on its first step
+    await s.stop(); // SIGTERM, exit 0 and no sanitizer report
+    const r = await pending;
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body, { jsonrpc: '2.0', id: 40, error: { code: -32603, message: 'Server shutting down' } });
+  });
+});
+
 describe('both eras on one endpoint', () => {
   const legacy = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
 
