@@ -120,8 +120,8 @@ static long header_decode(const char *raw, char *out, size_t out_size)
     }
     if (n >= out_size)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)v[i] < 0x20 && v[i] != '\t')
+    for (size_t i = 0; i < n; i++) /* plain values are visible ASCII, space and tab */
+        if (((unsigned char)v[i] < 0x20 && v[i] != '\t') || (unsigned char)v[i] > 0x7e)
             return -1;
     memcpy(out, v, n);
     out[n] = '\0';
