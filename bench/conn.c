@@ -440,6 +440,14 @@ static int build_head(struct conn *c, enum req_kind kind, const char *method, si
         if (sbuf_add(&c->wbuf, head, (size_t)n) < 0)
             return -1;
     }
+    if (b->opt.stateless && (kind == RQ_CALL || kind == RQ_LIST)) { /* the standard headers */
+        n = kind == RQ_LIST
+                ? snprintf(head, sizeof head, "Mcp-Method: resources/list\r\n")
+                : snprintf(head, sizeof head, "Mcp-Method: tools/call\r\nMcp-Name: %s\r\n",
+                           b->opt.tool == TOOL_ECHO ? "echo" : "add");
+        if (sbuf_add(&c->wbuf, head, (size_t)n) < 0)
+            return -1;
+    }
     if (b->opt.token && kind != RQ_HEALTH) {
         if (sbuf_add(&c->wbuf, "Authorization: Bearer ", 22) < 0 ||
             sbuf_add(&c->wbuf, b->opt.token, strlen(b->opt.token)) < 0 ||

@@ -11,6 +11,16 @@
 
 #define MAX_LIST_PAGES 100000L /* a cursor walk longer than this is taken for a loop */
 
+/* The _meta member a 2026-07-28 request carries, with its leading comma; "" otherwise. */
+static const char *meta_member(const struct bench *b)
+{
+    return b->opt.stateless
+               ? ",\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+                 "\"io.modelcontextprotocol/clientInfo\":{\"name\":\"mcpbench\",\"version\":"
+                 "\"1.0\"},\"io.modelcontextprotocol/clientCapabilities\":{}}"
+               : "";
+}
+
 int sbuf_add(struct sbuf *s, const char *p, size_t n)
 {
     if (s->len + n + 1 > s->cap) {
@@ -76,15 +86,15 @@ static int list_body(struct conn *c, char *buf, size_t cap, int64_t id)
     if (!c->cursor)
         return snprintf(buf, cap,
                         "{\"jsonrpc\":\"2.0\",\"id\":%" PRId64
-                        ",\"method\":\"resources/list\",\"params\":{}}",
-                        id);
+                        ",\"method\":\"resources/list\",\"params\":{%s}}",
+                        id, c->b->opt.stateless ? meta_member(c->b) + 1 : ""); /* no comma */
     struct sbuf s = {0};
     int n = -1;
     if (json_quote(&s, c->cursor) == 0)
         n = snprintf(buf, cap,
                      "{\"jsonrpc\":\"2.0\",\"id\":%" PRId64
-                     ",\"method\":\"resources/list\",\"params\":{\"cursor\":%s}}",
-                     id, s.p);
+                     ",\"method\":\"resources/list\",\"params\":{\"cursor\":%s%s}}",
+                     id, s.p, meta_member(c->b));
     sbuf_free(&s);
     return n;
 }
@@ -95,15 +105,15 @@ static int call_body(struct conn *c, char *buf, size_t cap, int64_t id)
         return snprintf(buf, cap,
                         "{\"jsonrpc\":\"2.0\",\"id\":%" PRId64
                         ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":"
-                        "{\"message\":\"m%" PRId64 "\"}}}",
-                        id, id);
+                        "{\"message\":\"m%" PRId64 "\"}%s}}",
+                        id, id, meta_member(c->b));
     int64_t a, b;
     add_operands(id, &a, &b);
     return snprintf(buf, cap,
                     "{\"jsonrpc\":\"2.0\",\"id\":%" PRId64
                     ",\"method\":\"tools/call\",\"params\":{\"name\":\"add\",\"arguments\":"
-                    "{\"a\":%" PRId64 ",\"b\":%" PRId64 "}}}",
-                    id, a, b);
+                    "{\"a\":%" PRId64 ",\"b\":%" PRId64 "}%s}}",
+                    id, a, b, meta_member(c->b));
 }
 
 int mcp_send(struct conn *c, enum req_kind kind)

@@ -49,7 +49,9 @@ static const char USAGE[] =
     "  --requests N            stop after N measured requests (default 0: no bound)\n"
     "  --token T               send Authorization: Bearer T\n"
     "  --protocol-version V    protocolVersion offered in initialize (default 2025-11-25); the\n"
-    "                          version the server negotiates is sent as MCP-Protocol-Version\n"
+    "                          version the server negotiates is sent as MCP-Protocol-Version.\n"
+    "                          2026-07-28 (call and list only): no session, every request\n"
+    "                          carries its _meta and the Mcp-Method/Mcp-Name headers\n"
     "  --pid P                 server PID: report its VmRSS (/proc/P/status); idle/streams also\n"
     "                          report the RSS growth per session over a baseline taken first\n"
     "  --verify N              idle/streams: ping N sessions after the hold (default 100)\n"
@@ -215,6 +217,12 @@ static int parse_options(int argc, char **argv, struct options *o)
         o->sessions = (o->mode == MODE_CALL || o->mode == MODE_LIST)      ? o->connections
                       : (o->mode == MODE_IDLE || o->mode == MODE_STREAMS) ? 1000
                                                                           : 0;
+    o->stateless = strcmp(o->protocol_version, "2026-07-28") == 0;
+    if (o->stateless && o->mode != MODE_CALL && o->mode != MODE_LIST) {
+        fprintf(stderr, "mcpbench: --protocol-version 2026-07-28 has no sessions to open, idle "
+                        "or stream: use --mode call or list\n");
+        return -1;
+    }
     if (o->timeout == 0)
         o->timeout = o->warmup + o->duration + 120;
     if (o->mode == MODE_HEALTH && !o->url_set)
@@ -499,6 +507,16 @@ static bool setup_step(struct conn *c)
     struct bench *b = c->b;
     if (b->next_slot >= b->target_sessions)
         return false;
+    if (b->opt.stateless) { /* nothing to open: every "session" is ready at once */
+        while (b->next_slot < b->target_sessions) {
+            b->next_slot++;
+            long i = bench_new_session(b);
+            b->sessions[i].proto = strdup(b->opt.protocol_version);
+            b->sessions[i].ready = true;
+            b->ready[b->nready++] = i;
+        }
+        return false;
+    }
     b->next_slot++;
     start_open(c);
     return true;
@@ -557,7 +575,7 @@ static bool verify_step(struct conn *c)
 static bool cleanup_step(struct conn *c)
 {
     struct bench *b = c->b;
-    if (b->next_slot >= b->nready)
+    if (b->opt.stateless || b->next_slot >= b->nready)
         return false;
     c->session = b->ready[b->next_slot++];
     mcp_send(c, RQ_DELETE);
@@ -607,7 +625,7 @@ static bool work_left(const struct bench *b)
     case PH_VERIFY:
         return b->next_slot < verify_count(b);
     case PH_CLEANUP:
-        return b->next_slot < b->nready;
+        return !b->opt.stateless && b->next_slot < b->nready; /* no session to delete */
     default:
         return false;
     }

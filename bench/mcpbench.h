@@ -58,6 +58,7 @@ struct options {
     int pid;
     bool delete_sessions;
     int verify;
+    bool stateless; /* --protocol-version 2026-07-28: no initialize, _meta on every request */
 };
 
 struct target {

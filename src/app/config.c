@@ -523,7 +523,9 @@ static const struct {
     enum config_role role;
     const char *help;
 } roles[] = {
-    {"mcp", ROLE_MCP, "MCP resource server: /mcp, /sse, /message, /health (the default)"},
+    {"mcp", ROLE_MCP,
+     "MCP resource server: /mcp, /sse, /message, /health (the default); MCP revisions "
+     "2024-11-05 to 2025-11-25 with sessions (initialize), 2026-07-28 stateless"},
     {"auth", ROLE_AUTH, "OAuth 2.1 authorization server and mock upstream identity provider"},
     {"all", ROLE_ALL, "both listeners in one process"},
 };

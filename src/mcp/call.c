@@ -103,8 +103,41 @@ static void request_dispose(struct call_request *r)
     /* else: the id request is still in the store; on_request_id frees r */
 }
 
+static void stateless_unlist(struct mcp_call *c)
+{
+    if (!c->sl_listed)
+        return;
+    if (c->sl_prev)
+        c->sl_prev->sl_next = c->sl_next;
+    else
+        c->ctx->stateless_calls = c->sl_next;
+    if (c->sl_next)
+        c->sl_next->sl_prev = c->sl_prev;
+    c->sl_listed = false;
+}
+
+static void stateless_list(struct mcp_call *c)
+{
+    c->sl_prev = NULL;
+    c->sl_next = c->ctx->stateless_calls;
+    if (c->sl_next)
+        c->sl_next->sl_prev = c;
+    c->ctx->stateless_calls = c;
+    c->sl_listed = true;
+}
+
+void mcp_call_end_stateless(struct mcp_ctx *ctx, const char *why)
+{
+    while (ctx->stateless_calls) {
+        struct mcp_call *c = ctx->stateless_calls;
+        stateless_unlist(c); /* before answering: the answer may free it */
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, why, NULL);
+    }
+}
+
 static void call_free(struct mcp_call *c)
 {
+    stateless_unlist(c);
     while (c->timers) {
         struct call_timer *t = c->timers;
         c->timers = t->next;
@@ -150,15 +183,20 @@ static void on_deadline(struct mcp_call *c, void *arg)
  * its deadline (counted from its start). */
 static int call_go_live(struct mcp_call *c)
 {
-    if (c->live)
+    if (c->live || c->deadline_set)
         return 0;
+    uint64_t elapsed = uv_now(c->ctx->loop) - c->started_ms;
+    uint64_t max = mcp_limit_call_duration_ms(c->ctx);
+    c->deadline_set = true;
+    if (c->sess.stateless) { /* no session to end or cancel it: the deadline and shutdown */
+        stateless_list(c);
+        return call_timer_start(c, elapsed < max ? max - elapsed : 0, on_deadline, NULL) ? 0 : -1;
+    }
     c->live = mcp_live_acquire(c->ctx, c->sess.id, true);
     if (!c->live)
         return -1;
     if (c->id && mcp_live_add_call(c->live, c->id, &c->live_entry) != 0)
         return -1;
-    uint64_t elapsed = uv_now(c->ctx->loop) - c->started_ms;
-    uint64_t max = mcp_limit_call_duration_ms(c->ctx);
     if (!call_timer_start(c, elapsed < max ? max - elapsed : 0, on_deadline, NULL))
         return -1;
     return 0;
@@ -242,7 +280,9 @@ void mcp_call_progress(struct mcp_call *c, double progress, double total, const 
 void mcp_call_log(struct mcp_call *c, const char *level, const char *logger, json_t *data)
 {
     int idx = mcp_log_level_index(level);
-    if (idx < 0 || (c->sess.log_level >= 0 && idx < c->sess.log_level)) {
+    /* 2026-07-28: no log messages unless the request asked for them (_meta logLevel). */
+    bool unasked = c->sess.stateless && c->sess.log_level < 0;
+    if (idx < 0 || unasked || (c->sess.log_level >= 0 && idx < c->sess.log_level)) {
         json_decref(data);
         return;
     }
@@ -399,7 +439,9 @@ static void on_request_id(void *arg, int status, long long id)
 int mcp_call_request(struct mcp_call *c, const char *method, json_t *params, uint64_t timeout_ms,
                      mcp_reply_fn fn, void *arg)
 {
-    if (c->answered || c->cancelled || call_go_live(c) != 0) {
+    /* A stateless call has no session to carry a request and its reply (2026-07-28 asks with
+     * input_required results instead). */
+    if (c->sess.stateless || c->answered || c->cancelled || call_go_live(c) != 0) {
         json_decref(params);
         return -1;
     }

@@ -19,4 +19,9 @@ struct mcp_sink {
     void (*close_stream)(struct mcp_sink *sink, uint64_t retry_ms);
 };
 
+struct mcp_ctx;
+/* Answer every waiting call of a 2026-07-28 request with a -32603 error carrying why (the end
+ * of the shutdown grace period; session calls end through their live entries). */
+void mcp_call_end_stateless(struct mcp_ctx *ctx, const char *why);
+
 #endif

@@ -35,6 +35,10 @@ struct mcp_call {
     uint64_t started_ms; /* loop time at creation: MAX_CALL_DURATION_MS counts from here */
     unsigned running;    /* > 0 while a handler function of this call is on the stack */
     bool answered;
+    bool deadline_set; /* MAX_CALL_DURATION_MS timer started (a stateless call has no live) */
+    /* A stateless call that waits is listed in ctx->stateless_calls, so shutdown can end it. */
+    struct mcp_call *sl_prev, *sl_next;
+    bool sl_listed;
     bool cancelled;
 };
 

@@ -16,6 +16,7 @@ struct hashmap;
 struct mcp_dispatch;
 struct mcp_touch_cache;
 struct metrics;
+struct mcp_call;
 
 struct mcp_ctx {
     uv_loop_t *loop;
@@ -28,6 +29,8 @@ struct mcp_ctx {
     int shutting_down;        /* set once graceful shutdown begins: new sessions are refused */
     unsigned calls_in_flight; /* calls of this instance not yet freed (MAX_CALLS, /health) */
     struct metrics *metrics;  /* the role's /metrics counters (server.c's); NULL: not counted */
+    /* Waiting calls of 2026-07-28 requests, which no session's live entry holds (call.c). */
+    struct mcp_call *stateless_calls;
 };
 
 #endif

@@ -25,11 +25,12 @@ static const struct mcp_feature_pack *const known_packs[] = {
 struct mcp_dispatch {
     const struct mcp_feature_pack *packs[MAX_PACKS];
     size_t pack_count;
-    json_t *tools;        /* tools/list result with every tool, built once */
-    bool gated_tools;     /* some tool is listed only for clients with a capability */
-    json_t *prompts;      /* prompts/list result */
-    json_t *templates;    /* resources/templates/list result */
-    json_t *capabilities; /* merged capabilities */
+    json_t *tools;                  /* tools/list result with every tool, built once */
+    bool gated_tools;               /* some tool is listed only for clients with a capability */
+    json_t *prompts;                /* prompts/list result */
+    json_t *templates;              /* resources/templates/list result */
+    json_t *capabilities;           /* merged capabilities */
+    json_t *stateless_capabilities; /* the same for 2026-07-28: no listChanged, no subscribe */
     json_t *server_info;
     const char *instructions;
 };
@@ -82,6 +83,21 @@ static void merge_capabilities(json_t *into, const char *text)
     json_decref(caps);
 }
 
+/* 2026-07-28 delivers list changes and resource updates only on subscriptions/listen, which
+ * mcpd does not serve yet: a 2026-07-28 client is not told of notifications it cannot get. */
+static json_t *stateless_capabilities(const json_t *caps)
+{
+    json_t *out = json_deep_copy(caps);
+    const char *key;
+    json_t *value;
+    json_object_foreach(out, key, value)
+    {
+        json_object_del(value, "listChanged");
+        json_object_del(value, "subscribe");
+    }
+    return out;
+}
+
 static void build_listings(struct mcp_dispatch *d)
 {
     json_t *tools = json_array(), *prompts = json_array(), *templates = json_array();
@@ -101,6 +117,7 @@ static void build_listings(struct mcp_dispatch *d)
         }
         merge_capabilities(d->capabilities, p->capabilities);
     }
+    d->stateless_capabilities = stateless_capabilities(d->capabilities);
     d->tools = json_pack("{s:o}", "tools", tools);
     d->prompts = json_pack("{s:o}", "prompts", prompts);
     d->templates = json_pack("{s:o}", "resourceTemplates", templates);
@@ -152,6 +169,7 @@ void mcp_dispatch_free(struct mcp_dispatch *d)
     json_decref(d->prompts);
     json_decref(d->templates);
     json_decref(d->capabilities);
+    json_decref(d->stateless_capabilities);
     json_decref(d->server_info);
     free(d);
 }
@@ -177,7 +195,37 @@ json_t *mcp_dispatch_initialize_result(const struct mcp_dispatch *d, const char 
     return r;
 }
 
+const json_t *mcp_dispatch_server_info(const struct mcp_dispatch *d)
+{
+    return d->server_info;
+}
+
+const json_t *mcp_dispatch_tool_input_schema(const struct mcp_dispatch *d, const char *name)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(d->tools, "tools"), i,
+                       t) if (name && strcmp(json_get_string(t, "name"), name) ==
+                                          0) return json_object_get(t, "inputSchema");
+    return NULL;
+}
+
 /* ---- methods ---- */
+
+/* server/discover (2026-07-28): every revision served, on either path. */
+static void method_discover(struct mcp_call *c)
+{
+    const struct mcp_dispatch *d = c->ctx->dispatch;
+    json_t *versions = json_array();
+    json_array_append_new(versions, json_string(MCP_STATELESS_PROTOCOL_VERSION));
+    for (size_t i = 0; mcp_protocol_versions[i]; i++)
+        json_array_append_new(versions, json_string(mcp_protocol_versions[i]));
+    json_t *r = json_pack("{s:o,s:O}", "supportedVersions", versions, "capabilities",
+                          d->stateless_capabilities);
+    if (d->instructions)
+        json_object_set_new(r, "instructions", json_string(d->instructions));
+    mcp_call_result(c, r);
+}
 
 static void invalid_params(struct mcp_call *c, const char *message)
 {
@@ -311,7 +359,9 @@ static void method_resources_read(struct mcp_call *c)
     char msg[300], quoted[201];
     utf8_copy_prefix(quoted, sizeof quoted, uri);
     snprintf(msg, sizeof msg, "Resource not found: %s", quoted);
-    mcp_call_error(c, MCP_ERROR_RESOURCE_NOT_FOUND, msg, json_pack("{s:s}", "uri", uri));
+    /* 2026-07-28 renumbered "not found" to Invalid params; older revisions keep -32002. */
+    mcp_call_error(c, c->sess.stateless ? JSONRPC_INVALID_PARAMS : MCP_ERROR_RESOURCE_NOT_FOUND,
+                   msg, json_pack("{s:s}", "uri", uri));
 }
 
 static void subscribe_finish(struct mcp_call *c, const char *uri, bool subscribe)
@@ -448,25 +498,43 @@ static void method_set_level(struct mcp_call *c)
     mcp_call_result(c, json_object());
 }
 
+/* The revisions a method exists in: with sessions (up to 2025-11-25), stateless (2026-07-28). */
+enum { ERA_SESSION = 1, ERA_STATELESS = 2, ERA_BOTH = 3 };
+
 struct method {
     const char *name;
     void (*fn)(struct mcp_call *c);
+    int eras;
 };
 
 static const struct method methods[] = {
-    {"ping", method_ping},
-    {"tools/list", method_tools_list},
-    {"tools/call", method_tools_call},
-    {"resources/list", method_resources_list},
-    {"resources/templates/list", method_templates_list},
-    {"resources/read", method_resources_read},
-    {"resources/subscribe", method_resources_subscribe},
-    {"resources/unsubscribe", method_resources_subscribe},
-    {"prompts/list", method_prompts_list},
-    {"prompts/get", method_prompts_get},
-    {"completion/complete", method_complete},
-    {"logging/setLevel", method_set_level},
+    {"ping", method_ping, ERA_SESSION},
+    {"server/discover", method_discover, ERA_STATELESS},
+    {"tools/list", method_tools_list, ERA_BOTH},
+    {"tools/call", method_tools_call, ERA_BOTH},
+    {"resources/list", method_resources_list, ERA_BOTH},
+    {"resources/templates/list", method_templates_list, ERA_BOTH},
+    {"resources/read", method_resources_read, ERA_BOTH},
+    {"resources/subscribe", method_resources_subscribe, ERA_SESSION},
+    {"resources/unsubscribe", method_resources_subscribe, ERA_SESSION},
+    {"prompts/list", method_prompts_list, ERA_BOTH},
+    {"prompts/get", method_prompts_get, ERA_BOTH},
+    {"completion/complete", method_complete, ERA_BOTH},
+    {"logging/setLevel", method_set_level, ERA_SESSION},
 };
+
+static const struct method *find_method(const char *name, bool stateless)
+{
+    for (size_t i = 0; name && i < sizeof methods / sizeof methods[0]; i++)
+        if (strcmp(methods[i].name, name) == 0)
+            return methods[i].eras & (stateless ? ERA_STATELESS : ERA_SESSION) ? &methods[i] : NULL;
+    return NULL;
+}
+
+bool mcp_dispatch_stateless_method(const char *method)
+{
+    return find_method(method, true) != NULL;
+}
 
 /* MAX_CALLS (this process) and MAX_CALLS_PER_SESSION (calls of the session waiting here): a
  * call that waits holds timers, its request and a stream for as long as it runs. */
@@ -474,7 +542,8 @@ static bool too_many_calls(struct mcp_ctx *ctx, const struct mcp_session *sess)
 {
     bool over = ctx->calls_in_flight >= mcp_limit_calls(ctx);
     const char *which = "MAX_CALLS";
-    struct mcp_live *l = over ? NULL : mcp_live_acquire(ctx, sess->id, false);
+    /* A stateless request has no session whose calls could be counted. */
+    struct mcp_live *l = over || sess->stateless ? NULL : mcp_live_acquire(ctx, sess->id, false);
     if (l && mcp_live_call_count(l) >= mcp_limit_calls_per_session(ctx)) {
         over = true;
         which = "MAX_CALLS_PER_SESSION";
@@ -505,10 +574,7 @@ void mcp_dispatch_request(struct mcp_ctx *ctx, const struct mcp_session *sess,
         return;
     }
     mcp_call_enter(c);
-    const struct method *m = NULL;
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (strcmp(methods[i].name, c->method) == 0)
-            m = &methods[i];
+    const struct method *m = find_method(c->method, sess->stateless);
     if (m)
         m->fn(c);
     else

@@ -42,6 +42,14 @@ int mcp_dispatch_check_request(const struct mcp_ctx *ctx, const json_t *msg, con
 /* MAX_CAPABILITIES_BYTES: whether a client's capabilities (may be NULL) may be stored. */
 bool mcp_dispatch_capabilities_fit(const struct mcp_ctx *ctx, const json_t *caps);
 
+/* Whether the 2026-07-28 revision has this method (ping, logging/setLevel and the resource
+ * subscriptions are gone; server/discover is new). */
+bool mcp_dispatch_stateless_method(const char *method);
+/* {"name","version"} of the server (borrowed). */
+const json_t *mcp_dispatch_server_info(const struct mcp_dispatch *d);
+/* The inputSchema of the tool of that name as listed (borrowed), or NULL. */
+const json_t *mcp_dispatch_tool_input_schema(const struct mcp_dispatch *d, const char *name);
+
 /* The enabled packs, in --features order. */
 size_t mcp_dispatch_pack_count(const struct mcp_dispatch *d);
 const struct mcp_feature_pack *mcp_dispatch_pack(const struct mcp_dispatch *d, size_t i);

@@ -18,7 +18,11 @@
 #define JSONRPC_SERVER_ERROR         (-32000) /* implementation-defined server error */
 #define MCP_ERROR_REQUEST_TIMEOUT    (-32001) /* a server->client request was not answered */
 #define MCP_ERROR_SESSION_NOT_FOUND  (-32001) /* the SDKs' code for an unknown session */
-#define MCP_ERROR_RESOURCE_NOT_FOUND (-32002)
+#define MCP_ERROR_RESOURCE_NOT_FOUND (-32002) /* up to 2025-11-25; -32602 from 2026-07-28 */
+/* The codes the 2026-07-28 revision reserves (-32020 to -32099). */
+#define MCP_ERROR_HEADER_MISMATCH     (-32020)
+#define MCP_ERROR_MISSING_CAPABILITY  (-32021)
+#define MCP_ERROR_UNSUPPORTED_VERSION (-32022)
 
 enum jsonrpc_kind {
     JSONRPC_INVALID = 0,
@@ -47,6 +51,9 @@ extern const char *const mcp_protocol_versions[];
 #define MCP_LATEST_PROTOCOL_VERSION "2025-11-25"
 /* Assumed when a request carries no MCP-Protocol-Version header (transports spec). */
 #define MCP_DEFAULT_PROTOCOL_VERSION "2025-03-26"
+/* The stateless revision: no initialize, no session; each request names it in its _meta. */
+#define MCP_STATELESS_PROTOCOL_VERSION "2026-07-28"
+/* A revision served with sessions (initialize), i.e. one of mcp_protocol_versions. */
 bool mcp_protocol_supported(const char *version);
 /* The revision to answer initialize with: the client's when supported, else the latest. */
 const char *mcp_protocol_negotiate(const char *requested);

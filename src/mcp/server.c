@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "app/ratelimit.h"
 #include "auth/verifier.h"
+#include "mcp/call.h"
 #include "mcp/context.h"
 #include "mcp/dispatch.h"
 #include "mcp/jsonrpc.h"
@@ -490,6 +491,7 @@ static void on_grace_closed(uv_handle_t *h)
 {
     struct mcp_server *s = h->data;
     mcp_live_end_all(&s->ctx);
+    mcp_call_end_stateless(&s->ctx, "Server shutting down");
     mcp_dispatch_free(s->ctx.dispatch);
     hashmap_free(s->ctx.live);
     mcp_session_forget_touches(&s->ctx);
@@ -523,6 +525,7 @@ static void on_grace_expired(uv_timer_t *t)
 {
     struct mcp_server *s = t->data;
     mcp_live_end_all(&s->ctx);
+    mcp_call_end_stateless(&s->ctx, "Server shutting down");
 }
 
 void mcp_server_shutdown(struct mcp_server *s, void (*done)(void *arg), void *arg)

@@ -15,6 +15,7 @@
 #include "mcp/limits.h"
 #include "mcp/notifier.h"
 #include "mcp/session.h"
+#include "mcp/stateless.h"
 #include "mcp/streams.h"
 #include "mcp/transport_common.h"
 #include "store/store.h"
@@ -476,6 +477,10 @@ static void handle_post(struct mcp_ctx *ctx, struct http_exchange *ex, const cha
     json_t *body = mcp_http_parse_body(ex);
     if (!body)
         return;
+    if (mcp_stateless_detect(req, body)) { /* 2026-07-28: no session, whatever the headers */
+        mcp_stateless_post(ctx, ex, user, body);
+        return;
+    }
     const char *sid = http_request_header(req, "mcp-session-id");
     if (!sid) {
         if (is_initialize(body) && !ctx->shutting_down)
@@ -730,6 +735,9 @@ void mcp_http_handle(struct mcp_ctx *ctx, struct http_exchange *ex, const char *
     const struct http_request *req = http_exchange_request(ex);
     if (strcmp(req->method, "POST") == 0) {
         handle_post(ctx, ex, user);
+    } else if ((strcmp(req->method, "GET") == 0 || strcmp(req->method, "DELETE") == 0) &&
+               mcp_stateless_refuses(req)) {
+        mcp_stateless_method_not_allowed(ex);
     } else if (strcmp(req->method, "GET") == 0) {
         if (!header_has(req, "accept", "text/event-stream"))
             mcp_http_error(ex, 406, JSONRPC_SERVER_ERROR,

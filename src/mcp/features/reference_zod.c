@@ -182,7 +182,13 @@ bool ref_zod_finish(struct ref_zod *z, struct mcp_call *c)
     }
     char *text = ref_json_pretty(issues);
     json_decref(issues);
-    mcp_call_error(c, JSONRPC_INTERNAL_ERROR, text ? text : "Invalid arguments", NULL);
+    /* The reference server's -32603 for the revisions it speaks; from 2026-07-28 on, invalid
+     * arguments are the tool's own error (isError), which the model can read and correct. */
+    const char *v = mcp_call_protocol_version(c);
+    if (v && strcmp(v, MCP_STATELESS_PROTOCOL_VERSION) == 0)
+        mcp_call_tool_error(c, text ? text : "Invalid arguments");
+    else
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, text ? text : "Invalid arguments", NULL);
     free(text);
     return true;
 }
