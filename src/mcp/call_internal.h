@@ -17,6 +17,7 @@
 
 struct call_timer;
 struct call_request;
+struct mcp_mrtr;
 
 struct mcp_call {
     struct mcp_ctx *ctx;
@@ -32,8 +33,9 @@ struct mcp_call {
     void (*state_free)(void *);
     struct call_timer *timers;
     struct call_request *requests;
-    uint64_t started_ms; /* loop time at creation: MAX_CALL_DURATION_MS counts from here */
-    unsigned running;    /* > 0 while a handler function of this call is on the stack */
+    struct mcp_mrtr *mrtr; /* a stateless call's answers and open questions (call_mrtr.h) */
+    uint64_t started_ms;   /* loop time at creation: MAX_CALL_DURATION_MS counts from here */
+    unsigned running;      /* > 0 while a handler function of this call is on the stack */
     bool answered;
     bool cancelled;
 };

@@ -13,6 +13,7 @@
 
 #include "lib/json.h"
 #include "mcp/feature.h"
+#include "mcp/features/conformance_mrtr.h"
 #include "mcp/jsonrpc.h"
 
 /* 1x1 truecolour PNG, one red pixel: IHDR(1,1,8,2), IDAT = zlib(filter 0, ff 00 00), IEND.
@@ -428,6 +429,7 @@ static const struct mcp_tool TOOLS[] = {
          "Tests SSE stream disconnection and client reconnection (SEP-1699). The server closes "
          "the stream mid-call and sends the result after the client reconnects.",
          NO_ARGS_SCHEMA, tool_reconnection),
+    CONF_MRTR_TOOLS,
 };
 
 /* ---- resources ---- */
@@ -581,6 +583,7 @@ static const struct mcp_prompt PROMPTS[] = {
      prompt_with_embedded_resource},
     {"test_prompt_with_image", "Prompt With Image", "A prompt that includes image content", NULL,
      prompt_with_image},
+    CONF_MRTR_PROMPTS,
 };
 #define PROMPT_COUNT (sizeof PROMPTS / sizeof PROMPTS[0])
 
