@@ -30,9 +30,9 @@ void request_state_digest(const json_t *value, char out[REQUEST_STATE_DIGEST_SIZ
 static json_t *payload_new(const struct request_state_bind *b, const json_t *answers, int64_t now,
                            uint64_t ttl_s)
 {
+    json_int_t iat = now, exp = iat + (json_int_t)ttl_s;
     json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "m", b->method, "t", b->target, "d",
-                          b->digest, "u", b->user, "iat", (json_int_t)now, "exp",
-                          (json_int_t)(now + (int64_t)ttl_s));
+                          b->digest, "u", b->user, "iat", iat, "exp", exp);
     if (p)
         json_object_set_new(p, "r", answers ? json_deep_copy(answers) : json_object());
     return p;

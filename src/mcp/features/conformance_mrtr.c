@@ -14,14 +14,15 @@
 #include "mcp/jsonrpc.h"
 
 #define NAME_SCHEMA                                                                                \
-    "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}"
+    "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]" \
+    "}"
 #define CONFIRM_SCHEMA                                                                             \
     "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}},\"required\":[\"ok\"]}"
 #define COLOR_SCHEMA                                                                               \
-    "{\"type\":\"object\",\"properties\":{\"color\":{\"type\":\"string\"}},"                      \
+    "{\"type\":\"object\",\"properties\":{\"color\":{\"type\":\"string\"}},"                       \
     "\"required\":[\"color\"]}"
 #define CONTEXT_SCHEMA                                                                             \
-    "{\"type\":\"object\",\"properties\":{\"context\":{\"type\":\"string\"}},"                    \
+    "{\"type\":\"object\",\"properties\":{\"context\":{\"type\":\"string\"}},"                     \
     "\"required\":[\"context\"]}"
 
 bool conf_mrtr_offered(const struct mcp_call *c)
@@ -116,8 +117,7 @@ void conf_mrtr_elicitation(struct mcp_call *c, const json_t *args)
         elicitation_reply);
 }
 
-static void sampling_reply(struct mcp_call *c, const json_t *result, const json_t *error,
-                           void *arg)
+static void sampling_reply(struct mcp_call *c, const json_t *result, const json_t *error, void *arg)
 {
     if (reply_failed(c, error))
         return;
@@ -249,8 +249,8 @@ void conf_mrtr_capabilities(struct mcp_call *c, const json_t *args)
         return;
     g->asked = (unsigned)e + (unsigned)s + (unsigned)r;
     if (e)
-        ask(c, "user_name", "elicitation/create",
-            elicit_params("What is your name?", NAME_SCHEMA), gather_name);
+        ask(c, "user_name", "elicitation/create", elicit_params("What is your name?", NAME_SCHEMA),
+            gather_name);
     if (s)
         ask(c, "capital_question", "sampling/createMessage",
             sampling_params("What is the capital of France?", 100), gather_sample);
@@ -282,7 +282,8 @@ static void step1_reply(struct mcp_call *c, const json_t *result, const json_t *
 
 void conf_mrtr_multi_round(struct mcp_call *c, const json_t *args)
 {
-    if (!gathered_new(c))
+    const struct gathered *g = gathered_new(c);
+    if (!g)
         return;
     ask(c, "step1", "elicitation/create", elicit_params("Step 1: What is your name?", NAME_SCHEMA),
         step1_reply);
