@@ -10,7 +10,6 @@
 #include "app/config.h"
 #include "lib/log.h"
 #include "mcp/call_internal.h"
-#include "mcp/call_mrtr.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/limits.h"
 

@@ -1,12 +1,10 @@
 /*
- * call_mrtr: multi round-trip requests for stateless calls (call_mrtr.h). Handlers are written
+ * call_mrtr: multi round-trip requests for stateless calls (call_internal.h). Handlers are written
  * once for both eras: the same mcp_call_request that sends a request on a session's stream
  * becomes, for a 2026-07-28 call, a lookup in the answers the retried request brought along.
  * Keys are deterministic (the handler's own, or "<kind>-<n>" by order of asking), so a handler
  * that runs again from the start on the retry asks the same things under the same keys.
  */
-#include "mcp/call_mrtr.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,14 +35,14 @@ struct mrtr_delivery {
 };
 
 struct mcp_mrtr {
-    struct mcp_call *call;   /* NULL once the call is gone */
-    json_t *responses;       /* the retry's inputResponses ({} when absent) */
-    json_t *carried;         /* answers carried in the verified requestState ({} when none) */
-    json_t *used;            /* key -> answer given to the handler in this run */
-    json_t *pending;         /* key -> {method, params}: the next InputRequiredResult */
-    unsigned asked;          /* requests made in this run */
+    struct mcp_call *call; /* NULL once the call is gone */
+    json_t *responses;     /* the retry's inputResponses ({} when absent) */
+    json_t *carried;       /* answers carried in the verified requestState ({} when none) */
+    json_t *used;          /* key -> answer given to the handler in this run */
+    json_t *pending;       /* key -> {method, params}: the next InputRequiredResult */
+    unsigned asked;        /* requests made in this run */
     struct mrtr_delivery *head, **tail;
-    uv_timer_t timer;        /* delivers the head of the queue on a later loop turn */
+    uv_timer_t timer; /* delivers the head of the queue on a later loop turn */
     bool timer_init;
     struct request_state_bind bind;
     char digest[REQUEST_STATE_DIGEST_SIZE];
@@ -269,9 +267,9 @@ int mcp_mrtr_ask(struct mcp_call *c, const char *key, const char *method, json_t
         json_decref(params);
         return queue_answer(m, answer, fn, arg);
     }
-    json_object_set_new(m->pending, k,
-                        json_pack("{s:s,s:o}", "method", method, "params",
-                                  params ? params : json_object()));
+    json_object_set_new(
+        m->pending, k,
+        json_pack("{s:s,s:o}", "method", method, "params", params ? params : json_object()));
     return 0;
 fail:
     json_decref(params);

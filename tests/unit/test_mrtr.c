@@ -181,9 +181,9 @@ static void test_one_round_asks_then_completes(void **state)
         json_string_value(json_object_get(json_object_get(ask, "params"), "message")),
         "What is your name?");
     char *s = state_of(r1);
-    json_t *r2 = tool(f, "test_input_required_result_elicitation",
-                      json_pack("{s:o}", "user_name", accepted(json_pack("{s:s}", "name", "Alice"))),
-                      s);
+    json_t *r2 =
+        tool(f, "test_input_required_result_elicitation",
+             json_pack("{s:o}", "user_name", accepted(json_pack("{s:s}", "name", "Alice"))), s);
     assert_string_equal(text_of(r2), "Hello, Alice!");
     assert_null(json_object_get(result_of(r2), "requestState"));
     free(s);
@@ -196,21 +196,20 @@ static void test_multi_round_carries_earlier_answers_in_the_state(void **state)
     json_t *r1 = tool(f, name, NULL, NULL);
     assert_non_null(json_object_get(input_required(r1), "step1"));
     char *s1 = state_of(r1);
-    json_t *r2 = tool(f, name, json_pack("{s:o}", "step1", accepted(json_pack("{s:s}", "name", "Al"))),
-                      s1);
+    json_t *r2 =
+        tool(f, name, json_pack("{s:o}", "step1", accepted(json_pack("{s:s}", "name", "Al"))), s1);
     json_t *reqs = input_required(r2);
     assert_int_equal(json_object_size(reqs), 1);
     assert_non_null(json_object_get(reqs, "step2"));
     char *s2 = state_of(r2);
     assert_string_not_equal(s1, s2);
     /* round 3 answers only step2: step1 comes back from the state */
-    json_t *r3 = tool(f, name,
-                      json_pack("{s:o}", "step2", accepted(json_pack("{s:s}", "color", "blue"))), s2);
+    json_t *r3 = tool(
+        f, name, json_pack("{s:o}", "step2", accepted(json_pack("{s:s}", "color", "blue"))), s2);
     assert_string_equal(text_of(r3), "name=Al, color=blue");
     /* without the state, step1 is asked again */
-    json_t *r4 = tool(f, name,
-                      json_pack("{s:o}", "step2", accepted(json_pack("{s:s}", "color", "blue"))),
-                      NULL);
+    json_t *r4 = tool(
+        f, name, json_pack("{s:o}", "step2", accepted(json_pack("{s:s}", "color", "blue"))), NULL);
     assert_non_null(json_object_get(input_required(r4), "step1"));
     free(s1);
     free(s2);
@@ -274,8 +273,8 @@ static void test_tampered_state_is_refused(void **state)
                       tampered);
     assert_int_equal(error_code(r2), JSONRPC_INVALID_PARAMS);
     s[10] = s[10] == 'A' ? 'B' : 'A';
-    json_t *r3 = tool(f, name, json_pack("{s:o}", "confirm", accepted(json_pack("{s:b}", "ok", 1))),
-                      s);
+    json_t *r3 =
+        tool(f, name, json_pack("{s:o}", "confirm", accepted(json_pack("{s:b}", "ok", 1))), s);
     assert_int_equal(error_code(r3), JSONRPC_INVALID_PARAMS);
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(json_object_get(r3, "error"), "data"), "reason")),
@@ -289,7 +288,8 @@ static void test_verified_state_completes_with_state_ok(void **state)
     struct fixture *f = *state;
     const char *name = "test_input_required_result_request_state";
     char *s = state_of(tool(f, name, NULL, NULL));
-    json_t *r = tool(f, name, json_pack("{s:o}", "confirm", accepted(json_pack("{s:b}", "ok", 1))), s);
+    json_t *r =
+        tool(f, name, json_pack("{s:o}", "confirm", accepted(json_pack("{s:b}", "ok", 1))), s);
     assert_string_equal(text_of(r), "state-ok: confirmed=true");
     free(s);
 }
@@ -311,8 +311,8 @@ static void test_expired_state_is_refused(void **state)
                                    .target = "test_input_required_result_request_state",
                                    .digest = d,
                                    .user = "alice"};
-    char *old = request_state_seal(SECRET, strlen(SECRET), &b, NULL, (int64_t)time(NULL) - 1000,
-                                   300);
+    char *old =
+        request_state_seal(SECRET, strlen(SECRET), &b, NULL, (int64_t)time(NULL) - 1000, 300);
     json_t *r = tool(f, "test_input_required_result_request_state",
                      json_pack("{s:o}", "confirm", accepted(json_pack("{s:b}", "ok", 1))), old);
     assert_int_equal(error_code(r), JSONRPC_INVALID_PARAMS);
@@ -336,9 +336,9 @@ static void test_foreign_state_is_refused(void **state)
                      json_pack("{s:O}", "confirm", confirm), s);
     assert_string_equal(reason_of(r), "foreign");
     /* other arguments */
-    json_t *params = json_pack("{s:s,s:{s:i},s:{s:O},s:s}", "name",
-                               "test_input_required_result_request_state", "arguments", "x", 1,
-                               "inputResponses", "confirm", confirm, "requestState", s);
+    json_t *params =
+        json_pack("{s:s,s:{s:i},s:{s:O},s:s}", "name", "test_input_required_result_request_state",
+                  "arguments", "x", 1, "inputResponses", "confirm", confirm, "requestState", s);
     assert_string_equal(reason_of(call(f, "tools/call", params)), "foreign");
     /* another user */
     free(f->sess.owner);
@@ -358,8 +358,8 @@ static void test_missing_capability_is_32021(void **state)
     json_t *r = tool(f, "test_input_required_result_elicitation", NULL, NULL);
     assert_int_equal(error_code(r), -32021);
     json_t *data = json_object_get(json_object_get(r, "error"), "data");
-    assert_true(
-        json_is_object(json_object_get(json_object_get(data, "requiredCapabilities"), "elicitation")));
+    assert_true(json_is_object(
+        json_object_get(json_object_get(data, "requiredCapabilities"), "elicitation")));
     /* a handler that asks only what was declared */
     json_t *reqs = input_required(tool(f, "test_input_required_result_capabilities", NULL, NULL));
     assert_int_equal(json_object_size(reqs), 1);
@@ -406,9 +406,8 @@ static void test_prompt_asks_too(void **state)
                                 "inputResponses", "user_context",
                                 accepted(json_pack("{s:s}", "context", "ctx")), "requestState", s));
     json_t *msg = json_array_get(json_object_get(result_of(r2), "messages"), 0);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(msg, "content"), "text")),
-        "Context: ctx");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(msg, "content"), "text")),
+                        "Context: ctx");
     free(s);
 }
 

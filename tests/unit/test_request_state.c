@@ -20,8 +20,8 @@ static struct request_state_bind bind_for(const char *digest)
 static char *seal_sample(const char *digest, int64_t now, uint64_t ttl)
 {
     struct request_state_bind b = bind_for(digest);
-    json_t *answers = json_pack("{s:{s:s,s:{s:s}}}", "user_name", "action", "accept", "content",
-                                "name", "Alice");
+    json_t *answers =
+        json_pack("{s:{s:s,s:{s:s}}}", "user_name", "action", "accept", "content", "name", "Alice");
     char *t = request_state_seal(KEY, strlen(KEY), &b, answers, now, ttl);
     json_decref(answers);
     assert_non_null(t);
@@ -149,8 +149,7 @@ static void test_state_of_another_request_or_user_is_foreign(void **state)
 
 static void test_digest_ignores_key_order_not_values(void **state)
 {
-    char a[REQUEST_STATE_DIGEST_SIZE], b[REQUEST_STATE_DIGEST_SIZE],
-        c[REQUEST_STATE_DIGEST_SIZE];
+    char a[REQUEST_STATE_DIGEST_SIZE], b[REQUEST_STATE_DIGEST_SIZE], c[REQUEST_STATE_DIGEST_SIZE];
     json_t *x = json_pack("{s:i,s:s}", "a", 1, "b", "two");
     json_t *y = json_pack("{s:s,s:i}", "b", "two", "a", 1);
     json_t *z = json_pack("{s:i,s:s}", "a", 2, "b", "two");

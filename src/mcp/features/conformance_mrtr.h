@@ -33,34 +33,36 @@ void conf_mrtr_prompt(struct mcp_call *c, const json_t *args);
 
 /* The rows of the pack's tools table. */
 #define CONF_MRTR_TOOLS                                                                            \
-    CONF_MRTR_TOOL("test_input_required_result_elicitation",                                      \
+    CONF_MRTR_TOOL("test_input_required_result_elicitation",                                       \
                    "Asks for the user's name (elicitation, key user_name)",                        \
                    conf_mrtr_elicitation),                                                         \
-        CONF_MRTR_TOOL("test_input_required_result_sampling",                                     \
+        CONF_MRTR_TOOL("test_input_required_result_sampling",                                      \
                        "Asks the client's LLM a question (sampling, key capital_question)",        \
                        conf_mrtr_sampling),                                                        \
-        CONF_MRTR_TOOL("test_input_required_result_list_roots",                                   \
+        CONF_MRTR_TOOL("test_input_required_result_list_roots",                                    \
                        "Asks for the client's roots (roots/list, key client_roots)",               \
                        conf_mrtr_list_roots),                                                      \
-        CONF_MRTR_TOOL("test_input_required_result_request_state",                                \
+        CONF_MRTR_TOOL("test_input_required_result_request_state",                                 \
                        "Asks for a confirmation and checks the echoed requestState",               \
                        conf_mrtr_request_state),                                                   \
-        CONF_MRTR_TOOL("test_input_required_result_tampered_state",                               \
+        CONF_MRTR_TOOL("test_input_required_result_tampered_state",                                \
                        "Asks for a confirmation; a tampered requestState is refused",              \
                        conf_mrtr_request_state),                                                   \
-        CONF_MRTR_TOOL("test_input_required_result_multiple_inputs",                              \
+        CONF_MRTR_TOOL("test_input_required_result_multiple_inputs",                               \
                        "Asks elicitation, sampling and roots/list in one round",                   \
                        conf_mrtr_multiple_inputs),                                                 \
-        CONF_MRTR_TOOL("test_input_required_result_multi_round",                                  \
+        CONF_MRTR_TOOL("test_input_required_result_multi_round",                                   \
                        "Asks twice, one round after the other (step1, step2)",                     \
                        conf_mrtr_multi_round),                                                     \
-        CONF_MRTR_TOOL("test_input_required_result_capabilities",                                 \
+        CONF_MRTR_TOOL("test_input_required_result_capabilities",                                  \
                        "Asks only what the request's client capabilities allow",                   \
                        conf_mrtr_capabilities)
 
 #define CONF_MRTR_PROMPTS                                                                          \
-    {"test_input_required_result_prompt", "Prompt Needing Input",                                 \
-     "A prompt that asks the user for context (elicitation, key user_context)", NULL,             \
-     conf_mrtr_prompt}
+    {                                                                                              \
+        "test_input_required_result_prompt", "Prompt Needing Input",                               \
+            "A prompt that asks the user for context (elicitation, key user_context)", NULL,       \
+            conf_mrtr_prompt                                                                       \
+    }
 
 #endif
