@@ -7,10 +7,12 @@
 // is refused with -32602, and an undeclared capability is -32021.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
-import { startServer } from './lib/server.mjs';
+import { ROOT, startServer } from './lib/server.mjs';
 
 const SECRET = 'mrtr-test-secret-0123456789abcdef0123';
 const PV = '2026-07-28';
@@ -147,4 +149,13 @@ describe('requestState across instances (raw HTTP)', () => {
     assert.equal(r.json.error.code, -32021);
     assert.deepEqual(r.json.error.data, { requiredCapabilities: { elicitation: {} } });
   });
+});
+
+test('a REQUEST_STATE_SECRET shorter than 32 characters stops mcpd at start (exit 2)', () => {
+  const bin = path.resolve(ROOT, process.env.MCPD_BIN ?? 'build/mcpd');
+  const r = spawnSync(bin, ['mcp', '--no-auth', '--port', '0'], {
+    env: { ...process.env, REQUEST_STATE_SECRET: 'too-short' }, encoding: 'utf8', timeout: 10000,
+  });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /REQUEST_STATE_SECRET must be at least 32 characters/);
 });
