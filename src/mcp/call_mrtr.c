@@ -228,6 +228,8 @@ static json_t *find_answer(struct mcp_mrtr *m, const char *key)
 static bool key_ok(struct mcp_call *c, struct mcp_mrtr *m, char *key, size_t size,
                    const char *given, int kind)
 {
+    if (given && (!*given || strlen(given) > MRTR_KEY_MAX))
+        return false;
     if (given)
         snprintf(key, size, "%s", given);
     else
@@ -237,8 +239,7 @@ static bool key_ok(struct mcp_call *c, struct mcp_mrtr *m, char *key, size_t siz
         return false;
     }
     /* A key is asked once per call: a handler repeating one is a bug, refused. */
-    return strlen(key) < size - 1 && !json_object_get(m->used, key) &&
-           !json_object_get(m->pending, key);
+    return !json_object_get(m->used, key) && !json_object_get(m->pending, key);
 }
 
 int mcp_mrtr_ask(struct mcp_call *c, const char *key, const char *method, json_t *params,

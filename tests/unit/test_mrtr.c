@@ -419,6 +419,32 @@ static void test_without_secret_the_call_fails_cleanly(void **state)
     assert_int_equal(error_code(r), JSONRPC_INTERNAL_ERROR);
 }
 
+/* The reference pack's sampleLLM, written for sessions, asks with mcp_call_request: its request
+ * is numbered by the order of asking. */
+static void test_reference_tool_asks_under_a_numbered_key(void **state)
+{
+    struct fixture *f = *state;
+    char err[128];
+    mcp_dispatch_free(f->ctx.dispatch);
+    f->ctx.dispatch = mcp_dispatch_new("reference", err, sizeof err);
+    assert_non_null(f->ctx.dispatch);
+    json_t *params = json_pack("{s:s,s:{s:s}}", "name", "sampleLLM", "arguments", "prompt", "hi");
+    json_t *r1 = call(f, "tools/call", json_deep_copy(params));
+    json_t *ask = json_object_get(input_required(r1), "sampling-1");
+    assert_string_equal(json_string_value(json_object_get(ask, "method")),
+                        "sampling/createMessage");
+    char *s = state_of(r1);
+    json_object_set_new(params, "inputResponses", json_pack("{s:o}", "sampling-1", sampled("ok")));
+    json_object_set_new(params, "requestState", json_string(s));
+    assert_string_equal(text_of(call(f, "tools/call", params)), "LLM sampling result: ok");
+    json_decref(f->sess.client_capabilities);
+    f->sess.client_capabilities = json_pack("{s:{}}", "elicitation");
+    json_t *r3 = call(f, "tools/call",
+                      json_pack("{s:s,s:{s:s}}", "name", "sampleLLM", "arguments", "prompt", "hi"));
+    assert_int_equal(error_code(r3), -32021);
+    free(s);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -437,6 +463,7 @@ int main(void)
         T(test_extra_responses_are_ignored),
         T(test_prompt_asks_too),
         T(test_without_secret_the_call_fails_cleanly),
+        T(test_reference_tool_asks_under_a_numbered_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
