@@ -96,7 +96,29 @@ static int check_config(const struct config *c)
                 c->redis_url);
         return -1;
     }
+    if (c->request_state_secret && strlen(c->request_state_secret) < REQUEST_STATE_SECRET_MIN) {
+        fprintf(stderr, "mcpd: REQUEST_STATE_SECRET must be at least %d characters\n",
+                REQUEST_STATE_SECRET_MIN);
+        return -1;
+    }
     return 0;
+}
+
+/* The key of 2026-07-28 requestState tokens: made up for a lone process; instances sharing a
+ * store (and so, likely, a balancer) must share it, or a retry reaching another instance is
+ * refused. */
+static void ensure_request_state_secret(struct config *c)
+{
+    if (!serves_mcp(c) || (c->request_state_secret && *c->request_state_secret))
+        return;
+    if (c->redis_url)
+        fprintf(stderr, "mcpd: warning: REDIS_URL is set but REQUEST_STATE_SECRET is not; "
+                        "input_required retries only verify on this instance\n");
+    char hex[65];
+    if (crypto_random_hex(hex, 32) != 0)
+        return;
+    free(c->request_state_secret);
+    c->request_state_secret = strdup(hex);
 }
 
 /* In `mcpd all` both roles share one configuration, so a secret for /introspect can be made up
@@ -228,7 +250,10 @@ int main(int argc, char **argv)
         return 0;
     }
     ensure_introspection_secret(&a.cfg);
-    int rc = check_config(&a.cfg) == 0 ? run(&a) : 2;
+    int rc = check_config(&a.cfg);
+    if (rc == 0)
+        ensure_request_state_secret(&a.cfg);
+    rc = rc == 0 ? run(&a) : 2;
     config_free(&a.cfg);
     return rc;
 }

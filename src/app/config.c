@@ -101,6 +101,23 @@ static const struct option_def options[] = {
      .def_text = "none",
      .help = "bearer token that lets any client read GET /metrics (environment only; unset: "
              "only loopback clients may)"},
+    {.env = "REQUEST_STATE_SECRET",
+     .metavar = "<secret>",
+     .type = OPT_STRING,
+     .offset = FIELD(request_state_secret),
+     .def_text = "random per process",
+     .help = "key (at least 32 characters) that signs the requestState of 2026-07-28 "
+             "input_required results; instances behind one balancer must share it (environment "
+             "only)"},
+    {.flag = "--request-state-ttl-s",
+     .env = "REQUEST_STATE_TTL_S",
+     .metavar = "<s>",
+     .type = OPT_U64,
+     .offset = FIELD(request_state_ttl_s),
+     .min = 1,
+     .max = 86400,
+     .def_num = 300,
+     .help = "how long a client may take to answer an input_required result and retry"},
     {.flag = "--no-auth",
      .env = "AUTH_MODE",
      .metavar = "none",

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <string.h>
 
@@ -60,6 +61,15 @@ void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_SIZE]
 {
     unsigned int n = 0;
     EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
+int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                       uint8_t out[CRYPTO_SHA256_SIZE])
+{
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n) || n != CRYPTO_SHA256_SIZE)
+        return -1;
+    return 0;
 }
 
 void crypto_sha256_hex(const void *data, size_t len, char *out)

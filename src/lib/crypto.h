@@ -1,6 +1,7 @@
 /*
  * crypto: the few primitives mcpd needs, on OpenSSL 3: random bytes from the OS CSPRNG, ids and
- * tokens, SHA-256, base64 and base64url (RFC 4648), and constant-time comparison. No state.
+ * tokens, SHA-256 and HMAC-SHA256, base64 and base64url (RFC 4648), and constant-time comparison.
+ * No state.
  */
 #ifndef MCPD_LIB_CRYPTO_H
 #define MCPD_LIB_CRYPTO_H
@@ -21,6 +22,9 @@ int crypto_random_hex(char *out, size_t len);
 int crypto_random_b64url(char *out, size_t out_size, size_t len);
 
 void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_SIZE]);
+/* HMAC-SHA256 of data under key; 0, or -1 on failure. */
+int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                       uint8_t out[CRYPTO_SHA256_SIZE]);
 /* Lower-case hex SHA-256 into out[65]. */
 void crypto_sha256_hex(const void *data, size_t len, char *out);
 

@@ -69,6 +69,8 @@ void mcp_call_enter(struct mcp_call *c)
 
 void mcp_call_leave(struct mcp_call *c)
 {
+    if (c->running == 1 && c->mrtr && !c->answered && !c->cancelled)
+        mcp_mrtr_idle(c);
     if (--c->running == 0 && (c->answered || c->cancelled))
         call_free(c);
 }
@@ -150,6 +152,8 @@ static void call_free(struct mcp_call *c)
         c->requests = r->next;
         request_dispose(r);
     }
+    if (c->mrtr)
+        mcp_mrtr_free(c->mrtr);
     if (c->state_free)
         c->state_free(c->state);
     if (c->live) {
@@ -439,9 +443,15 @@ static void on_request_id(void *arg, int status, long long id)
 int mcp_call_request(struct mcp_call *c, const char *method, json_t *params, uint64_t timeout_ms,
                      mcp_reply_fn fn, void *arg)
 {
-    /* A stateless call has no session to carry a request and its reply (2026-07-28 asks with
-     * input_required results instead). */
-    if (c->sess.stateless || c->answered || c->cancelled || call_go_live(c) != 0) {
+    return mcp_call_request_as(c, NULL, method, params, timeout_ms, fn, arg);
+}
+
+int mcp_call_request_as(struct mcp_call *c, const char *key, const char *method, json_t *params,
+                        uint64_t timeout_ms, mcp_reply_fn fn, void *arg)
+{
+    if (c->sess.stateless) /* 2026-07-28: asked in an input_required result (MRTR) */
+        return mcp_mrtr_ask(c, key, method, params, fn, arg);
+    if (c->answered || c->cancelled || call_go_live(c) != 0) {
         json_decref(params);
         return -1;
     }

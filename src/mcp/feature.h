@@ -47,9 +47,24 @@ void mcp_call_notify(struct mcp_call *c, const char *method, json_t *params);
 typedef void (*mcp_reply_fn)(struct mcp_call *c, const json_t *result, const json_t *error,
                              void *arg);
 /* params stolen; timeout_ms 0 takes the configured default. Returns 0, or -1 (the callback will
- * not run). */
+ * not run).
+ *
+ * For a 2026-07-28 request (stateless, MRTR) nothing is sent: the handler is expected to run
+ * again from the start on the client's retry and ask the same things in the same order. A request
+ * whose answer the retry carries (its inputResponses, or the verified requestState for answers of
+ * earlier rounds) gets its callback on a later loop turn; the others are collected, and once the
+ * handler has nothing left to run the call ends with one InputRequiredResult asking for all of
+ * them. Only tools/call, prompts/get and resources/read may ask (-1 elsewhere); a request whose
+ * client capability (sampling, elicitation, roots) the request did not declare ends the call
+ * with -32021, and a bad requestState or inputResponses with -32602 (both return -1). timeout_ms
+ * does not apply. */
 int mcp_call_request(struct mcp_call *c, const char *method, json_t *params, uint64_t timeout_ms,
                      mcp_reply_fn fn, void *arg);
+/* The same, naming the request's key in inputRequests / inputResponses (at most 64 characters,
+ * unique in the call); mcp_call_request numbers them ("elicitation-1", "sampling-2", ...). The
+ * key is not used for older revisions. */
+int mcp_call_request_as(struct mcp_call *c, const char *key, const char *method, json_t *params,
+                        uint64_t timeout_ms, mcp_reply_fn fn, void *arg);
 
 /* End the HTTP response carrying this call's stream now, without ending the call (SSE polling,
  * SEP-1699): the client receives a priming event and a retry hint, reconnects with GET and

@@ -55,18 +55,6 @@ REQUIRED_ALPHA=(
 # WARNING checks count as "expected pending" instead of failures. One of them that runs without
 # a failed check fails the layer (take it off the list), as does any other failed check.
 PENDING_2026=(
-  "input-required-result-basic-elicitation|MRTR (input_required results) is not built yet"
-  "input-required-result-basic-sampling|MRTR (input_required results) is not built yet"
-  "input-required-result-basic-list-roots|MRTR (input_required results) is not built yet"
-  "input-required-result-request-state|MRTR (input_required results) is not built yet"
-  "input-required-result-multiple-input-requests|MRTR (input_required results) is not built yet"
-  "input-required-result-multi-round|MRTR (input_required results) is not built yet"
-  "input-required-result-non-tool-request|MRTR (input_required results) is not built yet"
-  "input-required-result-result-type|MRTR (input_required results) is not built yet"
-  "input-required-result-tampered-state|MRTR (input_required results) is not built yet"
-  "input-required-result-capability-check|MRTR (input_required results) is not built yet"
-  "input-required-result-missing-input-response|MRTR is not built yet (a WARNING: no re-request)"
-  "input-required-result-ignore-extra-params|MRTR is not built yet (its fixture tool is missing)"
   "tasks-lifecycle|the tasks extension (io.modelcontextprotocol/tasks) is not built yet"
   "tasks-capability-negotiation|the tasks extension is not built yet"
   "tasks-wire-fields|the tasks extension is not built yet"

@@ -13,6 +13,7 @@
 
 #include "lib/json.h"
 #include "mcp/feature.h"
+#include "mcp/features/conformance_mrtr.h"
 #include "mcp/jsonrpc.h"
 
 /* 1x1 truecolour PNG, one red pixel: IHDR(1,1,8,2), IDAT = zlib(filter 0, ff 00 00), IEND.
@@ -488,6 +489,7 @@ static const struct mcp_tool TOOLS[] = {
                    NO_ARGS_SCHEMA, tool_streaming_elicitation),
     STATELESS_TOOL("test_custom_header", "Mirrors its region argument into Mcp-Param-Region",
                    CUSTOM_HEADER_SCHEMA, tool_custom_header),
+    CONF_MRTR_TOOLS,
 };
 
 /* ---- resources ---- */
@@ -641,6 +643,7 @@ static const struct mcp_prompt PROMPTS[] = {
      prompt_with_embedded_resource},
     {"test_prompt_with_image", "Prompt With Image", "A prompt that includes image content", NULL,
      prompt_with_image},
+    CONF_MRTR_PROMPTS,
 };
 #define PROMPT_COUNT (sizeof PROMPTS / sizeof PROMPTS[0])
 
