@@ -1,7 +1,8 @@
 /*
  * call_internal: the struct behind feature.h's opaque mcp_call, shared by call.c (its lifetime,
  * timers, server->client requests, request-scoped messages) and dispatch.c (method handlers).
- * Nothing outside those two files includes this.
+ * Nothing outside those two files and tasks.c (which runs a call detached from its request)
+ * includes this.
  */
 #ifndef MCPD_MCP_CALL_INTERNAL_H
 #define MCPD_MCP_CALL_INTERNAL_H

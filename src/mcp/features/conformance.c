@@ -13,6 +13,7 @@
 
 #include "lib/json.h"
 #include "mcp/feature.h"
+#include "mcp/features/conformance_tasks.h"
 #include "mcp/jsonrpc.h"
 
 /* 1x1 truecolour PNG, one red pixel: IHDR(1,1,8,2), IDAT = zlib(filter 0, ff 00 00), IEND.
@@ -428,6 +429,7 @@ static const struct mcp_tool TOOLS[] = {
          "Tests SSE stream disconnection and client reconnection (SEP-1699). The server closes "
          "the stream mid-call and sends the result after the client reconnects.",
          NO_ARGS_SCHEMA, tool_reconnection),
+    CONF_TASK_TOOLS,
 };
 
 /* ---- resources ---- */
@@ -624,7 +626,8 @@ const struct mcp_feature_pack mcp_pack_conformance = {
     .instructions = NULL,
     .capabilities = "{\"tools\":{\"listChanged\":true},"
                     "\"resources\":{\"subscribe\":true,\"listChanged\":true},"
-                    "\"prompts\":{\"listChanged\":true},\"logging\":{},\"completions\":{}}",
+                    "\"prompts\":{\"listChanged\":true},\"logging\":{},\"completions\":{},"
+                    "\"extensions\":{\"io.modelcontextprotocol/tasks\":{}}}",
     .tools = TOOLS,
     .tool_count = sizeof TOOLS / sizeof TOOLS[0],
     .resource_count = conf_resource_count,
