@@ -189,8 +189,11 @@ struct task_run {
     struct mcp_sink sink;
     struct mcp_ctx *ctx;
     char id[MCP_TASK_ID_LEN + 1];
-    struct mcp_session sess; /* the task's execution context ("t<id>") */
-    const struct mcp_tool *tool;
+    struct mcp_session sess;     /* the task's execution context ("t<id>") */
+    const struct mcp_tool *tool; /* the tool to run, or NULL: the handler's continuation */
+    mcp_timer_fn cont;
+    void *cont_arg;
+    void (*cont_free)(void *);
     struct mcp_call *origin; /* the tools/call answered with CreateTaskResult */
     json_t *request;
     uint64_t created, ttl;
@@ -200,6 +203,8 @@ struct task_run {
 
 static void run_free(struct task_run *r)
 {
+    if (r->cont_free)
+        r->cont_free(r->cont_arg);
     mcp_session_free(&r->sess);
     json_decref(r->request);
     free(r);
@@ -314,8 +319,14 @@ static void run_start(struct task_run *r)
         return;
     }
     mcp_call_enter(c);
-    const json_t *args = json_object_get(c->params, "arguments");
-    r->tool->call(c, json_is_object(args) ? args : NULL);
+    if (r->tool) {
+        const json_t *args = json_object_get(c->params, "arguments");
+        r->tool->call(c, json_is_object(args) ? args : NULL);
+    } else {
+        mcp_call_set_state(c, r->cont_arg, r->cont_free); /* the new call owns it now */
+        r->cont_free = NULL;
+        r->cont(c, r->cont_arg);
+    }
     mcp_call_leave(c);
 }
 
@@ -396,19 +407,17 @@ static void on_user_tasks(void *arg, int status, const struct store_str *items, 
     free(callid);
 }
 
-static void task_create(struct mcp_call *c, const struct mcp_tool *t)
+static struct task_run *run_new(struct mcp_call *c)
 {
     struct task_run *r = calloc(1, sizeof *r);
     char hex[MCP_TASK_ID_LEN + 1];
     if (!r || crypto_random_hex(hex, MCP_TASK_ID_LEN / 2) != 0) {
         free(r);
-        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
-        return;
+        return NULL;
     }
     memcpy(r->id, hex, sizeof r->id);
     r->sink.emit = run_emit;
     r->ctx = c->ctx;
-    r->tool = t;
     r->origin = c;
     r->request = json_incref(c->request);
     r->created = wall_ms();
@@ -418,6 +427,13 @@ static void task_create(struct mcp_call *c, const struct mcp_tool *t)
     r->sess.stateless = false; /* the task's requests wait for tasks/update, not a retry */
     free(r->sess.owner);
     r->sess.owner = strdup(mcp_call_user(c));
+    return r;
+}
+
+/* Count the task (then on_user_tasks stores it and starts it). */
+static void task_create(struct task_run *r)
+{
+    struct mcp_call *c = r->origin;
     char expiry[24];
     snprintf(expiry, sizeof expiry, "%" PRIu64, r->created + r->ttl);
     struct store_str idx[] = {SV(r->id, strlen(r->id)), SV(expiry, strlen(expiry))};
@@ -435,14 +451,39 @@ bool mcp_tasks_take_call(struct mcp_call *c, const struct mcp_tool *t)
 {
     if (t->task_support == MCP_TASK_NONE)
         return false;
-    if (mcp_tasks_declared(c)) {
-        task_create(c, t);
+    bool declared = mcp_tasks_declared(c);
+    if (declared && t->task_support != MCP_TASK_HANDLER) {
+        struct task_run *r = run_new(c);
+        if (!r) {
+            mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+            return true;
+        }
+        r->tool = t;
+        task_create(r);
         return true;
     }
-    if (t->task_support != MCP_TASK_REQUIRED)
+    if (declared || t->task_support == MCP_TASK_OPTIONAL)
         return false;
     missing_capability(c);
     return true;
+}
+
+void mcp_tasks_escalate(struct mcp_call *c, mcp_timer_fn fn, void *arg, void (*free_fn)(void *))
+{
+    struct task_run *r = mcp_tasks_declared(c) ? run_new(c) : NULL;
+    if (!r) {
+        if (free_fn)
+            free_fn(arg);
+        if (mcp_tasks_declared(c))
+            mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+        else
+            missing_capability(c);
+        return;
+    }
+    r->cont = fn;
+    r->cont_arg = arg;
+    r->cont_free = free_fn;
+    task_create(r);
 }
 
 /* ---- tasks/get, tasks/update, tasks/cancel ---- */

@@ -42,6 +42,13 @@ bool mcp_tasks_declared(const struct mcp_call *c);
  * when it should run as an ordinary call. */
 bool mcp_tasks_take_call(struct mcp_call *c, const struct mcp_tool *t);
 
+/* From a handler of a MCP_TASK_HANDLER tool (after gathering input synchronously, e.g. with
+ * multi round-trip requests): continue as a task. The call is answered with the CreateTaskResult
+ * once the task is stored; fn(task_call, arg) then runs on the task's own call, which owns arg
+ * as its state (mcp_call_state; free_fn frees it). A client that did not declare the extension
+ * gets -32021. arg is freed however it ends. */
+void mcp_tasks_escalate(struct mcp_call *c, mcp_timer_fn fn, void *arg, void (*free_fn)(void *));
+
 /* The methods: tasks/get, tasks/update, tasks/cancel. */
 void mcp_tasks_get(struct mcp_call *c);
 void mcp_tasks_update(struct mcp_call *c);

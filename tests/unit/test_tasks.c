@@ -416,6 +416,50 @@ static void test_result_size_bound(void **state)
         strstr(json_get_string(json_object_get(g, "error"), "message"), "MAX_TASK_RESULT_BYTES"));
 }
 
+/* Input first, then a task: on a 2026-07-28 session the question goes out as a server->client
+ * request (on a stateless request it would be an input_required result), and its answer makes
+ * the call continue as a task whose result carries it. */
+static void test_escalate_after_input(void **state)
+{
+    struct fixture *f = *state;
+    f->sess.stateless = false;
+    snprintf(f->sess.id, sizeof f->sess.id, "sid-esc");
+    json_t *req = json_pack("{s:s,s:i,s:s,s:{s:s,s:{}}}", "jsonrpc", "2.0", "id", 900, "method",
+                            "tools/call", "params", "name", "test_tool_with_task", "arguments");
+    mcp_dispatch_request(&f->ctx, &f->sess, req, &f->rec.sink);
+    json_decref(req);
+    json_t *ask = NULL;
+    for (int i = 0; i < 200 && !ask; i++) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        json_t *m = json_array_get(f->rec.messages, json_array_size(f->rec.messages) - 1);
+        if (json_get_string(m, "method"))
+            ask = m;
+    }
+    assert_non_null(ask);
+    assert_string_equal(json_get_string(ask, "method"), "elicitation/create");
+    assert_int_equal(f->rec.finals, 0);
+    json_t *reply =
+        json_pack("{s:s,s:O,s:{s:s,s:{s:s}}}", "jsonrpc", "2.0", "id", json_object_get(ask, "id"),
+                  "result", "action", "accept", "content", "name", "Alice");
+    mcp_live_route_reply(&f->ctx, "sid-esc", reply);
+    json_decref(reply);
+    for (int i = 0; i < 200 && f->rec.finals == 0; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    json_t *created = json_array_get(f->rec.messages, json_array_size(f->rec.messages) - 1);
+    char id[MCP_TASK_ID_LEN + 1];
+    snprintf(id, sizeof id, "%s", created_task(created));
+    assert_null(json_object_get(result_of(created), "requestState"));
+    json_t *g = poll_until(f, id, "completed");
+    assert_string_equal(json_get_string(g, "status"), "completed");
+    const char *text = json_get_string(
+        json_array_get(json_object_get(json_object_get(g, "result"), "content"), 0), "text");
+    assert_non_null(strstr(text, "Alice"));
+    /* Without the extension the tool is refused before it asks anything. */
+    json_decref(f->sess.client_capabilities);
+    f->sess.client_capabilities = json_object();
+    assert_int_equal(error_code(tool(f, "test_tool_with_task", json_object())), -32021);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +477,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_removed_methods_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks_per_user_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_size_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escalate_after_input, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

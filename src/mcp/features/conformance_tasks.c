@@ -10,6 +10,7 @@
 
 #include "lib/json.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/tasks.h"
 
 bool conf_task_tools_offered(const struct mcp_call *c)
 {
@@ -149,5 +150,41 @@ void conf_tool_multi_input(struct mcp_call *c, const json_t *args)
                          NULL) != 0 ||
         mcp_call_request(c, "elicitation/create", confirm_params("Second question"), 0, multi_reply,
                          NULL) != 0)
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+}
+
+/* Multi round-trip first, then a task: the name is asked for synchronously (on 2026-07-28 an
+ * input_required result and the client's retry), and only then does the call continue as a task,
+ * whose result carries the name. */
+static void with_task_finish(struct mcp_call *c, void *arg)
+{
+    char text[320];
+    snprintf(text, sizeof text, "Hello, %.256s! (answered by a task)", (const char *)arg);
+    text_result(c, text);
+}
+
+static void with_task_reply(struct mcp_call *c, const json_t *result, const json_t *error,
+                            void *arg)
+{
+    (void)arg;
+    const char *name = json_get_string(json_object_get(result, "content"), "name");
+    if (error || !accepted(result) || !name) {
+        mcp_call_tool_error(c, "No name was given");
+        return;
+    }
+    char *copy = strdup(name);
+    if (!copy) {
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+        return;
+    }
+    mcp_tasks_escalate(c, with_task_finish, copy, free);
+}
+
+void conf_tool_with_task(struct mcp_call *c, const json_t *args)
+{
+    json_t *params = json_pack("{s:s,s:s,s:{s:s,s:{s:{s:s}},s:[s]}}", "mode", "form", "message",
+                               "What is your name?", "requestedSchema", "type", "object",
+                               "properties", "name", "type", "string", "required", "name");
+    if (mcp_call_request(c, "elicitation/create", params, 0, with_task_reply, NULL) != 0)
         mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
 }

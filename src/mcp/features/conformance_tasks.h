@@ -1,7 +1,8 @@
 /*
  * conformance_tasks: the fixture tools the conformance suite's tasks-* scenarios call (the tasks
  * extension, tasks.h): greet (never a task), slow_compute, failing_job (a task is required),
- * protocol_error_job, confirm_delete and multi_input (input requests inside a task). The
+ * protocol_error_job, confirm_delete and multi_input (input requests inside a task), and
+ * test_tool_with_task (input gathered first, then a task: mcp_tasks_escalate). The
  * conformance pack lists them through CONF_TASK_TOOLS in its table.
  */
 #ifndef MCPD_MCP_FEATURES_CONFORMANCE_TASKS_H
@@ -15,6 +16,7 @@ void conf_tool_failing_job(struct mcp_call *c, const json_t *args);
 void conf_tool_protocol_error_job(struct mcp_call *c, const json_t *args);
 void conf_tool_confirm_delete(struct mcp_call *c, const json_t *args);
 void conf_tool_multi_input(struct mcp_call *c, const json_t *args);
+void conf_tool_with_task(struct mcp_call *c, const json_t *args);
 /* Listed only to 2026-07-28 requests: the extension does not exist in earlier revisions, and
  * the session-era suites expect the fixture's tool list as it was. */
 bool conf_task_tools_offered(const struct mcp_call *c);
@@ -45,6 +47,9 @@ bool conf_task_tools_offered(const struct mcp_call *c);
             conf_tool_confirm_delete, MCP_TASK_OPTIONAL),                                          \
         CONF_TASK_TOOL("multi_input", "Asks two questions at once (may be a task)",                \
                        "{\"type\":\"object\",\"properties\":{}}", conf_tool_multi_input,           \
-                       MCP_TASK_OPTIONAL)
+                       MCP_TASK_OPTIONAL),                                                         \
+        CONF_TASK_TOOL("test_tool_with_task", "Asks for a name, then continues as a task",         \
+                       "{\"type\":\"object\",\"properties\":{}}", conf_tool_with_task,             \
+                       MCP_TASK_HANDLER)
 
 #endif
