@@ -449,6 +449,9 @@ static void test_escalate_after_input(void **state)
     char id[MCP_TASK_ID_LEN + 1];
     snprintf(id, sizeof id, "%s", created_task(created));
     assert_null(json_object_get(result_of(created), "requestState"));
+    /* The tasks methods are 2026-07-28 (stateless) requests. */
+    f->sess.stateless = true;
+    f->sess.id[0] = '\0';
     json_t *g = poll_until(f, id, "completed");
     assert_string_equal(json_get_string(g, "status"), "completed");
     const char *text = json_get_string(
