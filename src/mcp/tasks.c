@@ -18,6 +18,10 @@
 #include "store/store.h"
 
 #define POLL_INTERVAL_MS 500
+/* The instance running a task renews the task's lease every LEASE_RENEW_MS; a task whose lease
+ * is LEASE_MS old has lost its instance (it stopped or crashed) and reads as failed. */
+#define LEASE_MS       30000
+#define LEASE_RENEW_MS 10000
 #ifndef MCP_ERROR_MISSING_CAPABILITY
 #define MCP_ERROR_MISSING_CAPABILITY (-32021) /* 2026-07-28: Missing Required Client Capability */
 #endif
@@ -95,7 +99,7 @@ static void missing_capability(struct mcp_call *c)
 /* A task as tasks/get shows it, from the record's fields (flattened pairs). */
 struct task_view {
     const char *owner, *status, *msg, *sid, *callid, *result, *error;
-    uint64_t created, updated, ttl;
+    uint64_t created, updated, ttl, lease;
     json_t *inputs; /* pending input requests, or NULL */
 };
 
@@ -132,6 +136,8 @@ static void view_fill(struct task_view *v, const struct store_str *items, size_t
             v->updated = strtoull(s, NULL, 10);
         else if (field_is(f, "ttl"))
             v->ttl = strtoull(s, NULL, 10);
+        else if (field_is(f, "lease"))
+            v->lease = strtoull(s, NULL, 10);
         else if (f->len > 3 && memcmp(f->ptr, "in:", 3) == 0) {
             json_t *req = json_loads(s, 0, NULL);
             if (!v->inputs)
@@ -199,15 +205,30 @@ struct task_run {
     uint64_t created, ttl;
     unsigned pending; /* store writes the creation waits for */
     bool failed;
+    uv_timer_t lease_timer; /* renews the lease while the call runs */
+    bool lease_on;
 };
+
+static void run_freed(uv_handle_t *h)
+{
+    struct task_run *r = h->data;
+    mcp_session_free(&r->sess);
+    json_decref(r->request);
+    free(r);
+}
 
 static void run_free(struct task_run *r)
 {
     if (r->cont_free)
         r->cont_free(r->cont_arg);
-    mcp_session_free(&r->sess);
-    json_decref(r->request);
-    free(r);
+    r->cont_free = NULL;
+    if (r->lease_on) {
+        uv_timer_stop(&r->lease_timer);
+        uv_close((uv_handle_t *)&r->lease_timer, run_freed);
+        return;
+    }
+    r->lease_timer.data = r;
+    run_freed((uv_handle_t *)&r->lease_timer);
 }
 
 static int record_write(struct task_run *r, const struct store_str *pairs, size_t n)
@@ -303,6 +324,15 @@ static void run_emit(struct mcp_sink *sink, json_t *msg, bool final)
     json_decref(msg);
 }
 
+static void on_lease(uv_timer_t *t)
+{
+    struct task_run *r = t->data;
+    char lease[24];
+    snprintf(lease, sizeof lease, "%" PRIu64, wall_ms() + LEASE_MS);
+    struct store_str pairs[] = {SS("lease"), SV(lease, strlen(lease))};
+    record_write(r, pairs, 2);
+}
+
 /* The record is stored (tasks/get resolves): answer the tools/call, then run the tool in the
  * task's context. */
 static void run_start(struct task_run *r)
@@ -312,6 +342,10 @@ static void run_start(struct task_run *r)
     json_object_set_new(created, "resultType", json_string("task"));
     mcp_call_result(r->origin, created);
     r->origin = NULL;
+    uv_timer_init(r->ctx->loop, &r->lease_timer);
+    r->lease_timer.data = r;
+    r->lease_on = true;
+    uv_timer_start(&r->lease_timer, on_lease, LEASE_RENEW_MS, LEASE_RENEW_MS);
     struct mcp_call *c = mcp_call_new(r->ctx, &r->sess, r->request, &r->sink);
     if (!c) {
         r->sink.emit(&r->sink, jsonrpc_error(NULL, JSONRPC_INTERNAL_ERROR, "Internal error", NULL),
@@ -379,8 +413,9 @@ static void on_user_tasks(void *arg, int status, const struct store_str *items, 
         run_free(r);
         return;
     }
-    char created[24], ttl[24];
+    char created[24], ttl[24], lease[24];
     snprintf(created, sizeof created, "%" PRIu64, r->created);
+    snprintf(lease, sizeof lease, "%" PRIu64, r->created + LEASE_MS);
     snprintf(ttl, sizeof ttl, "%" PRIu64, r->ttl);
     /* The execution context: a session record with the task's TTL. */
     mcp_session_create(r->ctx, &r->sess, NULL, NULL);
@@ -396,6 +431,7 @@ static void on_user_tasks(void *arg, int status, const struct store_str *items, 
         SS("ttl"),     SV(ttl, strlen(ttl)),
         SS("sid"),     SV(r->sess.id, strlen(r->sess.id)),
         SS("callid"),  SV(callid ? callid : "null", callid ? idlen : 4),
+        SS("lease"),   SV(lease, strlen(lease)),
     };
     r->pending = 1;
     if (store_hset(st, mcp_key_task(r->id).s, pairs, sizeof pairs / sizeof pairs[0], r->ttl,
@@ -555,9 +591,34 @@ static void task_load(struct mcp_call *c, task_then_fn then)
     }
 }
 
+#define LOST_ERROR   "{\"code\":-32603,\"message\":\"Task lost: the instance running it stopped\"}"
+#define LOST_MESSAGE "The instance running the task stopped"
+
+/* A task whose lease ran out lost its instance: it is failed, and recorded so. */
+static bool lost(struct mcp_call *c, const char *id, struct task_view *v)
+{
+    if (terminal(v->status) || !v->lease || v->lease >= wall_ms())
+        return false;
+    char now[24];
+    snprintf(now, sizeof now, "%" PRIu64, wall_ms());
+    struct store_str pairs[] = {SS("status"),   SS("failed"),        SS("error"),
+                                SS(LOST_ERROR), SS("msg"),           SS(LOST_MESSAGE),
+                                SS("updated"),  SV(now, strlen(now))};
+    store_hset(c->ctx->store, mcp_key_task(id).s, pairs, 8, ttl_left(v->created, v->ttl), NULL,
+               NULL);
+    log_write(c->ctx->log, LOG_WARNING, "task lost: its lease expired",
+              json_pack("{s:s}", "task", id));
+    v->status = "failed";
+    v->error = LOST_ERROR;
+    v->msg = LOST_MESSAGE;
+    return true;
+}
+
 static void get_then(struct mcp_call *c, const char *id, const struct task_view *v)
 {
-    json_t *t = task_json(id, v);
+    struct task_view seen = *v;
+    lost(c, id, &seen);
+    json_t *t = task_json(id, &seen);
     json_object_set_new(t, "resultType", json_string("complete"));
     mcp_call_result(c, t);
 }

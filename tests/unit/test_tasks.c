@@ -463,6 +463,28 @@ static void test_escalate_after_input(void **state)
     assert_int_equal(error_code(tool(f, "test_tool_with_task", json_object())), -32021);
 }
 
+/* An instance that stops stops renewing its tasks' leases: once a lease is past, any instance
+ * reports (and records) the task failed. Simulated by writing an old lease. */
+static void test_expired_lease_reads_failed(void **state)
+{
+    struct fixture *f = *state;
+    char id[MCP_TASK_ID_LEN + 1];
+    snprintf(id, sizeof id, "%s",
+             created_task(tool(f, "slow_compute", json_pack("{s:i}", "seconds", 60))));
+    assert_string_equal(json_get_string(result_of(task_call(f, "tasks/get", id)), "status"),
+                        "working");
+    struct store_str pairs[] = {{"lease", 5}, {"1", 1}};
+    assert_int_equal(store_hset(f->ctx.store, mcp_key_task(id).s, pairs, 2, 60000, NULL, NULL), 0);
+    json_t *g = result_of(task_call(f, "tasks/get", id));
+    assert_string_equal(json_get_string(g, "status"), "failed");
+    json_t *err = json_object_get(g, "error");
+    assert_int_equal(json_integer_value(json_object_get(err, "code")), JSONRPC_INTERNAL_ERROR);
+    assert_non_null(strstr(json_get_string(err, "message"), "Task lost"));
+    assert_null(json_object_get(g, "result"));
+    g = result_of(task_call(f, "tasks/get", id));
+    assert_string_equal(json_get_string(g, "status"), "failed");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +503,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tasks_per_user_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_size_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escalate_after_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_lease_reads_failed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
