@@ -267,7 +267,11 @@ static void run_finish(struct task_run *r, json_t *msg)
         status = "failed";
         field = "error";
     }
-    const char *why = text && strcmp(field, "error") == 0 ? "The request failed" : NULL;
+    /* A failed task's statusMessage is its error's message. */
+    const char *why = NULL;
+    if (text && strcmp(field, "error") == 0)
+        why =
+            result ? "Task result larger than the server keeps" : json_get_string(error, "message");
     struct store_str pairs[8] = {SS("status"), SV(status, strlen(status)), SS("updated"),
                                  SV(now, strlen(now))};
     size_t n = 4;

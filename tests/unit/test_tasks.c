@@ -229,6 +229,7 @@ static void test_tool_error_completes_protocol_error_fails(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_object_get(g, "error"), "code")),
                      JSONRPC_INTERNAL_ERROR);
     assert_non_null(json_get_string(json_object_get(g, "error"), "message"));
+    assert_string_equal(json_get_string(g, "statusMessage"), "Internal error: the job crashed");
 }
 
 static void test_cancel_acks_and_settles_cancelled(void **state)
