@@ -66,6 +66,9 @@ struct config {
     unsigned max_calls;               /* MAX_CALLS: calls in flight in this process (1000) */
     uint64_t max_call_duration_ms;    /* MAX_CALL_DURATION_MS: a call is ended past it (900000) */
     unsigned max_tool_steps;          /* MAX_TOOL_STEPS: longRunningOperation steps (10000) */
+    uint64_t task_ttl_ms;             /* TASK_TTL_MS: a task record's lifetime (3600000) */
+    unsigned max_tasks_per_user;      /* MAX_TASKS_PER_USER: unexpired tasks per subject (100) */
+    size_t max_task_result_bytes;     /* MAX_TASK_RESULT_BYTES: a stored task result (1 MiB) */
     size_t max_id_bytes;              /* MAX_ID_BYTES: request id, progressToken (256) */
     size_t max_capabilities_bytes;    /* MAX_CAPABILITIES_BYTES: initialize capabilities (65536) */
     unsigned max_subscriptions;       /* MAX_SUBSCRIPTIONS: resource subscriptions/session (100) */

@@ -1,7 +1,8 @@
 /*
  * call_internal: the struct behind feature.h's opaque mcp_call, shared by call.c (its lifetime,
  * timers, server->client requests, request-scoped messages), call_mrtr.c (the same requests for
- * stateless calls) and dispatch.c (method handlers). Nothing outside those files includes this.
+ * stateless calls), dispatch.c (method handlers) and tasks.c (which runs a call detached from its
+ * request). Nothing outside those files includes this.
  */
 #ifndef MCPD_MCP_CALL_INTERNAL_H
 #define MCPD_MCP_CALL_INTERNAL_H

@@ -11,6 +11,7 @@
 #include "mcp/call_internal.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/limits.h"
+#include "mcp/tasks.h"
 #include "store/store.h"
 #include "lib/utf8.h"
 
@@ -285,7 +286,8 @@ static void method_tools_call(struct mcp_call *c)
         for (size_t t = 0; t < d->packs[i]->tool_count; t++)
             if (strcmp(d->packs[i]->tools[t].name, name) == 0 &&
                 tool_offered(c, &d->packs[i]->tools[t])) {
-                d->packs[i]->tools[t].call(c, args);
+                if (!mcp_tasks_take_call(c, &d->packs[i]->tools[t]))
+                    d->packs[i]->tools[t].call(c, args);
                 return;
             }
     char msg[300], quoted[201];
@@ -521,6 +523,9 @@ static const struct method methods[] = {
     {"prompts/get", method_prompts_get, ERA_BOTH},
     {"completion/complete", method_complete, ERA_BOTH},
     {"logging/setLevel", method_set_level, ERA_SESSION},
+    {"tasks/get", mcp_tasks_get, ERA_STATELESS},
+    {"tasks/update", mcp_tasks_update, ERA_STATELESS},
+    {"tasks/cancel", mcp_tasks_cancel, ERA_STATELESS},
 };
 
 static const struct method *find_method(const char *name, bool stateless)

@@ -122,7 +122,15 @@ struct mcp_tool {
     /* The tool definition's _meta (JSON object text), e.g. the MCP Apps UI resource; NULL:
      * omitted. */
     const char *meta;
+    /* The tasks extension (tasks.h): MCP_TASK_OPTIONAL runs the call as a task for clients that
+     * declared the extension and synchronously for others; MCP_TASK_REQUIRED refuses the others
+     * with -32021. The handler is the same either way: a task is a call whose sink is the task
+     * record. MCP_TASK_HANDLER: the handler itself decides when to continue as a task
+     * (mcp_tasks_escalate, tasks.h); refused -32021 like MCP_TASK_REQUIRED. */
+    int task_support;
 };
+
+enum { MCP_TASK_NONE = 0, MCP_TASK_OPTIONAL = 1, MCP_TASK_REQUIRED = 2, MCP_TASK_HANDLER = 3 };
 
 struct mcp_prompt {
     const char *name;

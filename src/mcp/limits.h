@@ -36,6 +36,21 @@ static inline uint64_t mcp_limit_call_duration_ms(const struct mcp_ctx *ctx)
     return MCP_LIMIT_OR(ctx, max_call_duration_ms, 900000);
 }
 
+static inline uint64_t mcp_limit_task_ttl_ms(const struct mcp_ctx *ctx)
+{
+    return MCP_LIMIT_OR(ctx, task_ttl_ms, 3600000);
+}
+
+static inline unsigned mcp_limit_tasks_per_user(const struct mcp_ctx *ctx)
+{
+    return MCP_LIMIT_OR(ctx, max_tasks_per_user, 100);
+}
+
+static inline size_t mcp_limit_task_result_bytes(const struct mcp_ctx *ctx)
+{
+    return MCP_LIMIT_OR(ctx, max_task_result_bytes, 1048576);
+}
+
 static inline unsigned mcp_limit_tool_steps(const struct mcp_ctx *ctx)
 {
     return MCP_LIMIT_OR(ctx, max_tool_steps, 10000);

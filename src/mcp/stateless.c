@@ -207,6 +207,9 @@ static const char *check_headers(struct mcp_ctx *ctx, const struct http_request 
         named = json_object_get(params, "name");
     else if (strcmp(method, "resources/read") == 0)
         named = json_object_get(params, "uri");
+    else if (strcmp(method, "tasks/get") == 0 || strcmp(method, "tasks/update") == 0 ||
+             strcmp(method, "tasks/cancel") == 0)
+        named = json_object_get(params, "taskId");
     if (json_is_string(named)) {
         const char *why = header_matches(req, "mcp-name", named);
         if (why)

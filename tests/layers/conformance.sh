@@ -55,15 +55,6 @@ REQUIRED_ALPHA=(
 # WARNING checks count as "expected pending" instead of failures. One of them that runs without
 # a failed check fails the layer (take it off the list), as does any other failed check.
 PENDING_2026=(
-  "tasks-lifecycle|the tasks extension (io.modelcontextprotocol/tasks) is not built yet"
-  "tasks-capability-negotiation|the tasks extension is not built yet"
-  "tasks-wire-fields|the tasks extension is not built yet"
-  "tasks-request-state-removal|the tasks extension is not built yet"
-  "tasks-mrtr-input|the tasks extension is not built yet"
-  "tasks-request-headers|the tasks extension is not built yet"
-  "tasks-dispatch-and-envelope|the tasks extension is not built yet"
-  "tasks-required-task-error|the tasks extension is not built yet"
-  "tasks-mrtr-composition|the tasks extension is not built yet"
 )
 PENDING=() # the scenario names of PENDING_2026 while the 2026-07-28 suite is scored, else empty
 

@@ -14,6 +14,7 @@
 #include "lib/json.h"
 #include "mcp/feature.h"
 #include "mcp/features/conformance_mrtr.h"
+#include "mcp/features/conformance_tasks.h"
 #include "mcp/jsonrpc.h"
 
 /* 1x1 truecolour PNG, one red pixel: IHDR(1,1,8,2), IDAT = zlib(filter 0, ff 00 00), IEND.
@@ -490,6 +491,7 @@ static const struct mcp_tool TOOLS[] = {
     STATELESS_TOOL("test_custom_header", "Mirrors its region argument into Mcp-Param-Region",
                    CUSTOM_HEADER_SCHEMA, tool_custom_header),
     CONF_MRTR_TOOLS,
+    CONF_TASK_TOOLS,
 };
 
 /* ---- resources ---- */
@@ -687,7 +689,8 @@ const struct mcp_feature_pack mcp_pack_conformance = {
     .instructions = NULL,
     .capabilities = "{\"tools\":{\"listChanged\":true},"
                     "\"resources\":{\"subscribe\":true,\"listChanged\":true},"
-                    "\"prompts\":{\"listChanged\":true},\"logging\":{},\"completions\":{}}",
+                    "\"prompts\":{\"listChanged\":true},\"logging\":{},\"completions\":{},"
+                    "\"extensions\":{\"io.modelcontextprotocol/tasks\":{}}}",
     .tools = TOOLS,
     .tool_count = sizeof TOOLS / sizeof TOOLS[0],
     .resource_count = conf_resource_count,

@@ -179,8 +179,12 @@ static const char PLAIN_SCHEMA[] = "{\"type\":\"object\",\"properties\":{}}";
 const struct mcp_tool REF_TOOLS[] = {
     TOOL("echo", "Echoes back the input", ECHO_SCHEMA, tool_echo, NULL),
     TOOL("add", "Adds two numbers", ADD_SCHEMA, tool_add, NULL),
-    TOOL("longRunningOperation", "Demonstrates a long running operation with progress updates",
-         LONG_RUNNING_SCHEMA, ref_tool_long_running, NULL),
+    /* A task for 2026-07-28 clients that declared the tasks extension (tasks.h). */
+    {.name = "longRunningOperation",
+     .description = "Demonstrates a long running operation with progress updates",
+     .input_schema = LONG_RUNNING_SCHEMA,
+     .call = ref_tool_long_running,
+     .task_support = MCP_TASK_OPTIONAL},
     TOOL("sampleLLM", "Samples from an LLM using MCP's sampling feature", SAMPLE_LLM_SCHEMA,
          ref_tool_sample_llm, NULL),
     TOOL("getTinyImage", "Returns the MCP_TINY_IMAGE", TINY_IMAGE_SCHEMA, tool_get_tiny_image,
