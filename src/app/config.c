@@ -72,7 +72,8 @@ static const struct option_def options[] = {
      .type = OPT_STRING,
      .offset = FIELD(auth_server_url),
      .def_text = "http://localhost:{AUTH_SERVER_PORT}",
-     .help = "public URL of the authorization server (issuer, introspection)"},
+     .help = "public URL of the authorization server: its issuer identifier (trailing '/' "
+             "removed) and where the MCP role introspects"},
     {.flag = "--redis-url",
      .env = "REDIS_URL",
      .metavar = "<url>",
@@ -833,6 +834,19 @@ static bool config_wants_info(struct config *c, int argc, char **argv)
     return c->role == ROLE_NONE;
 }
 
+/* The issuer identifier is AUTH_SERVER_URL byte for byte in every document that names it (RFC
+ * 8414 §3.3, RFC 9207 §2.4: clients compare it as a plain string). RFC 8414 §3.1 removes a
+ * terminating '/' before building the metadata URL, so the canonical form has none: trailing
+ * slashes are dropped here, once, whatever the operator wrote ("http://h:1/" is "http://h:1"). */
+static void config_strip_trailing_slashes(char *url)
+{
+    const char *auth = strstr(url, "://");
+    size_t min = auth ? (size_t)(auth - url) + 4 : 1; /* keep "x://" and one more byte */
+    size_t n = strlen(url);
+    while (n > min && url[n - 1] == '/')
+        url[--n] = '\0';
+}
+
 /* URLs that default to the listeners' own addresses, filled once the ports are final. */
 static int config_derived_defaults(struct config *c)
 {
@@ -847,6 +861,7 @@ static int config_derived_defaults(struct config *c)
         if (!(c->auth_server_url = strdup(url)))
             return -1;
     }
+    config_strip_trailing_slashes(c->auth_server_url);
     return 0;
 }
 

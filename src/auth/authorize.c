@@ -23,6 +23,8 @@ static void redirect_error(struct auth_req *r, const char *error, const char *de
         rc = auth_append_query(&b, "error_description", desc);
     if (rc == BUF_OK && state)
         rc = auth_append_query(&b, "state", state);
+    if (rc == BUF_OK) /* RFC 9207 §2: error responses name the issuer too */
+        rc = auth_append_query(&b, "iss", r->s->issuer);
     if (rc != BUF_OK) {
         buf_free(&b);
         auth_reply_error(r, 500, "server_error", "Internal Server Error");

@@ -295,14 +295,9 @@ static json_t *endpoint(const struct auth_server *s, const char *path)
     return v;
 }
 
-/* RFC 8414 §2: the reference server's document plus what we support beyond it: Basic and
- * public clients, introspection (RFC 7662) and the one scope. S256 is always published: clients
- * must refuse an AS without it (MCP 2025-11-25). */
-static void handle_as_metadata(struct auth_req *r)
+static json_t *as_metadata_core(const struct auth_server *s, json_t *methods)
 {
-    const struct auth_server *s = r->s;
-    json_t *methods = json_pack("[sss]", "client_secret_post", "client_secret_basic", "none");
-    json_t *doc = json_pack(
+    return json_pack(
         "{s:s,s:o,s:[s],s:[s],s:o,s:o,s:[ss],s:o,s:o,s:o,s:o,s:[s]}", "issuer", s->issuer,
         "authorization_endpoint", endpoint(s, "/authorize"), "response_types_supported", "code",
         "code_challenge_methods_supported", "S256", "token_endpoint", endpoint(s, "/token"),
@@ -311,6 +306,18 @@ static void handle_as_metadata(struct auth_req *r)
         "revocation_endpoint_auth_methods_supported", methods, "registration_endpoint",
         endpoint(s, "/register"), "introspection_endpoint", endpoint(s, "/introspect"),
         "scopes_supported", OAUTH_SUPPORTED_SCOPES);
+}
+
+/* RFC 8414 §2: the reference server's document plus what we support beyond it: Basic and
+ * public clients, introspection (RFC 7662) and the one scope. S256 is always published: clients
+ * must refuse an AS without it (MCP 2025-11-25). */
+static void handle_as_metadata(struct auth_req *r)
+{
+    const struct auth_server *s = r->s;
+    json_t *methods = json_pack("[sss]", "client_secret_post", "client_secret_basic", "none");
+    json_t *doc = as_metadata_core(s, methods);
+    /* RFC 9207 §3: every authorization response, error ones included, carries iss. */
+    json_object_set_new(doc, "authorization_response_iss_parameter_supported", json_true());
     auth_reply_json(r, 200, doc);
 }
 
@@ -335,7 +342,7 @@ static void handle_static(struct auth_req *r)
  * client a JSON document naming the metadata (where the reference server answered 404). */
 static void handle_root(struct auth_req *r)
 {
-    char *metadata = join(r->s->origin, "/.well-known/oauth-authorization-server");
+    char *metadata = join(r->s->origin, r->s->metadata_path);
     if (!metadata) {
         auth_reply_error(r, 500, "server_error", "Internal Server Error");
         return;
@@ -539,7 +546,8 @@ static void on_request(struct http_exchange *ex, void *arg)
 {
     struct auth_server *s = arg;
     const struct http_request *req = http_exchange_request(ex);
-    const struct auth_route *rt = find_route(req->path);
+    const struct auth_route *rt =
+        find_route(strcmp(req->path, s->metadata_path) == 0 ? OAUTH_AS_METADATA_PATH : req->path);
     if (!http_policy_host_allowed(&s->hosts, req)) {
         http_respond_json(ex, 403,
                           json_pack("{s:s,s:s}", "error", "invalid_request", "error_description",
@@ -591,8 +599,11 @@ static void on_request(struct http_exchange *ex, void *arg)
 /* --------------------------------------------------------------------------- lifecycle --- */
 
 /* RFC 8414 §2: the issuer is https (we, like the reference server, let loopback hosts use http)
- * with no query or fragment. URL parsing gives a path-less URL the trailing '/' the reference
- * server's issuer has. Endpoints are absolute paths, so they sit at the origin's root. */
+ * with no query or fragment. It is AUTH_SERVER_URL as configured (config.c removed trailing
+ * slashes), byte for byte the string clients compare the metadata's issuer and the
+ * authorization response's iss with (RFC 8414 §3.3, RFC 9207 §2.4); the reference server's
+ * "http://host:port/" would fail both. Endpoints are absolute paths, so they sit at the origin's
+ * root; the metadata is also served at its RFC 8414 §3.1 path when the issuer has a path. */
 static int derive_issuer(struct auth_server *s, const char *url, char *err, size_t err_size)
 {
     struct oauth_uri u;
@@ -608,8 +619,11 @@ static int derive_issuer(struct auth_server *s, const char *url, char *err, size
         return -1;
     }
     s->origin = strndup(url, u.path_off);
-    s->issuer = u.path_len ? strdup(url) : join(url, "/");
-    if (!s->origin || !s->issuer) {
+    s->issuer = strdup(url);
+    char *metadata = oauth_issuer_metadata_url(url);
+    s->metadata_path = metadata ? strdup(metadata + u.path_off) : NULL;
+    free(metadata);
+    if (!s->origin || !s->issuer || !s->metadata_path) {
         snprintf(err, err_size, "out of memory");
         return -1;
     }
@@ -636,6 +650,7 @@ static void server_free(struct auth_server *s)
     http_policy_free(&s->hosts);
     free(s->issuer);
     free(s->origin);
+    free(s->metadata_path);
     free(s);
 }
 

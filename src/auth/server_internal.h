@@ -30,8 +30,9 @@ struct auth_server {
     struct logger *log;
     struct http_server *http;
     struct oauth_grants *grants;
-    char *issuer; /* AUTH_SERVER_URL with the trailing '/' URL parsing adds (RFC 8414 §2) */
-    char *origin; /* scheme://host[:port] of AUTH_SERVER_URL: endpoints sit at its root */
+    char *issuer;        /* AUTH_SERVER_URL as configured: the one issuer string (RFC 8414 §2) */
+    char *origin;        /* scheme://host[:port] of AUTH_SERVER_URL: endpoints sit at its root */
+    char *metadata_path; /* RFC 8414 §3.1 path of the metadata for this issuer */
     /* Host validation only: browser clients on other origins are this server's users (CORS),
      * but a request whose Host is not ours was sent to a rebound name (DNS rebinding). */
     struct http_policy hosts;

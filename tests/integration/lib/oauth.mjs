@@ -147,6 +147,7 @@ export async function login(as, { user = 'user-' + randomUUID(), resource, clien
   const back = new URL(cb.headers.get('location'));
   assert.equal(back.searchParams.get('state'), a.state);
   assert.equal(back.searchParams.get('code'), a.code);
+  assert.equal(back.searchParams.get('iss'), as, 'RFC 9207: iss is the issuer, AUTH_SERVER_URL as configured');
   const t = await postForm(as, '/token', { grant_type: 'authorization_code', ...clientAuth(client), code: a.code,
     redirect_uri: REDIRECT_URI, code_verifier: verifier, resource });
   assert.equal(t.status, 200, `/token: ${t.status} ${t.text}`);
