@@ -136,5 +136,5 @@ void auth_handle_authorize(struct auth_req *r)
     else if (state && strlen(state) > OAUTH_STATE_MAX)
         auth_reply_error(r, 400, "invalid_request", "state is too long");
     else
-        oauth_client_load(r->s->store, client_id, on_client, r);
+        auth_load_client(r, client_id, on_client);
 }

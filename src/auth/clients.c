@@ -460,8 +460,12 @@ static enum oauth_auth_method method_from(const char *m)
 
 static struct oauth_client *client_from_record(const char *id, const char *text, size_t len)
 {
-    json_t *rec = json_parse(text, len, NULL, 0);
-    struct oauth_client *c = rec ? calloc(1, sizeof *c) : NULL;
+    return oauth_client_from_json(id, json_parse(text, len, NULL, 0));
+}
+
+struct oauth_client *oauth_client_from_json(const char *id, json_t *rec)
+{
+    struct oauth_client *c = rec && strlen(id) <= OAUTH_CLIENT_ID_MAX ? calloc(1, sizeof *c) : NULL;
     if (!c) {
         json_decref(rec);
         return NULL;

@@ -237,6 +237,34 @@ static void on_client_authenticated(void *arg, int status, struct oauth_client *
     r->next(r);
 }
 
+static void on_cimd_client(void *arg, int status, struct oauth_client *client, const char *refusal)
+{
+    struct auth_req *r = arg;
+    if (status == CIMD_BUSY) {
+        http_response_header(r->ex, "Retry-After", "1");
+        auth_reply_error(r, 503, "temporarily_unavailable",
+                         "Too many client metadata documents are being fetched; try again");
+    } else if (status != STORE_OK) {
+        auth_reply_store_error(r, status);
+    } else if (!client) {
+        auth_reply_invalid_client(r, refusal ? refusal : "Invalid client_id");
+    } else {
+        r->client_cb(r, STORE_OK, client);
+    }
+}
+
+void auth_load_client(struct auth_req *r, const char *client_id, oauth_client_cb cb)
+{
+    if (!oauth_cimd_is_url(client_id)) {
+        oauth_client_load(r->s->store, client_id, cb, r);
+    } else if (!r->s->cimd) {
+        cb(r, STORE_OK, NULL); /* CIMD=0: a URL is just an unknown client */
+    } else {
+        r->client_cb = cb;
+        cimd_load(r->s->cimd, client_id, on_cimd_client, r);
+    }
+}
+
 void auth_authenticate_client(struct auth_req *r, auth_step_fn next)
 {
     const char *why = NULL;
@@ -251,7 +279,7 @@ void auth_authenticate_client(struct auth_req *r, auth_step_fn next)
         return;
     }
     r->next = next;
-    oauth_client_load(r->s->store, r->cred.id, on_client_authenticated, r);
+    auth_load_client(r, r->cred.id, on_client_authenticated);
 }
 
 /* ------------------------------------------------------------------ health and metadata --- */
@@ -318,6 +346,7 @@ static void handle_as_metadata(struct auth_req *r)
     json_t *doc = as_metadata_core(s, methods);
     /* RFC 9207 §3: every authorization response, error ones included, carries iss. */
     json_object_set_new(doc, "authorization_response_iss_parameter_supported", json_true());
+    json_object_set_new(doc, "client_id_metadata_document_supported", json_boolean(s->cimd));
     auth_reply_json(r, 200, doc);
 }
 
@@ -646,6 +675,8 @@ static void set_limits(struct auth_server *s, const struct config *cfg)
 
 static void server_free(struct auth_server *s)
 {
+    if (s->cimd) /* only when its construction failed half-way: nothing is in flight */
+        cimd_close(s->cimd, NULL, NULL);
     oauth_grants_free(s->grants);
     http_policy_free(&s->hosts);
     free(s->issuer);
@@ -678,6 +709,20 @@ struct auth_server *auth_server_new(uv_loop_t *loop, const struct config *cfg, s
     struct oauth_grants_config gc = {cfg->code_ttl_s, cfg->access_token_ttl_s,
                                      cfg->refresh_token_ttl_s, cfg->base_uri, cfg->auth_server_url};
     s->grants = oauth_grants_new(store, log, &gc);
+    if (cfg->cimd_enabled && s->grants) {
+        struct cimd_config cc = {cfg->cimd_timeout_ms, cfg->cimd_max_bytes,
+                                 cfg->cimd_cache_s,    cfg->cimd_cache_max_s,
+                                 cfg->cimd_ca_file,    cfg->cimd_allow_private != 0};
+        if (!(s->cimd = cimd_new(loop, store, log, &cc))) {
+            snprintf(err, err_size, "out of memory");
+            server_free(s);
+            return NULL;
+        }
+        if (cc.allow_private)
+            log_msgf(log, LOG_WARNING,
+                     "CIMD_ALLOW_PRIVATE=1: client metadata documents may be fetched from "
+                     "internal addresses (for tests only)");
+    }
     s->http = s->grants ? http_server_new(loop, &cfg->limits, log, on_request, s) : NULL;
     if (!s->http) {
         snprintf(err, err_size, "out of memory");
@@ -719,13 +764,25 @@ static void on_http_closed(void *arg)
         server_finish(s);
 }
 
-static void server_finish(struct auth_server *s)
+static void on_cimd_closed(void *arg)
 {
+    struct auth_server *s = arg;
     void (*done)(void *) = s->done;
     void *done_arg = s->done_arg;
     server_free(s);
     if (done)
         done(done_arg);
+}
+
+/* Every request is answered; the metadata fetcher's handles close before the server is freed. */
+static void server_finish(struct auth_server *s)
+{
+    struct cimd *c = s->cimd;
+    s->cimd = NULL;
+    if (c)
+        cimd_close(c, on_cimd_closed, s);
+    else
+        on_cimd_closed(s);
 }
 
 void auth_server_shutdown(struct auth_server *s, void (*done)(void *arg), void *arg)
