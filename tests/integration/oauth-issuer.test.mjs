@@ -2,7 +2,7 @@
 // every document that names it, whatever trailing slashes AUTH_SERVER_URL was written with and
 // whether the MCP role is degraded or not; iss on success and error redirects; and the official
 // conformance suite's `authorization` command (both scenarios) for a public client registered
-// with DCR.
+// with DCR; and application_type at registration (web, native, inferred, refused).
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -116,4 +116,33 @@ test('the conformance suite\'s authorization command: both scenarios pass for a 
   assert.deepEqual(r.checks.filter((c) => c.status !== 'SUCCESS'), [], 'every check SUCCESS, no WARNING');
   assert.equal(new URL(r.location).searchParams.get('iss'), issuer);
   await as.stop();
+});
+
+test('application_type at /register: echoed, inferred when absent, web refused for loopback redirect URIs', async () => {
+  const authPort = await freePort();
+  const as = `http://127.0.0.1:${authPort}`;
+  const p = await spawnMcpd({ name: 'issuer-apptype', args: ['auth', '--auth-port', String(authPort), '--auth-server-url', as], waitPorts: [authPort] });
+  procs.push(p);
+  const reg = (body) => fetch(`${as}/register`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const ok = [
+    [{ redirect_uris: ['http://127.0.0.1:3000/cb'], application_type: 'native' }, 'native'],
+    [{ redirect_uris: ['http://127.0.0.1:3000/cb'] }, 'native'],
+    [{ redirect_uris: ['https://app.example/cb'] }, 'web'],
+    [{ redirect_uris: ['https://app.example/cb'], application_type: 'web' }, 'web'],
+    [{ redirect_uris: ['com.example.app:/cb'], application_type: 'native' }, 'native'],
+  ];
+  for (const [body, type] of ok) {
+    const res = await reg(body);
+    const j = await res.json();
+    assert.equal(res.status, 201, JSON.stringify(j));
+    assert.equal(j.application_type, type, JSON.stringify(body));
+  }
+  const web = await reg({ redirect_uris: ['http://localhost:3000/cb'], application_type: 'web' });
+  assert.equal(web.status, 400);
+  assert.deepEqual(await web.json(), { error: 'invalid_redirect_uri', error_description:
+    'redirect_uris: application_type web needs https redirect URIs on a host that is not loopback; register loopback or private-use scheme URIs as native' });
+  const other = await reg({ redirect_uris: ['https://app.example/cb'], application_type: 'browser' });
+  assert.equal(other.status, 400);
+  assert.deepEqual(await other.json(), { error: 'invalid_client_metadata', error_description: 'application_type: must be web or native' });
+  await p.stop();
 });

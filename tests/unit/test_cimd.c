@@ -23,8 +23,10 @@ static void test_url_rules(void **state)
         {"http://app.example.com/c.json", "client_id URL must use https"},
         {"https://app.example.com", "client_id URL must have a path"},
         {"https://app.example.com/", "client_id URL must have a path"},
-        {"https://u:p@app.example.com/c", "client_id URL must not contain user information or a fragment"},
-        {"https://app.example.com/c#f", "client_id URL must not contain user information or a fragment"},
+        {"https://u:p@app.example.com/c",
+         "client_id URL must not contain user information or a fragment"},
+        {"https://app.example.com/c#f",
+         "client_id URL must not contain user information or a fragment"},
         {"https://app.example.com/a/./c", "client_id URL must not contain dot segments"},
         {"https://app.example.com/a/../c", "client_id URL must not contain dot segments"},
         {"https://app.example.com/a/..", "client_id URL must not contain dot segments"},
@@ -81,6 +83,11 @@ static void test_document_is_validated(void **state)
          "(private_key_jwt and secrets are not supported)"},
         {"{\"client_id\":\"" URL "\",\"client_name\":\"A\"}",
          "the client metadata document is invalid: redirect_uris: Required"},
+        {"{\"client_id\":\"" URL "\",\"client_name\":\"A\",\"application_type\":\"web\","
+         "\"redirect_uris\":[\"http://127.0.0.1:1/cb\"]}",
+         "the client metadata document is invalid: redirect_uris: application_type web needs "
+         "https redirect URIs on a host that is not loopback; register loopback or private-use "
+         "scheme URIs as native"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *r = judge(bad[i].doc, why);
