@@ -266,9 +266,9 @@ void cimd_load(struct cimd *c, const char *url, cimd_cb cb, void *arg)
     struct cimd_op *op = problem ? NULL : calloc(1, sizeof *op);
     if (!op) {
         if (problem)
-            log_write(c->log, LOG_NOTICE, "client metadata document refused",
-                      json_pack("{s:s%,s:s}", "client_id", url, strnlen(url, 200), "reason",
-                                problem));
+            log_write(
+                c->log, LOG_NOTICE, "client metadata document refused",
+                json_pack("{s:s%,s:s}", "client_id", url, strnlen(url, 200), "reason", problem));
         cb(arg, problem ? 0 : STORE_ERR, NULL, problem);
         return;
     }
