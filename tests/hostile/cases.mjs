@@ -396,6 +396,27 @@ const oauth = [
   { name: '/mock-upstream-idp/authorize: state with markup is escaped', target: 'as', path: '/mock-upstream-idp/authorize?state=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E',
     expect: { status: 200, noMatch: /<script>alert/ } },
   { name: 'a foreign Host on /token', target: 'as', path: '/token', form: { grant_type: 'x' }, headers: { Host: 'evil.example' }, expect: { status: 403, body: {"error":"invalid_request","error_description":"Forbidden: invalid Host header"} } },
+  // Client ID Metadata Document URLs aimed at the server's own network (SSRF): refused for the
+  // address after resolution, or for their form, never redirected, never fetched.
+  ...[
+    ['loopback', 'https://127.0.0.1/client.json', "the client_id URL's host resolves to a non-public address"],
+    ['localhost', 'https://localhost:1/client.json', "the client_id URL's host resolves to a non-public address"],
+    ['the cloud metadata address', 'https://169.254.169.254/latest/meta-data/', "the client_id URL's host resolves to a non-public address"],
+    ['an RFC 1918 address', 'https://10.0.0.1/c.json', "the client_id URL's host resolves to a non-public address"],
+    ['IPv6 loopback', 'https://[::1]/c.json', "the client_id URL's host resolves to a non-public address"],
+    ['an IPv4-mapped loopback', 'https://[::ffff:127.0.0.1]/c.json', "the client_id URL's host resolves to a non-public address"],
+    ['a decimal loopback', 'https://2130706433/c.json', "the client_id URL's host resolves to a non-public address"],
+    ['http', 'http://127.0.0.1/c.json', 'client_id URL must use https'],
+    ['no path', 'https://127.0.0.1', 'client_id URL must have a path'],
+    ['userinfo', 'https://user:pw@127.0.0.1/c.json', 'client_id URL must not contain user information or a fragment'],
+    ['a CRLF', 'https://127.0.0.1/a\r\nX: y', 'client_id URL is not an absolute URL with a host'],
+    ['600 bytes', `https://127.0.0.1/${A(600)}`, 'client_id URL is too long'],
+  ].map(([what, id, desc]) => ({ name: `/authorize: a metadata document client_id on ${what}`, target: 'as',
+    path: `/authorize?response_type=code&client_id=${encodeURIComponent(id)}&code_challenge=${CH}&code_challenge_method=S256&state=s`,
+    expect: { status: 400, body: { error: 'invalid_client', error_description: desc }, headers: { Location: null } } })),
+  { name: '/token: a metadata document client_id on a private address', target: 'as', path: '/token',
+    form: { grant_type: 'authorization_code', client_id: 'https://192.168.0.1/c.json', code: 'x', code_verifier: A(43) },
+    expect: { status: 400, body: { error: 'invalid_client', error_description: "the client_id URL's host resolves to a non-public address" } } },
   { name: 'PRM for an unknown resource path', target: 'mcp', auth: false, path: '/.well-known/oauth-protected-resource/evil', expect: { status: 404, body: {"error":"not_found","error_description":"Cannot GET /.well-known/oauth-protected-resource/evil"} } },
 ];
 
