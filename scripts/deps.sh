@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PKGS=(build-essential pkg-config clang libclang-rt-14-dev clang-format clang-tidy cppcheck libuv1-dev node-llhttp
   libjansson-dev libssl-dev libcurl4-openssl-dev libhiredis-dev libcmocka-dev
-  redis-server redis-tools haproxy curl jq wrk ca-certificates git
+  redis-server redis-tools haproxy curl jq wrk ca-certificates openssl git
   groff-base man-db systemd) # the last three: the install layer renders mcpd.1 and verifies the unit
 # Any Node with npm will do to fetch Node 22; take Debian's only when none is installed (a
 # Node from elsewhere ships its own npm, which conflicts with Debian's npm package).
