@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PKGS=(build-essential pkg-config clang libclang-rt-14-dev clang-format clang-tidy cppcheck libuv1-dev node-llhttp
   libjansson-dev libssl-dev libcurl4-openssl-dev libhiredis-dev libcmocka-dev
-  redis-server redis-tools haproxy curl jq wrk ca-certificates git
+  redis-server redis-tools haproxy curl jq wrk ca-certificates openssl git
   groff-base man-db systemd # these three: the install layer renders mcpd.1 and verifies the unit
   chromium)                  # the browser layer drives it headless (puppeteer-core, npm)
 # Any Node with npm will do to fetch Node 22; take Debian's only when none is installed (a

@@ -72,7 +72,8 @@ static const struct option_def options[] = {
      .type = OPT_STRING,
      .offset = FIELD(auth_server_url),
      .def_text = "http://localhost:{AUTH_SERVER_PORT}",
-     .help = "public URL of the authorization server (issuer, introspection)"},
+     .help = "public URL of the authorization server: its issuer identifier (trailing '/' "
+             "removed) and where the MCP role introspects"},
     {.flag = "--redis-url",
      .env = "REDIS_URL",
      .metavar = "<url>",
@@ -291,6 +292,71 @@ static const struct option_def options[] = {
      .max = MS_MAX,
      .def_num = 3000,
      .help = "how often the MCP role re-checks an unreachable authorization server"},
+    /* Client ID Metadata Documents: HTTPS client_id URLs the authorization server fetches. */
+    {.flag = "--cimd",
+     .env = "CIMD",
+     .metavar = "<0|1>",
+     .type = OPT_UINT,
+     .offset = FIELD(cimd_enabled),
+     .min = 0,
+     .max = 1,
+     .def_num = 1,
+     .help = "accept https client_id URLs naming a Client ID Metadata Document, fetched by the "
+             "authorization server (0: only registered clients)"},
+    {.flag = "--cimd-timeout-ms",
+     .env = "CIMD_TIMEOUT_MS",
+     .metavar = "<ms>",
+     .type = OPT_U64,
+     .offset = FIELD(cimd_timeout_ms),
+     .min = 100,
+     .max = 60000,
+     .def_num = 5000,
+     .help = "time allowed to fetch a client metadata document, connection included"},
+    {.flag = "--cimd-max-bytes",
+     .env = "CIMD_MAX_BYTES",
+     .metavar = "<bytes>",
+     .type = OPT_SIZE,
+     .offset = FIELD(cimd_max_bytes),
+     .min = 256,
+     .max = 65536,
+     .def_num = 5120,
+     .help = "largest client metadata document accepted"},
+    {.flag = "--cimd-cache-s",
+     .env = "CIMD_CACHE_S",
+     .metavar = "<s>",
+     .type = OPT_U64,
+     .offset = FIELD(cimd_cache_s),
+     .min = 0,
+     .max = 86400,
+     .def_num = 300,
+     .help = "how long a client metadata document is cached when its response has no "
+             "Cache-Control max-age (no-store, no-cache and max-age=0 are not cached)"},
+    {.flag = "--cimd-cache-max-s",
+     .env = "CIMD_CACHE_MAX_S",
+     .metavar = "<s>",
+     .type = OPT_U64,
+     .offset = FIELD(cimd_cache_max_s),
+     .min = 0,
+     .max = 604800,
+     .def_num = 3600,
+     .help = "longest a client metadata document is cached, whatever its max-age says"},
+    {.flag = "--cimd-ca-file",
+     .env = "CIMD_CA_FILE",
+     .metavar = "<file>",
+     .type = OPT_STRING,
+     .offset = FIELD(cimd_ca_file),
+     .def_text = "the system's CA certificates",
+     .help = "PEM CA certificates that client metadata document servers are verified with"},
+    {.flag = "--cimd-allow-private",
+     .env = "CIMD_ALLOW_PRIVATE",
+     .metavar = "<0|1>",
+     .type = OPT_UINT,
+     .offset = FIELD(cimd_allow_private),
+     .min = 0,
+     .max = 1,
+     .def_num = 0,
+     .help = "UNSAFE, for tests only: let client metadata documents be fetched from loopback, "
+             "private and link-local addresses (server-side request forgery)"},
     /* MCP-level bounds: what one user, session or request may make the server hold. */
     {.flag = "--max-sessions-per-user",
      .env = "MAX_SESSIONS_PER_USER",
@@ -888,6 +954,19 @@ static bool config_wants_info(struct config *c, int argc, char **argv)
     return c->role == ROLE_NONE;
 }
 
+/* The issuer identifier is AUTH_SERVER_URL byte for byte in every document that names it (RFC
+ * 8414 §3.3, RFC 9207 §2.4: clients compare it as a plain string). RFC 8414 §3.1 removes a
+ * terminating '/' before building the metadata URL, so the canonical form has none: trailing
+ * slashes are dropped here, once, whatever the operator wrote ("http://h:1/" is "http://h:1"). */
+static void config_strip_trailing_slashes(char *url)
+{
+    const char *auth = strstr(url, "://");
+    size_t min = auth ? (size_t)(auth - url) + 4 : 1; /* keep "x://" and one more byte */
+    size_t n = strlen(url);
+    while (n > min && url[n - 1] == '/')
+        url[--n] = '\0';
+}
+
 /* URLs that default to the listeners' own addresses, filled once the ports are final. */
 static int config_derived_defaults(struct config *c)
 {
@@ -902,6 +981,7 @@ static int config_derived_defaults(struct config *c)
         if (!(c->auth_server_url = strdup(url)))
             return -1;
     }
+    config_strip_trailing_slashes(c->auth_server_url);
     return 0;
 }
 

@@ -59,6 +59,13 @@ struct config {
     size_t max_registration_bytes;   /* MAX_REGISTRATION_BYTES: a /register body (16384) */
     uint64_t introspection_cache_ms; /* INTROSPECTION_CACHE_MS (60000; never past exp) */
     uint64_t auth_check_interval_ms; /* AUTH_CHECK_INTERVAL_MS: AS reachability re-check (3000) */
+    unsigned cimd_enabled;           /* CIMD: fetch Client ID Metadata Documents (1) */
+    uint64_t cimd_timeout_ms;        /* CIMD_TIMEOUT_MS: one document fetch (5000) */
+    size_t cimd_max_bytes;           /* CIMD_MAX_BYTES: one document (5120) */
+    uint64_t cimd_cache_s;           /* CIMD_CACHE_S: cached without a max-age (300) */
+    uint64_t cimd_cache_max_s;       /* CIMD_CACHE_MAX_S: the most any document is cached (3600) */
+    char *cimd_ca_file;              /* CIMD_CA_FILE: CA bundle for document servers (system) */
+    unsigned cimd_allow_private;     /* CIMD_ALLOW_PRIVATE: UNSAFE, tests: internal addresses (0) */
     /* MCP-level bounds (docs/reliability.md, "Limits"); 0 in a context built without a
      * configuration means the built-in default (src/mcp/limits.h). */
     unsigned max_sessions_per_user;   /* MAX_SESSIONS_PER_USER: live sessions per subject (100) */

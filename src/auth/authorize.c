@@ -23,6 +23,8 @@ static void redirect_error(struct auth_req *r, const char *error, const char *de
         rc = auth_append_query(&b, "error_description", desc);
     if (rc == BUF_OK && state)
         rc = auth_append_query(&b, "state", state);
+    if (rc == BUF_OK) /* RFC 9207 §2: error responses name the issuer too */
+        rc = auth_append_query(&b, "iss", r->s->issuer);
     if (rc != BUF_OK) {
         buf_free(&b);
         auth_reply_error(r, 500, "server_error", "Internal Server Error");
@@ -140,5 +142,5 @@ void auth_handle_authorize(struct auth_req *r)
     else if (state && strlen(state) > OAUTH_STATE_MAX)
         auth_reply_page_error(r, 400, "invalid_request", "state is too long");
     else
-        oauth_client_load(r->s->store, client_id, on_client, r);
+        auth_load_client(r, client_id, on_client);
 }

@@ -24,6 +24,7 @@ enum field_kind {
     F_CONTACTS,
     F_JWKS,
     F_LARGE_STRING,
+    F_APP_TYPE,
 };
 
 /* The accepted metadata in the order the reference server echoes it. */
@@ -47,6 +48,7 @@ static const struct {
     {"software_id", F_STRING},
     {"software_version", F_STRING},
     {"software_statement", F_LARGE_STRING},
+    {"application_type", F_APP_TYPE},
 };
 
 struct verdict {
@@ -181,15 +183,69 @@ static bool check_field(const char *name, enum field_kind kind, const json_t *x,
     }
     case F_JWKS:
         return json_is_object(x) ? true : refuse(v, bad, name, "must be a JWK Set object");
+    case F_APP_TYPE:
+        return json_is_string(x) && (!strcmp(json_string_value(x), "web") ||
+                                     !strcmp(json_string_value(x), "native"))
+                   ? true
+                   : refuse(v, bad, name, "must be web or native");
     }
     return false;
+}
+
+/* A redirect URI only an app on the user's device can receive: loopback http or a private-use
+ * scheme (RFC 8252 §7.1, §7.3). */
+static bool redirect_is_native(const char *uri)
+{
+    struct oauth_uri u;
+    return oauth_uri_parse(uri, &u) &&
+           ((!strcmp(u.scheme, "http") && oauth_uri_host_loopback(&u)) ||
+            (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0));
+}
+
+/* Without application_type, what the redirect URIs say: native if one of them is loopback http or
+ * a private-use scheme, else web. Clients before MCP 2026-07-28 send none, and mcpd is not an
+ * OpenID provider, so the OIDC default "web" (which would refuse their loopback URIs) is not
+ * imposed. */
+static const char *inferred_application_type(const json_t *out)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(out, "redirect_uris"), i, e)
+    {
+        if (redirect_is_native(json_string_value(e)))
+            return "native";
+    }
+    return "web";
+}
+
+/* OpenID Connect Registration §2 (MCP 2026-07-28): a web client's redirect URIs are https on a
+ * host that is not loopback; a native one may use loopback http, private-use schemes and claimed
+ * https URIs (RFC 8252 §7), which is every URI check_redirects accepts. */
+static bool check_application_type(const json_t *out, struct verdict *v)
+{
+    size_t i;
+    const json_t *e;
+    if (strcmp(json_get_string(out, "application_type"), "web") != 0)
+        return true;
+    json_array_foreach(json_object_get(out, "redirect_uris"), i, e)
+    {
+        struct oauth_uri u;
+        if (!oauth_uri_parse(json_string_value(e), &u) || strcmp(u.scheme, "https") != 0 ||
+            oauth_uri_host_loopback(&u))
+            return refuse(v, "invalid_redirect_uri", "redirect_uris",
+                          "application_type web needs https redirect URIs on a host that is "
+                          "not loopback; register loopback or private-use scheme URIs as native");
+    }
+    return true;
 }
 
 /* Defaults (RFC 7591 §2), except grant_types: the reference server lets every client refresh, and
  * the SDK expects to, so both grants are the default rather than authorization_code alone. */
 static void apply_default(json_t *out, const char *name)
 {
-    if (!strcmp(name, "token_endpoint_auth_method"))
+    if (!strcmp(name, "application_type"))
+        json_object_set_new(out, name, json_string(inferred_application_type(out)));
+    else if (!strcmp(name, "token_endpoint_auth_method"))
         json_object_set_new(out, name, json_string("client_secret_post"));
     else if (!strcmp(name, "grant_types"))
         json_object_set_new(out, name, json_pack("[ss]", "authorization_code", "refresh_token"));
@@ -232,6 +288,10 @@ json_t *oauth_client_validate(const json_t *request, const char **error, char *d
     /* RFC 7591 §2: jwks_uri and jwks MUST NOT both be present. */
     if (out && json_object_get(out, "jwks") && json_object_get(out, "jwks_uri")) {
         refuse(&v, "invalid_client_metadata", "jwks", "jwks and jwks_uri are exclusive");
+        json_decref(out);
+        out = NULL;
+    }
+    if (out && !check_application_type(out, &v)) {
         json_decref(out);
         out = NULL;
     }
@@ -460,8 +520,12 @@ static enum oauth_auth_method method_from(const char *m)
 
 static struct oauth_client *client_from_record(const char *id, const char *text, size_t len)
 {
-    json_t *rec = json_parse(text, len, NULL, 0);
-    struct oauth_client *c = rec ? calloc(1, sizeof *c) : NULL;
+    return oauth_client_from_json(id, json_parse(text, len, NULL, 0));
+}
+
+struct oauth_client *oauth_client_from_json(const char *id, json_t *rec)
+{
+    struct oauth_client *c = rec && strlen(id) <= OAUTH_CLIENT_ID_MAX ? calloc(1, sizeof *c) : NULL;
     if (!c) {
         json_decref(rec);
         return NULL;

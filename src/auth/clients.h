@@ -33,7 +33,7 @@ struct store;
  * publishes, and the bound on what a token can carry whatever a client registered. */
 #define OAUTH_SUPPORTED_SCOPES   "mcp"
 #define OAUTH_SECRET_MAX         256 /* longest client secret accepted from a request */
-#define OAUTH_CLIENT_ID_MAX      64
+#define OAUTH_CLIENT_ID_MAX      512 /* ours are UUIDs; a metadata document URL (cimd.h) is longer */
 #define OAUTH_MAX_REDIRECTS      16
 #define OAUTH_MAX_STRING         1024  /* client_name, scope, software_id, ... */
 #define OAUTH_MAX_LARGE_FIELD    16384 /* jwks, software_statement */
@@ -97,6 +97,10 @@ uint64_t oauth_client_bucket_width(const struct oauth_client_limits *l);
 typedef void (*oauth_client_cb)(void *arg, int status, struct oauth_client *client);
 void oauth_client_load(struct store *s, const char *client_id, oauth_client_cb cb, void *arg);
 void oauth_client_free(struct oauth_client *c);
+/* A client from a record shaped as the stored registrations are (oauth_client_validate's fields,
+ * client_secret_sha256 for a confidential one). Steals rec (also on failure); NULL when rec is
+ * NULL, id is too long or out of memory. */
+struct oauth_client *oauth_client_from_json(const char *id, json_t *rec);
 
 /* Registered redirect URIs, compared as exact strings (OAuth 2.1 §2.3.1). */
 size_t oauth_client_redirect_count(const struct oauth_client *c);

@@ -30,13 +30,16 @@ bool mock_idp_user_id_ok(const char *user_id)
     return true;
 }
 
-int mock_idp_location(struct buf *b, const char *redirect_uri, const char *code, const char *state)
+int mock_idp_location(struct buf *b, const char *redirect_uri, const char *code, const char *state,
+                      const char *iss)
 {
     int rc = buf_append_str(b, redirect_uri);
     if (rc == BUF_OK)
         rc = auth_append_query(b, "code", code);
     if (rc == BUF_OK && state)
         rc = auth_append_query(b, "state", state);
+    if (rc == BUF_OK && iss)
+        rc = auth_append_query(b, "iss", iss);
     return rc;
 }
 
@@ -79,7 +82,8 @@ static void on_approved(void *arg, const struct oauth_error *err, const char *re
     }
     buf_init(&b, 0);
     /* The code was the IdP's state; it goes back to the client as the code. */
-    if (mock_idp_location(&b, redirect_uri, auth_param(r, "state"), state) != BUF_OK) {
+    if (mock_idp_location(&b, redirect_uri, auth_param(r, "state"), state, r->s->issuer) !=
+        BUF_OK) {
         buf_free(&b);
         auth_reply_error(r, 500, "server_error", "Internal Server Error");
         return;

@@ -22,8 +22,10 @@
 bool mock_idp_redirect_ok(const char *redirect_uri);
 /* A user id becomes the token's sub and the MCP session owner: printable, bounded. */
 bool mock_idp_user_id_ok(const char *user_id);
-/* {redirect_uri}?code={code}&state={state} into b, with '&' when redirect_uri already has a
- * query and state percent-encoded (omitted when NULL). BUF_OK or BUF_ERR_*. */
-int mock_idp_location(struct buf *b, const char *redirect_uri, const char *code, const char *state);
+/* {redirect_uri}?code={code}&state={state}&iss={iss} into b, with '&' when redirect_uri already
+ * has a query, values percent-encoded, state and iss (RFC 9207 §2) omitted when NULL. BUF_OK or
+ * BUF_ERR_*. */
+int mock_idp_location(struct buf *b, const char *redirect_uri, const char *code, const char *state,
+                      const char *iss);
 
 #endif

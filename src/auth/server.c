@@ -251,6 +251,34 @@ static void on_client_authenticated(void *arg, int status, struct oauth_client *
     r->next(r);
 }
 
+static void on_cimd_client(void *arg, int status, struct oauth_client *client, const char *refusal)
+{
+    struct auth_req *r = arg;
+    if (status == CIMD_BUSY) {
+        http_response_header(r->ex, "Retry-After", "1");
+        auth_reply_error(r, 503, "temporarily_unavailable",
+                         "Too many client metadata documents are being fetched; try again");
+    } else if (status != STORE_OK) {
+        auth_reply_store_error(r, status);
+    } else if (!client) {
+        auth_reply_invalid_client(r, refusal ? refusal : "Invalid client_id");
+    } else {
+        r->client_cb(r, STORE_OK, client);
+    }
+}
+
+void auth_load_client(struct auth_req *r, const char *client_id, oauth_client_cb cb)
+{
+    if (!oauth_cimd_is_url(client_id)) {
+        oauth_client_load(r->s->store, client_id, cb, r);
+    } else if (!r->s->cimd) {
+        cb(r, STORE_OK, NULL); /* CIMD=0: a URL is just an unknown client */
+    } else {
+        r->client_cb = cb;
+        cimd_load(r->s->cimd, client_id, on_cimd_client, r);
+    }
+}
+
 void auth_authenticate_client(struct auth_req *r, auth_step_fn next)
 {
     const char *why = NULL;
@@ -265,7 +293,7 @@ void auth_authenticate_client(struct auth_req *r, auth_step_fn next)
         return;
     }
     r->next = next;
-    oauth_client_load(r->s->store, r->cred.id, on_client_authenticated, r);
+    auth_load_client(r, r->cred.id, on_client_authenticated);
 }
 
 /* ------------------------------------------------------------------ health and metadata --- */
@@ -309,14 +337,9 @@ static json_t *endpoint(const struct auth_server *s, const char *path)
     return v;
 }
 
-/* RFC 8414 §2: the reference server's document plus what we support beyond it: Basic and
- * public clients, introspection (RFC 7662) and the one scope. S256 is always published: clients
- * must refuse an AS without it (MCP 2025-11-25). */
-static void handle_as_metadata(struct auth_req *r)
+static json_t *as_metadata_core(const struct auth_server *s, json_t *methods)
 {
-    const struct auth_server *s = r->s;
-    json_t *methods = json_pack("[sss]", "client_secret_post", "client_secret_basic", "none");
-    json_t *doc = json_pack(
+    return json_pack(
         "{s:s,s:o,s:[s],s:[s],s:o,s:o,s:[ss],s:o,s:o,s:o,s:o,s:[s]}", "issuer", s->issuer,
         "authorization_endpoint", endpoint(s, "/authorize"), "response_types_supported", "code",
         "code_challenge_methods_supported", "S256", "token_endpoint", endpoint(s, "/token"),
@@ -325,6 +348,19 @@ static void handle_as_metadata(struct auth_req *r)
         "revocation_endpoint_auth_methods_supported", methods, "registration_endpoint",
         endpoint(s, "/register"), "introspection_endpoint", endpoint(s, "/introspect"),
         "scopes_supported", OAUTH_SUPPORTED_SCOPES);
+}
+
+/* RFC 8414 §2: the reference server's document plus what we support beyond it: Basic and
+ * public clients, introspection (RFC 7662) and the one scope. S256 is always published: clients
+ * must refuse an AS without it (MCP 2025-11-25). */
+static void handle_as_metadata(struct auth_req *r)
+{
+    const struct auth_server *s = r->s;
+    json_t *methods = json_pack("[sss]", "client_secret_post", "client_secret_basic", "none");
+    json_t *doc = as_metadata_core(s, methods);
+    /* RFC 9207 §3: every authorization response, error ones included, carries iss. */
+    json_object_set_new(doc, "authorization_response_iss_parameter_supported", json_true());
+    json_object_set_new(doc, "client_id_metadata_document_supported", json_boolean(s->cimd));
     auth_reply_json(r, 200, doc);
 }
 
@@ -349,7 +385,7 @@ static void handle_static(struct auth_req *r)
  * client a JSON document naming the metadata (where the reference server answered 404). */
 static void handle_root(struct auth_req *r)
 {
-    char *metadata = join(r->s->origin, "/.well-known/oauth-authorization-server");
+    char *metadata = join(r->s->origin, r->s->metadata_path);
     if (!metadata) {
         auth_reply_error(r, 500, "server_error", "Internal Server Error");
         return;
@@ -553,7 +589,8 @@ static void on_request(struct http_exchange *ex, void *arg)
 {
     struct auth_server *s = arg;
     const struct http_request *req = http_exchange_request(ex);
-    const struct auth_route *rt = find_route(req->path);
+    const struct auth_route *rt =
+        find_route(strcmp(req->path, s->metadata_path) == 0 ? OAUTH_AS_METADATA_PATH : req->path);
     if (!http_policy_host_allowed(&s->hosts, req)) {
         http_respond_json(ex, 403,
                           json_pack("{s:s,s:s}", "error", "invalid_request", "error_description",
@@ -605,8 +642,11 @@ static void on_request(struct http_exchange *ex, void *arg)
 /* --------------------------------------------------------------------------- lifecycle --- */
 
 /* RFC 8414 §2: the issuer is https (we, like the reference server, let loopback hosts use http)
- * with no query or fragment. URL parsing gives a path-less URL the trailing '/' the reference
- * server's issuer has. Endpoints are absolute paths, so they sit at the origin's root. */
+ * with no query or fragment. It is AUTH_SERVER_URL as configured (config.c removed trailing
+ * slashes), byte for byte the string clients compare the metadata's issuer and the
+ * authorization response's iss with (RFC 8414 §3.3, RFC 9207 §2.4); the reference server's
+ * "http://host:port/" would fail both. Endpoints are absolute paths, so they sit at the origin's
+ * root; the metadata is also served at its RFC 8414 §3.1 path when the issuer has a path. */
 static int derive_issuer(struct auth_server *s, const char *url, char *err, size_t err_size)
 {
     struct oauth_uri u;
@@ -622,8 +662,11 @@ static int derive_issuer(struct auth_server *s, const char *url, char *err, size
         return -1;
     }
     s->origin = strndup(url, u.path_off);
-    s->issuer = u.path_len ? strdup(url) : join(url, "/");
-    if (!s->origin || !s->issuer) {
+    s->issuer = strdup(url);
+    char *metadata = oauth_issuer_metadata_url(url);
+    s->metadata_path = metadata ? strdup(metadata + u.path_off) : NULL;
+    free(metadata);
+    if (!s->origin || !s->issuer || !s->metadata_path) {
         snprintf(err, err_size, "out of memory");
         return -1;
     }
@@ -646,10 +689,13 @@ static void set_limits(struct auth_server *s, const struct config *cfg)
 
 static void server_free(struct auth_server *s)
 {
+    if (s->cimd) /* only when its construction failed half-way: nothing is in flight */
+        cimd_close(s->cimd, NULL, NULL);
     oauth_grants_free(s->grants);
     http_policy_free(&s->hosts);
     free(s->issuer);
     free(s->origin);
+    free(s->metadata_path);
     free(s);
 }
 
@@ -677,6 +723,20 @@ struct auth_server *auth_server_new(uv_loop_t *loop, const struct config *cfg, s
     struct oauth_grants_config gc = {cfg->code_ttl_s, cfg->access_token_ttl_s,
                                      cfg->refresh_token_ttl_s, cfg->base_uri, cfg->auth_server_url};
     s->grants = oauth_grants_new(store, log, &gc);
+    if (cfg->cimd_enabled && s->grants) {
+        struct cimd_config cc = {cfg->cimd_timeout_ms, cfg->cimd_max_bytes,
+                                 cfg->cimd_cache_s,    cfg->cimd_cache_max_s,
+                                 cfg->cimd_ca_file,    cfg->cimd_allow_private != 0};
+        if (!(s->cimd = cimd_new(loop, store, log, &cc))) {
+            snprintf(err, err_size, "out of memory");
+            server_free(s);
+            return NULL;
+        }
+        if (cc.allow_private)
+            log_msgf(log, LOG_WARNING,
+                     "CIMD_ALLOW_PRIVATE=1: client metadata documents may be fetched from "
+                     "internal addresses (for tests only)");
+    }
     s->http = s->grants ? http_server_new(loop, &cfg->limits, log, on_request, s) : NULL;
     if (!s->http) {
         snprintf(err, err_size, "out of memory");
@@ -720,13 +780,25 @@ static void on_http_closed(void *arg)
         server_finish(s);
 }
 
-static void server_finish(struct auth_server *s)
+static void on_cimd_closed(void *arg)
 {
+    struct auth_server *s = arg;
     void (*done)(void *) = s->done;
     void *done_arg = s->done_arg;
     server_free(s);
     if (done)
         done(done_arg);
+}
+
+/* Every request is answered; the metadata fetcher's handles close before the server is freed. */
+static void server_finish(struct auth_server *s)
+{
+    struct cimd *c = s->cimd;
+    s->cimd = NULL;
+    if (c)
+        cimd_close(c, on_cimd_closed, s);
+    else
+        on_cimd_closed(s);
 }
 
 void auth_server_shutdown(struct auth_server *s, void (*done)(void *arg), void *arg)

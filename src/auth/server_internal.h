@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "auth/cimd.h"
 #include "auth/clients.h"
 #include "auth/grants.h"
 #include "http/http_policy.h"
@@ -31,8 +32,10 @@ struct auth_server {
     struct logger *log;
     struct http_server *http;
     struct oauth_grants *grants;
-    char *issuer; /* AUTH_SERVER_URL with the trailing '/' URL parsing adds (RFC 8414 §2) */
-    char *origin; /* scheme://host[:port] of AUTH_SERVER_URL: endpoints sit at its root */
+    struct cimd *cimd;   /* metadata document clients; NULL when CIMD=0 */
+    char *issuer;        /* AUTH_SERVER_URL as configured: the one issuer string (RFC 8414 §2) */
+    char *origin;        /* scheme://host[:port] of AUTH_SERVER_URL: endpoints sit at its root */
+    char *metadata_path; /* RFC 8414 §3.1 path of the metadata for this issuer */
     /* Host validation only: browser clients on other origins are this server's users (CORS),
      * but a request whose Host is not ours was sent to a rebound name (DNS rebinding). */
     struct http_policy hosts;
@@ -62,6 +65,7 @@ struct auth_req {
     struct oauth_credentials cred;
     struct oauth_client *client; /* owned; loaded for /authorize, /token, /revoke */
     char *redirect_uri;          /* /authorize: the redirect URI in effect */
+    oauth_client_cb client_cb;   /* auth_load_client's caller */
 };
 
 /* Parameters of the request into r->params: the query for GET, a form or JSON object body for
@@ -95,6 +99,12 @@ void auth_reply_invalid_client(struct auth_req *r, const char *desc);
 
 /* Append "?name=value" or "&name=value" (percent-encoded) to a URL being built in b. */
 int auth_append_query(struct buf *b, const char *name, const char *value);
+
+/* Load the client named client_id for r: a registered one from the store, or for an https URL
+ * its metadata document (cimd.h). cb gets (r, status, client) as from oauth_client_load; a
+ * metadata document that is refused, or that cannot be fetched now, is answered here
+ * (invalid_client with the reason, or 503) and cb is not called. */
+void auth_load_client(struct auth_req *r, const char *client_id, oauth_client_cb cb);
 
 /* Authenticate the client from r->params and the Authorization header, load it into
  * r->client, then run next (or reply invalid_client / invalid_request). */

@@ -2,6 +2,7 @@
 #include "auth/uri.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,4 +136,21 @@ bool oauth_resource_valid(const char *s)
 {
     struct oauth_uri u;
     return oauth_http_url_valid(s) && oauth_uri_parse(s, &u) && !u.has_fragment;
+}
+
+char *oauth_issuer_metadata_url(const char *issuer)
+{
+    struct oauth_uri u;
+    if (!issuer || !oauth_uri_parse(issuer, &u) || !u.has_authority)
+        return NULL;
+    const char *path = issuer + u.path_off;
+    size_t path_len = strlen(path);
+    if (path_len == 1 && path[0] == '/') /* "http://h/" when written by code, not config */
+        path_len = 0;
+    size_t n = u.path_off + sizeof OAUTH_AS_METADATA_PATH + path_len;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%.*s%s%.*s", (int)u.path_off, issuer, OAUTH_AS_METADATA_PATH,
+                 (int)path_len, path);
+    return out;
 }

@@ -40,4 +40,11 @@ bool oauth_resource_valid(const char *s);
 /* An http(s) URL with a host (client_uri, logo_uri, ...). */
 bool oauth_http_url_valid(const char *s);
 
+/* RFC 8414 §3.1: the metadata URL of an issuer, the well-known segment inserted between its
+ * origin and its path ("https://h/t" -> "https://h/.well-known/oauth-authorization-server/t").
+ * The issuer is taken as configured (config.c has removed its trailing slashes). NULL when it is
+ * not an absolute URL with an authority, or out of memory; else malloc'd. */
+#define OAUTH_AS_METADATA_PATH "/.well-known/oauth-authorization-server"
+char *oauth_issuer_metadata_url(const char *issuer);
+
 #endif

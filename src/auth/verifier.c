@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "auth/uri.h"
 #include "auth/verifier_internal.h"
 #include "app/config.h"
 #include "lib/crypto.h"
@@ -338,6 +339,10 @@ static void mark_unavailable(struct verifier *v, const char *why)
         schedule_fetch(v, 0);
 }
 
+/* The protected resource metadata names AUTH_SERVER_URL as configured, before and after this
+ * fetch, so its authorization_servers entry never changes with the role's state; a document whose
+ * issuer differs is still served (the role works), but clients will refuse it (RFC 8414 §3.3),
+ * so it is logged. */
 static int metadata_accept(struct verifier *v, const char *body, size_t len)
 {
     json_t *doc = json_parse(body, len, NULL, 0);
@@ -345,22 +350,21 @@ static int metadata_accept(struct verifier *v, const char *body, size_t len)
         json_decref(doc);
         return -1;
     }
-    char *copy = malloc(len + 1);
     const char *iss = json_get_string(doc, "issuer");
-    char *issuer = strdup(iss && *iss ? iss : v->cfg->auth_server_url);
+    if (!iss || strcmp(iss, v->issuer) != 0)
+        log_write(v->log, LOG_WARNING,
+                  "Authorization server metadata names another issuer than AUTH_SERVER_URL; "
+                  "clients will refuse it",
+                  json_pack("{s:s,s:s?}", "authServerUrl", v->issuer, "issuer", iss));
     json_decref(doc);
-    if (!copy || !issuer) {
-        free(copy);
-        free(issuer);
+    char *copy = malloc(len + 1);
+    if (!copy)
         return -1;
-    }
     memcpy(copy, body, len);
     copy[len] = '\0';
     free(v->metadata);
-    free(v->issuer);
     v->metadata = copy;
     v->metadata_len = len;
-    v->issuer = issuer;
     return 0;
 }
 
@@ -692,7 +696,7 @@ static int verifier_init_resources(struct verifier *v, const char *base_uri)
 static int verifier_init_urls(struct verifier *v, const struct config *cfg)
 {
     const char *secret = cfg->introspection_secret;
-    v->metadata_url = url_join(cfg->auth_server_url, "/.well-known/oauth-authorization-server");
+    v->metadata_url = oauth_issuer_metadata_url(cfg->auth_server_url);
     v->introspect_url = url_join(cfg->auth_server_url, "/introspect");
     v->issuer = strdup(cfg->auth_server_url);
     if (secret && *secret && asprintf(&v->secret_header, "Authorization: Bearer %s", secret) < 0)

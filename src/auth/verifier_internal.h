@@ -33,7 +33,7 @@ struct verifier {
     void (*done)(void *);
     void *done_arg;
     /* Derived from the configuration once. */
-    char *metadata_url;   /* {AUTH_SERVER_URL}/.well-known/oauth-authorization-server */
+    char *metadata_url;   /* AUTH_SERVER_URL's RFC 8414 §3.1 metadata URL */
     char *introspect_url; /* {AUTH_SERVER_URL}/introspect */
     /* By enum verifier_resource: BASE_URI without a trailing slash, then + "/mcp" (the
      * canonical MCP server URI) and + "/sse"; and the RFC 9728 metadata URL of each. */
@@ -43,7 +43,7 @@ struct verifier {
     /* From the AS. */
     char *metadata;      /* raw metadata body as fetched, NUL-terminated; NULL before */
     size_t metadata_len; /* bytes */
-    char *issuer;        /* its issuer, else AUTH_SERVER_URL: PRM authorization_servers */
+    char *issuer;        /* AUTH_SERVER_URL: PRM authorization_servers, whatever the state */
     /* Decisions by hex SHA-256(token). */
     struct hashmap *cache;
     uint64_t seq_next;       /* insertion sequence number of the next entry */

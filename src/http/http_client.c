@@ -8,10 +8,14 @@
  */
 #include "http/http_client.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -23,8 +27,11 @@ struct hc_request {
     struct http_client *c;
     CURL *easy;
     struct curl_slist *headers;
-    struct buf body; /* response body, limit = max_response_bytes */
-    bool too_big;    /* the write callback refused bytes past the limit */
+    struct buf body;     /* response body, limit = max_response_bytes */
+    bool too_big;        /* the write callback refused bytes past the limit */
+    bool addr_refused;   /* public_only: the open-socket callback refused an address */
+    char *cache_control; /* caller's buffer for the Cache-Control value, or NULL */
+    size_t cache_control_size;
     http_client_fn cb;
     void *arg;
     char errbuf[CURL_ERROR_SIZE];
@@ -80,6 +87,8 @@ static int map_error(const struct hc_request *r, CURLcode rc)
 {
     if (r->too_big || rc == CURLE_FILESIZE_EXCEEDED)
         return HTTP_CLIENT_ERR_TOO_BIG;
+    if (r->addr_refused)
+        return HTTP_CLIENT_ERR_ADDRESS;
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
         return HTTP_CLIENT_ERR_TIMEOUT;
@@ -101,6 +110,8 @@ static const char *error_text(int status, const struct hc_request *r, CURLcode r
         return "response too large";
     case HTTP_CLIENT_ERR_CANCELED:
         return "request canceled";
+    case HTTP_CLIENT_ERR_ADDRESS:
+        return "the host resolves to a non-public address";
     default:
         return r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
     }
@@ -127,11 +138,23 @@ static void request_deliver(struct hc_request *r, int status, CURLcode rc)
     request_free(r);
 }
 
+static void copy_cache_control(struct hc_request *r)
+{
+    struct curl_header *h = NULL;
+    if (!r->cache_control || !r->cache_control_size)
+        return;
+    r->cache_control[0] = '\0';
+    if (curl_easy_header(r->easy, "Cache-Control", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+        snprintf(r->cache_control, r->cache_control_size, "%s", h->value);
+}
+
 static void request_finished(struct hc_request *r, CURLcode rc)
 {
     long code = 0;
-    if (rc == CURLE_OK && !r->too_big)
+    if (rc == CURLE_OK && !r->too_big) {
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+        copy_cache_control(r);
+    }
     int status = code >= 100 ? (int)code : map_error(r, rc == CURLE_OK ? CURLE_RECV_ERROR : rc);
     list_unlink_request(r->c, r);
     request_deliver(r, status, rc);
@@ -345,6 +368,101 @@ static void request_method(CURL *e, const struct http_client_req *req)
     }
 }
 
+/* ------------------------------------------------------------- address policy --- */
+
+static bool v4_public(uint32_t a) /* host byte order */
+{
+    static const struct {
+        uint32_t net, mask;
+    } blocked[] = {
+        {0x00000000, 0xff000000}, /* 0/8 "this network" */
+        {0x0a000000, 0xff000000}, /* 10/8 */
+        {0x64400000, 0xffc00000}, /* 100.64/10 carrier-grade NAT */
+        {0x7f000000, 0xff000000}, /* 127/8 loopback */
+        {0xa9fe0000, 0xffff0000}, /* 169.254/16 link-local (cloud metadata) */
+        {0xac100000, 0xfff00000}, /* 172.16/12 */
+        {0xc0000000, 0xffffff00}, /* 192.0.0/24 protocol assignments */
+        {0xc0000200, 0xffffff00}, /* 192.0.2/24 documentation */
+        {0xc0a80000, 0xffff0000}, /* 192.168/16 */
+        {0xc6120000, 0xfffe0000}, /* 198.18/15 benchmarking */
+        {0xc6336400, 0xffffff00}, /* 198.51.100/24 documentation */
+        {0xcb007100, 0xffffff00}, /* 203.0.113/24 documentation */
+        {0xe0000000, 0xe0000000}, /* 224/3: multicast, reserved, broadcast */
+    };
+    for (size_t i = 0; i < sizeof blocked / sizeof blocked[0]; i++) {
+        if ((a & blocked[i].mask) == blocked[i].net)
+            return false;
+    }
+    return true;
+}
+
+static uint32_t v4_at(const uint8_t *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static bool v6_public(const uint8_t *b)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
+    if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
+        return v4_public(v4_at(b + 12));
+    if (b[0] == 0x20 && b[1] == 0x02) /* 2002::/16 6to4 carries an IPv4 address */
+        return v4_public(v4_at(b + 2));
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) /* 2001:db8::/32 */
+        return false;
+    /* Global unicast is 2000::/3; everything else (::, ::1, fc00::/7, fe80::/10, ff00::/8,
+     * 100::/64, the IPv4-compatible ::/96) is not for us to fetch from. */
+    return (b[0] & 0xe0) == 0x20;
+}
+
+bool http_client_addr_public(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        return v4_public(ntohl(in->sin_addr.s_addr));
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        return v6_public(in6->sin6_addr.s6_addr);
+    }
+    return false;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: called with each resolved address before connecting, so a name
+ * that resolves to an internal address (or re-resolves to one: DNS rebinding) is never
+ * reached. */
+static curl_socket_t open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct hc_request *r = userp;
+    if (purpose != CURLSOCKTYPE_IPCXN || !http_client_addr_public(&a->addr)) {
+        r->addr_refused = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
+static void request_policy(struct hc_request *r, const struct http_client_req *req)
+{
+    CURL *e = r->easy;
+    if (req->https_only) {
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
+        curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+    }
+    if (req->public_only) {
+        curl_easy_setopt(e, CURLOPT_PROXY, ""); /* a proxy would hide the real address */
+        /* A pooled connection was checked (or not) for another request: never reuse one. */
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
+    }
+    if (req->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
+    r->cache_control = req->cache_control;
+    r->cache_control_size = req->cache_control_size;
+}
+
 static int request_setup(struct hc_request *r, const struct http_client_req *req)
 {
     CURL *e = r->easy;
@@ -368,6 +486,7 @@ static int request_setup(struct hc_request *r, const struct http_client_req *req
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     request_method(e, req);
+    request_policy(r, req);
     return 0;
 }
 
@@ -376,7 +495,8 @@ int http_client_request(struct http_client *c, const struct http_client_req *req
 {
     if (!c || c->closing || !req || !req->url || !cb || c->in_flight >= HTTP_CLIENT_MAX_IN_FLIGHT)
         return -1;
-    if (strncmp(req->url, "http://", 7) != 0 && strncmp(req->url, "https://", 8) != 0)
+    if ((strncmp(req->url, "http://", 7) != 0 || req->https_only) &&
+        strncmp(req->url, "https://", 8) != 0)
         return -1;
     struct hc_request *r = calloc(1, sizeof *r);
     if (!r)

@@ -16,6 +16,7 @@
 #ifndef MCPD_HTTP_HTTP_CLIENT_H
 #define MCPD_HTTP_HTTP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -29,6 +30,7 @@ struct http_client;
 #define HTTP_CLIENT_ERR_CONNECT  (-3) /* name resolution or TCP/TLS connection failed */
 #define HTTP_CLIENT_ERR_TOO_BIG  (-4) /* the body passed max_response_bytes */
 #define HTTP_CLIENT_ERR_CANCELED (-5) /* http_client_close ran first */
+#define HTTP_CLIENT_ERR_ADDRESS  (-6) /* public_only: the host resolved to a non-public address */
 
 #define HTTP_CLIENT_DEFAULT_TIMEOUT_MS 10000
 #define HTTP_CLIENT_DEFAULT_MAX_BYTES  (1024 * 1024)
@@ -42,7 +44,22 @@ struct http_client_req {
     size_t body_len;            /* bytes of body */
     uint64_t timeout_ms;        /* whole request, connect included; 0: the default */
     size_t max_response_bytes;  /* body cap; 0: the default */
+    /* For URLs a client hands us (SSRF hardening); all off by default. */
+    bool https_only;     /* refuse http:// (the URL and any connection) */
+    bool public_only;    /* connect only to public addresses (http_client_addr_public), checked
+                          * on each address the name resolved to, and never through a proxy */
+    const char *ca_file; /* PEM CA bundle to verify the server with; NULL: the system's */
+    /* When set, the response's Cache-Control value (or "" if none) is written here, truncated to
+     * cache_control_size, before the callback runs; the buffer must outlive the request. */
+    char *cache_control;
+    size_t cache_control_size;
 };
+
+struct sockaddr;
+/* A globally routable unicast address: not loopback, private (RFC 1918, unique-local fc00::/7),
+ * link-local, carrier-grade NAT, unspecified, multicast, broadcast, documentation or benchmark
+ * ranges, nor an IPv4-mapped / NAT64 IPv6 form of one of those. */
+bool http_client_addr_public(const struct sockaddr *sa);
 
 /* status: the HTTP status (>= 100, any class: 4xx and 5xx are responses, not errors), or an
  * HTTP_CLIENT_ERR_*. body/len: the response body (NUL-terminated, "" when empty or on error),

@@ -166,8 +166,17 @@ check "callback: status" "$(head -1 "$TMP/cb" | awk '{print $2}')" 302
 LOCATION=$(grep -i '^location:' "$TMP/cb" | head -1 | cut -d' ' -f2- | tr -d '\r')
 if printf %s "$LOCATION" | grep -q "state=$STATE_PARAM"; then has_state=yes; else has_state=no; fi
 check "callback: Location carries state=\$STATE_PARAM" "$has_state" yes
-if [ "$LOCATION" = "$REDIRECT?code=$AUTH_CODE&state=$STATE_PARAM" ]; then loc_ok=yes; else loc_ok=no; fi
-check "callback: Location is redirect_uri?code=<code>&state=<state>" "$loc_ok" yes
+ISS_Q=$(jq -rn --arg v "$AUTH_SERVER" '$v|@uri')
+if [ "$LOCATION" = "$REDIRECT?code=$AUTH_CODE&state=$STATE_PARAM&iss=$ISS_Q" ]; then loc_ok=yes; else loc_ok=no; fi
+check "callback: Location is redirect_uri?code=<code>&state=<state>&iss=<issuer> (RFC 9207)" "$loc_ok" yes
+# One issuer string: the AS metadata's issuer, the MCP role's copy of it and the resource
+# metadata's authorization server are AUTH_SERVER_URL byte for byte.
+check "AS metadata issuer is AUTH_SERVER_URL" "$(curl -s -m 10 "$AUTH_SERVER/.well-known/oauth-authorization-server" | jq -r .issuer)" "$AUTH_SERVER"
+check "AS metadata: authorization_response_iss_parameter_supported" "$(curl -s -m 10 "$AUTH_SERVER/.well-known/oauth-authorization-server" | jq -r .authorization_response_iss_parameter_supported)" true
+check "MCP role's AS metadata issuer is AUTH_SERVER_URL" "$(curl -s -m 10 "$MCP_SERVER/.well-known/oauth-authorization-server" | jq -r .issuer)" "$AUTH_SERVER"
+prm_as=$(curl -s -m 10 "$MCP_SERVER/.well-known/oauth-protected-resource/mcp" | jq -c .authorization_servers)
+if [ "$prm_as" = "[\"$AUTH_SERVER\"]" ]; then prm_ok=yes; else prm_ok="no: $prm_as"; fi
+check "PRM authorization_servers is [AUTH_SERVER_URL]" "$prm_ok" yes
 
 # 5. token
 curl -s -m 10 -o "$TMP/tok" -w '%{http_code}' -X POST "$AUTH_SERVER/token" \

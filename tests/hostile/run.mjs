@@ -141,7 +141,7 @@ function exchange(port, bytes, { wantClose = false, stream = false, chunks = nul
 // --------------------------------------------------------------------- building requests ----
 
 function fill(s, ctx, target) {
-  return s.replace(/\{(HOST|TOKEN|SID|NSID0326|NSID|CLIENT_ID|CLIENT_SECRET|REDIRECT|MCP_ORIGIN|AS_ORIGIN|REFRESH|AS_HOST|MCP_HOST)\}/g, (_, k) => {
+  return s.replace(/\{(HOST|TOKEN|SID|NSID0326|NSID|CLIENT_ID|CLIENT_SECRET|REDIRECT|MCP_ORIGIN|AS_ORIGIN|REFRESH|AS_HOST|MCP_HOST|AS_ISS_Q)\}/g, (_, k) => {
     switch (k) {
       case 'HOST': return `127.0.0.1:${ctx.ports[target]}`;
       case 'AS_HOST': return `127.0.0.1:${ctx.ports.as}`;
@@ -155,6 +155,7 @@ function fill(s, ctx, target) {
       case 'REDIRECT': return REDIRECT_URI;
       case 'MCP_ORIGIN': return `http://127.0.0.1:${ctx.ports.mcp}`;
       case 'AS_ORIGIN': return `http://127.0.0.1:${ctx.ports.as}`;
+      case 'AS_ISS_Q': return encodeURIComponent(`http://127.0.0.1:${ctx.ports.as}`); // the issuer, as iss= carries it
       case 'REFRESH': return ctx.refresh;
       default: return '';
     }
@@ -232,7 +233,8 @@ function judge(c, res, ctx) {
   if (res.status !== e.status) return `status: want ${e.status}, ${show()}`;
   if (e.body !== undefined) {
     if (typeof e.body === 'string') {
-      if (res.body !== e.body) return `body: want ${JSON.stringify(e.body)}, ${show()}`;
+      const want = fill(e.body, ctx, c.target);
+      if (res.body !== want) return `body: want ${JSON.stringify(want)}, ${show()}`;
     } else {
       const want = typeof e.body === 'function' ? e.body(ctx) : e.body;
       if (!isDeepStrictEqual(bodyJson(res), want)) return `body: want ${JSON.stringify(want)}, ${show()}`;

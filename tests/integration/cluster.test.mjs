@@ -395,14 +395,14 @@ describe('three MCP and two auth instances on one Redis behind haproxy', () => {
 
     test('refresh on the other auth instance; revocation refused by every MCP instance within the introspection cache bound', async () => {
       const [as1, as2] = c.auth.map((x) => x.origin);
-      const first = await login(as1, { resource: c.mcpUrl });
+      const first = await login(as1, { resource: c.mcpUrl, issuer: c.asOrigin });
       const r = await postForm(as2, '/token', { grant_type: 'refresh_token', ...clientAuth(first.client), refresh_token: first.tokens.refresh_token });
       assert.equal(r.status, 200, r.text);
       assert.notEqual(r.json.refresh_token, first.tokens.refresh_token);
       const reused = await postForm(as1, '/token', { grant_type: 'refresh_token', ...clientAuth(first.client), refresh_token: first.tokens.refresh_token });
       assert.equal(reused.status, 400, 'the rotated-out refresh token is refused on the other instance');
       // That reuse revoked the family (oauth-attacks.test.mjs): log in again for the revocation part.
-      const { client, tokens } = await login(as2, { resource: c.mcpUrl });
+      const { client, tokens } = await login(as2, { resource: c.mcpUrl, issuer: c.asOrigin });
       const mine = rawClient(tokens.access_token);
       const sid = await mine.open(urls[0]);
       // Every instance has the token's introspection cached as active before the revocation.

@@ -50,9 +50,9 @@ const prmUrl = (s, suffix) => `${s.mcpOrigin}/.well-known/oauth-protected-resour
 const challenge = (s, suffix) => `Bearer resource_metadata="${prmUrl(s, suffix)}", scope="mcp"`;
 const MISSING = '{"error":"invalid_token","error_description":"Missing Authorization header"}';
 
-/** The metadata document mcpd serves for one resource, as exact text (the AS's issuer is its origin + "/"). */
+/** The metadata document mcpd serves for one resource, as exact text (the AS's issuer is AUTH_SERVER_URL, its origin). */
 function prmText(s, resource) {
-  return JSON.stringify({ resource, authorization_servers: [`${s.asOrigin}/`], scopes_supported: ['mcp'],
+  return JSON.stringify({ resource, authorization_servers: [s.asOrigin], scopes_supported: ['mcp'],
     bearer_methods_supported: ['header'], resource_name: 'mcpd' });
 }
 

@@ -81,11 +81,11 @@ test('the authorization server root: a page for a browser, JSON otherwise', asyn
     assert.match(res.headers.get('content-type'), /^application\/json/, `Accept: ${accept}`);
     const doc = await res.json();
     assert.equal(doc.authorization_server_metadata, metadata);
-    assert.equal(doc.issuer, `http://localhost:${new URL(as).port}/`);
+    assert.equal(doc.issuer, `http://localhost:${new URL(as).port}`);
   }
   const md = await fetch(`${as}/.well-known/oauth-authorization-server`);
   assert.equal(md.status, 200);
-  assert.equal((await md.json()).issuer, `http://localhost:${new URL(as).port}/`);
+  assert.equal((await md.json()).issuer, `http://localhost:${new URL(as).port}`);
 });
 
 test('over https (public URLs behind a TLS proxy): HSTS and the upgrade directives on both roles', async () => {

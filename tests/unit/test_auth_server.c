@@ -263,7 +263,7 @@ static void idp_callback(struct fx *f, const char *code, const char *user)
     struct resp *r = http(f, "GET", path, NULL, NULL, NULL);
     assert_int_equal(r->status, 302);
     assert_true(header(r, "Location", loc, sizeof loc));
-    assert_non_null(strstr(loc, "state=e2e-state"));
+    assert_non_null(strstr(loc, "state=e2e-state&iss=http%3A%2F%2Flocalhost%3A3001"));
     assert_non_null(strstr(loc, code));
     assert_int_equal(strncmp(loc, REDIRECT "?code=", strlen(REDIRECT "?code=")), 0);
     done(r);
@@ -330,7 +330,9 @@ static void test_metadata_document_follows_rfc8414(void **state)
     struct fx *f = *state;
     struct resp *r = http(f, "GET", "/.well-known/oauth-authorization-server", NULL, NULL, NULL);
     assert_int_equal(r->status, 200);
-    assert_string_equal(jstr(r, "issuer"), "http://localhost:3001/");
+    assert_string_equal(jstr(r, "issuer"), "http://localhost:3001");
+    assert_true(
+        json_is_true(json_object_get(r->json, "authorization_response_iss_parameter_supported")));
     assert_string_equal(jstr(r, "token_endpoint"), "http://localhost:3001/token");
     assert_string_equal(jstr(r, "introspection_endpoint"), "http://localhost:3001/introspect");
     json_t *pkce = json_object_get(r->json, "code_challenge_methods_supported");
@@ -361,7 +363,7 @@ static void test_health_and_protected_resource(void **state)
                         "http://localhost:3001/introspect");
     done(r);
     r = http(f, "GET", "/.well-known/oauth-protected-resource", NULL, NULL, NULL);
-    assert_string_equal(jstr(r, "resource"), "http://localhost:3001/");
+    assert_string_equal(jstr(r, "resource"), "http://localhost:3001");
     done(r);
     r = http(f, "GET", "/nowhere", NULL, NULL, NULL);
     assert_int_equal(r->status, 404);
@@ -603,7 +605,7 @@ static void test_authorize_plain_or_missing_method_redirects_invalid_request(voi
         assert_int_equal(r->status, 302);
         assert_true(header(r, "Location", loc, sizeof loc));
         assert_int_equal(strncmp(loc, REDIRECT "?error=invalid_request&", 38), 0);
-        assert_non_null(strstr(loc, "&state=xyz"));
+        assert_non_null(strstr(loc, "&state=xyz&iss=http%3A%2F%2Flocalhost%3A3001"));
         done(r);
     }
 }
@@ -621,6 +623,7 @@ static void test_authorize_scope_and_resource_checks(void **state)
     assert_int_equal(r->status, 302);
     assert_true(header(r, "Location", loc, sizeof loc));
     assert_non_null(strstr(loc, "error=invalid_scope"));
+    assert_non_null(strstr(loc, "&iss=http%3A%2F%2Flocalhost%3A3001")); /* RFC 9207, no state */
     done(r);
     /* RFC 8707 through HTTP: the resource becomes the audience. */
     char code[80], params[512];
@@ -831,7 +834,7 @@ static void test_root_answers_html_to_browsers_and_json_otherwise(void **state)
         r = http(f, "GET", "/", NULL, NULL, json_accepts[i]);
         assert_int_equal(r->status, 200);
         assert_non_null(r->json);
-        assert_string_equal(jstr(r, "issuer"), "http://localhost:3001/");
+        assert_string_equal(jstr(r, "issuer"), "http://localhost:3001");
         assert_string_equal(jstr(r, "authorization_server_metadata"),
                             "http://localhost:3001/.well-known/oauth-authorization-server");
         done(r);
@@ -876,6 +879,27 @@ static void test_https_issuer_gets_hsts_and_upgrading_csp(void **state)
     teardown(state);
 }
 
+/* An issuer with a path, written with a trailing slash and normalised as config.c does: the
+ * metadata answers at its RFC 8414 §3.1 path (and the root one), naming that issuer. */
+static void test_issuer_with_path_serves_inserted_metadata_path(void **state)
+{
+    struct config c;
+    config_defaults(&c);
+    c.auth_server_url = "https://auth.example.com/tenant1";
+    struct fx *f = start(&c);
+    const char *paths[] = {"/.well-known/oauth-authorization-server/tenant1",
+                           "/.well-known/oauth-authorization-server"};
+    for (size_t i = 0; i < 2; i++) {
+        struct resp *r = http(f, "GET", paths[i], NULL, NULL, "Host: auth.example.com");
+        assert_int_equal(r->status, 200);
+        assert_string_equal(jstr(r, "issuer"), "https://auth.example.com/tenant1");
+        assert_string_equal(jstr(r, "token_endpoint"), "https://auth.example.com/token");
+        done(r);
+    }
+    *state = f;
+    teardown(state);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -901,6 +925,7 @@ int main(void)
         T(test_cors_preflight_and_reflection),
         T(test_root_answers_html_to_browsers_and_json_otherwise),
         cmocka_unit_test(test_https_issuer_gets_hsts_and_upgrading_csp),
+        cmocka_unit_test(test_issuer_with_path_serves_inserted_metadata_path),
         cmocka_unit_test(test_register_rate_limited),
         cmocka_unit_test(test_issuer_must_be_https_off_loopback),
     };

@@ -36,6 +36,56 @@ static void test_validate_fills_defaults_and_drops_unknown_fields(void **state)
     json_decref(m);
 }
 
+/* application_type (OIDC Registration §2, MCP 2026-07-28): web needs https off loopback, native
+ * takes loopback http, private-use schemes and claimed https; without one, the redirect URIs
+ * decide, and the value is stored and echoed. */
+static void test_application_type(void **state)
+{
+    static const char *const ok[][2] = {
+        {"{\"redirect_uris\":[\"http://127.0.0.1:3000/cb\"]}", "native"},
+        {"{\"redirect_uris\":[\"https://app.example/cb\",\"com.example.app:/cb\"]}", "native"},
+        {"{\"redirect_uris\":[\"https://app.example/cb\"]}", "web"},
+        {"{\"redirect_uris\":[\"https://app.example/cb\"],\"application_type\":\"web\"}", "web"},
+        {"{\"redirect_uris\":[\"http://localhost:1/cb\",\"com.example.app:/cb\",\"https://"
+         "a.example/"
+         "cb\"],\"application_type\":\"native\"}",
+         "native"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        const char *error = NULL;
+        json_t *m = validate(ok[i][0], &error);
+        assert_non_null(m);
+        assert_string_equal(json_get_string(m, "application_type"), ok[i][1]);
+        json_decref(m);
+    }
+    static const char *const bad[][3] = {
+        {"{\"redirect_uris\":[\"http://127.0.0.1:3000/cb\"],\"application_type\":\"web\"}",
+         "invalid_redirect_uri",
+         "redirect_uris: application_type web needs https redirect URIs on a host that is not "
+         "loopback; register loopback or private-use scheme URIs as native"},
+        {"{\"redirect_uris\":[\"https://localhost/cb\"],\"application_type\":\"web\"}",
+         "invalid_redirect_uri", NULL},
+        {"{\"redirect_uris\":[\"https://a.example/cb\",\"com.example.app:/cb\"],"
+         "\"application_type\":\"web\"}",
+         "invalid_redirect_uri", NULL},
+        {"{\"redirect_uris\":[\"https://a.example/cb\"],\"application_type\":\"desktop\"}",
+         "invalid_client_metadata", "application_type: must be web or native"},
+        {"{\"redirect_uris\":[\"https://a.example/cb\"],\"application_type\":1}",
+         "invalid_client_metadata", "application_type: must be web or native"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *error = NULL;
+        char desc[256];
+        json_t *req = json_parse(bad[i][0], strlen(bad[i][0]), NULL, 0);
+        json_t *m = oauth_client_validate(req, &error, desc, sizeof desc);
+        json_decref(req);
+        assert_null(m);
+        assert_string_equal(error, bad[i][1]);
+        if (bad[i][2])
+            assert_string_equal(desc, bad[i][2]);
+    }
+}
+
 static void test_validate_refuses_with_rfc7591_codes(void **state)
 {
     static const char *const cases[][2] = {
@@ -277,6 +327,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate_fills_defaults_and_drops_unknown_fields),
         cmocka_unit_test(test_validate_refuses_with_rfc7591_codes),
+        cmocka_unit_test(test_application_type),
         cmocka_unit_test(test_redirect_uri_rules),
         cmocka_unit_test(test_credentials_basic_is_url_decoded),
         cmocka_unit_test(test_authenticate_secret_hash_and_expiry),

@@ -140,6 +140,29 @@ static void test_default_urls_follow_ports(void **state)
     config_free(&c);
 }
 
+/* One issuer string: AUTH_SERVER_URL loses its trailing slashes at load, from every source. */
+static void test_auth_server_url_loses_trailing_slashes(void **state)
+{
+    struct config c;
+    char err[256];
+    assert_int_equal(LOAD(&c, err, "auth", "--auth-server-url", "http://localhost:4001/"), 0);
+    assert_string_equal(c.auth_server_url, "http://localhost:4001");
+    config_free(&c);
+    setenv("AUTH_SERVER_URL", "https://as.example/tenant//", 1);
+    assert_int_equal(LOAD(&c, err, "auth"), 0);
+    assert_string_equal(c.auth_server_url, "https://as.example/tenant");
+    config_free(&c);
+    setenv("AUTH_SERVER_URL", "https://as.example", 1);
+    assert_int_equal(LOAD(&c, err, "auth"), 0);
+    assert_string_equal(c.auth_server_url, "https://as.example");
+    config_free(&c);
+    setenv("AUTH_SERVER_URL", "http:///",
+           1); /* nothing but the scheme: left for the role to refuse */
+    assert_int_equal(LOAD(&c, err, "auth"), 0);
+    assert_string_equal(c.auth_server_url, "http:///");
+    config_free(&c);
+}
+
 static void test_dotenv_file_is_loaded(void **state)
 {
     write_dotenv("# comment line\n"
@@ -410,6 +433,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TEST(test_defaults_match_the_peer),
         TEST(test_default_urls_follow_ports),
+        TEST(test_auth_server_url_loses_trailing_slashes),
         TEST(test_dotenv_file_is_loaded),
         TEST(test_environment_overrides_dotenv),
         TEST(test_empty_environment_variable_means_default),

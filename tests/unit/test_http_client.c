@@ -73,6 +73,9 @@ static void on_server_request(struct http_exchange *ex, void *arg)
         http_respond(ex, 201, "text/plain", req->body, req->body_len);
     } else if (strcmp(req->path, "/missing") == 0) {
         http_respond(ex, 404, "application/json", "{\"error\":\"nope\"}", 16);
+    } else if (strcmp(req->path, "/cached") == 0) {
+        http_response_header(ex, "Cache-Control", "public, max-age=120");
+        http_respond(ex, 200, "application/json", "{}", 2);
     } else if (strcmp(req->path, "/big") == 0) {
         serve_big(ex);
     } else if (strcmp(req->path, "/slow") == 0 && f->held_count < MAX_HELD) {
@@ -285,6 +288,116 @@ static void test_non_http_url_is_refused(void **state)
     assert_int_equal(r.calls, 0);
 }
 
+static bool addr_public(const char *text)
+{
+    struct sockaddr_storage ss = {0};
+    if (strchr(text, ':')) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        assert_int_equal(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
+    } else {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        assert_int_equal(inet_pton(AF_INET, text, &in->sin_addr), 1);
+    }
+    return http_client_addr_public((struct sockaddr *)&ss);
+}
+
+static void test_address_policy_refuses_internal_addresses(void **state)
+{
+    (void)state;
+    static const char *const internal[] = {
+        "127.0.0.1",
+        "127.255.0.9",
+        "10.1.2.3",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "255.255.255.255",
+        "192.0.2.7",
+        "198.18.0.1",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "64:ff9b::a9fe:a9fe",
+        "2002:7f00:1::1",
+        "2001:db8::1",
+        "::127.0.0.1",
+    };
+    static const char *const external[] = {"93.184.216.34",   "8.8.8.8",        "172.32.0.1",
+                                           "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"};
+    for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++) {
+        if (addr_public(internal[i]))
+            fail_msg("%s counted as public", internal[i]);
+    }
+    for (size_t i = 0; i < sizeof external / sizeof external[0]; i++) {
+        if (!addr_public(external[i]))
+            fail_msg("%s counted as internal", external[i]);
+    }
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    (void)h; /* an active idle handle keeps uv_run from blocking in poll */
+}
+
+/* run_until for a completion that comes from curl's timer rather than a socket (a connection
+ * refused before it was made): UV_RUN_ONCE would then block in poll until the watchdog. */
+static void run_spinning_until(struct fixture *f, const bool *flag)
+{
+    uv_idle_t idle;
+    uv_idle_init(&f->loop, &idle);
+    uv_idle_start(&idle, on_idle);
+    run_until(f, flag);
+    uv_close((uv_handle_t *)&idle, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* public_only refuses the loopback test server after resolution (the URL itself is fine), with
+ * its own error; https_only refuses an http URL outright. */
+static void test_public_only_and_https_only_requests(void **state)
+{
+    struct fixture *f = *state;
+    struct result r = {0};
+    struct http_client_req req = {.url = url(f, "/hello"), .public_only = true};
+    assert_int_equal(http_client_request(f->client, &req, on_response, &r), 0);
+    run_spinning_until(f, &r.done);
+    assert_int_equal(r.status, HTTP_CLIENT_ERR_ADDRESS);
+    assert_string_equal(r.error, "the host resolves to a non-public address");
+    assert_int_equal(f->held_count, 0);
+    struct http_client_req https = {.url = url(f, "/hello"), .https_only = true};
+    struct result r2 = {0};
+    assert_int_equal(http_client_request(f->client, &https, on_response, &r2), -1);
+    assert_int_equal(r2.calls, 0);
+}
+
+static void test_cache_control_is_handed_back(void **state)
+{
+    struct fixture *f = *state;
+    struct result r = {0};
+    char cc[64] = "junk";
+    struct http_client_req req = {
+        .url = url(f, "/cached"), .cache_control = cc, .cache_control_size = sizeof cc};
+    assert_int_equal(http_client_request(f->client, &req, on_response, &r), 0);
+    run_until(f, &r.done);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(cc, "public, max-age=120");
+    struct result r2 = {0};
+    req.url = url(f, "/hello");
+    assert_int_equal(http_client_request(f->client, &req, on_response, &r2), 0);
+    run_until(f, &r2.done);
+    assert_string_equal(cc, "");
+}
+
 struct close_ctx {
     struct fixture *f;
     struct result r[2];
@@ -344,6 +457,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_response_over_the_cap_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_response_at_the_cap_is_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_non_http_url_is_refused, setup, teardown),
+        cmocka_unit_test(test_address_policy_refuses_internal_addresses),
+        cmocka_unit_test_setup_teardown(test_public_only_and_https_only_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_control_is_handed_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_cancels_requests_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_nothing_in_flight_calls_done, setup,
                                         teardown),

@@ -930,16 +930,29 @@ static void test_as_down_at_start_then_up_recovers(void **state)
     run_for(f, 250); /* a few failed fetches */
     assert_false(verifier_available(f->v));
     assert_degraded_responses(f);
-    /* PRM does not depend on the AS being up. */
+    /* PRM does not depend on the AS being up, and names AUTH_SERVER_URL byte for byte before
+     * and after: an AS answering another issuer (here with a trailing '/') changes nothing but
+     * a warning in the log. */
     char *resp = mcp_get(f, "/.well-known/oauth-protected-resource/mcp", NULL);
     assert_true(strncmp(resp, "HTTP/1.1 200 ", 13) == 0);
+    char before[512];
+    snprintf(before, sizeof before, "%s", body_of(resp));
     free(resp);
+    char needle[128];
+    snprintf(needle, sizeof needle, "\"authorization_servers\":[\"%s\"]", f->auth_url);
+    assert_non_null(strstr(before, needle));
+    snprintf(f->as.metadata, sizeof f->as.metadata, "{\"issuer\":\"%s/\"}", f->auth_url);
     as_start(f);
     /* Recovery comes from the periodic re-check (no request triggers it here): the AS sees one
      * metadata fetch. The ceiling is generous so a loaded machine cannot fail it. */
     wait_available(f, 10000);
     assert_int_equal(f->as.metadata_calls, 1);
     assert_int_equal(check(f, "Bearer good").status, VERIFIER_OK);
+    resp = mcp_get(f, "/.well-known/oauth-protected-resource/mcp", NULL);
+    assert_string_equal(body_of(resp), before);
+    free(resp);
+    fflush(f->log.out);
+    assert_non_null(strstr(f->log_text, "names another issuer than AUTH_SERVER_URL"));
 }
 
 static void test_as_lost_after_start_degrades_then_recovers(void **state)

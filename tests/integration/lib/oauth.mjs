@@ -134,9 +134,10 @@ export function clientAuth(client) {
 
 /**
  * The whole login for one user: register (unless a client is given), PKCE, /authorize, mock IdP
- * callback, /token. Resolves to { client, tokens, code, verifier }.
+ * callback, /token. issuer: the AUTH_SERVER_URL the redirect's iss must name, when `as` is not it
+ * (an instance behind a balancer). Resolves to { client, tokens, code, verifier }.
  */
-export async function login(as, { user = 'user-' + randomUUID(), resource, client } = {}) {
+export async function login(as, { user = 'user-' + randomUUID(), resource, client, issuer = as } = {}) {
   client ??= await register(as);
   const { verifier, challenge } = pkce();
   const a = await authorize(as, client, { challenge, resource });
@@ -147,6 +148,7 @@ export async function login(as, { user = 'user-' + randomUUID(), resource, clien
   const back = new URL(cb.headers.get('location'));
   assert.equal(back.searchParams.get('state'), a.state);
   assert.equal(back.searchParams.get('code'), a.code);
+  assert.equal(back.searchParams.get('iss'), issuer, 'RFC 9207: iss is the issuer, AUTH_SERVER_URL as configured');
   const t = await postForm(as, '/token', { grant_type: 'authorization_code', ...clientAuth(client), code: a.code,
     redirect_uri: REDIRECT_URI, code_verifier: verifier, resource });
   assert.equal(t.status, 200, `/token: ${t.status} ${t.text}`);
