@@ -14,6 +14,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/limits.h"
 #include "mcp/session.h"
+#include "mcp/transport_common.h"
 #include "store/store.h"
 
 #define MARK_EVENT 'E'
@@ -166,10 +167,13 @@ int mcp_event_id_parse(const char *event_id, char *stream_id, size_t size, uint6
         return -1;
     if (event_id[0] != 'p' && event_id[0] != 'g')
         return -1;
-    char *end;
-    unsigned long long v = strtoull(colon + 1, &end, 10);
-    if (*end)
-        return -1;
+    /* Digits only, as we write them: strtoull alone would take "-1" (as 2^64-1), "+5" and " 5". */
+    uint64_t v = 0;
+    for (const char *p = colon + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
     memcpy(stream_id, event_id, (size_t)(colon - event_id));
     stream_id[colon - event_id] = '\0';
     for (const char *p = stream_id + 1; *p; p++)
@@ -197,6 +201,7 @@ struct resume {
     enum resume_phase phase;
     bool aborted;     /* the client left while the replay read was in the store */
     bool unconfirmed; /* the subscription could not be confirmed: live events may be missed */
+    bool begun;       /* the 200 and its event-stream headers are out */
     struct buf held;  /* live events that arrived before the replay was written: "len:msg"... */
     struct store_sub *sub;
     mcp_resume_follow_fn follow;
@@ -242,8 +247,27 @@ static bool resume_write(struct resume *r, uint64_t seq, const char *entry, size
 static void resume_end(struct resume *r)
 {
     http_exchange_set_abort(r->ex, NULL, NULL);
-    http_stream_end(r->ex);
+    if (r->begun)
+        http_stream_end(r->ex);
+    else /* the log could not be read */
+        mcp_http_store_unavailable(r->ex, NULL);
     resume_free(r);
+}
+
+/* Before anything is sent: a Last-Event-ID past the first event of a stream that has no log in
+ * this session names a stream we never gave this session (or one long expired). Refused at once
+ * rather than followed: there is nothing to replay and nothing will ever come. */
+static bool resume_refuse_unknown(struct resume *r, int status, size_t n)
+{
+    if (status != STORE_OK || n > 0 || r->last_seq == 0)
+        return false;
+    http_exchange_set_abort(r->ex, NULL, NULL);
+    mcp_http_error(r->ex, 400, JSONRPC_SERVER_ERROR,
+                   "Bad Request: Last-Event-ID names no stream of this session");
+    log_write(r->ctx->log, LOG_WARNING, "resume of an unknown stream refused",
+              json_pack("{s:s}", "stream", r->stream_id));
+    resume_free(r);
+    return true;
 }
 
 static void resume_abort(struct http_exchange *ex, void *arg)
@@ -353,6 +377,14 @@ static void on_replay(void *arg, int status, const struct store_log_entry *entri
         resume_free(r);
         return;
     }
+    if (status != STORE_OK) {
+        resume_end(r);
+        return;
+    }
+    if (resume_refuse_unknown(r, status, n))
+        return;
+    http_sse_begin(r->ex, 200);
+    r->begun = true;
     bool ended = false;
     for (size_t i = 0; i < n && !ended; i++)
         ended = resume_write(r, entries[i].seq, entries[i].data, entries[i].len);

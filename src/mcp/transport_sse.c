@@ -119,6 +119,8 @@ static void on_heartbeat(uv_timer_t *t)
 
 static void on_notify(void *arg, const char *channel, const char *msg, size_t len)
 {
+    if (len > 0 && msg[0] != '{')
+        return; /* a control message of the /mcp GET streams (a takeover), not for the client */
     sse_write(arg, msg, len);
 }
 

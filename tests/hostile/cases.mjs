@@ -24,6 +24,8 @@ const rpcErr = (code, message, id = null) => ({ jsonrpc: '2.0', id, error: { cod
 const httpErr = (error, description) => ({ error, error_description: description });
 const NO_SESSION = rpcErr(-32001, 'Session not found');
 const SESSION_REQUIRED = rpcErr(-32000, 'Bad Request: Mcp-Session-Id header is required');
+const BAD_EVENT_ID = rpcErr(-32000, 'Bad Request: Last-Event-ID is not an event id of this server');
+const UNKNOWN_STREAM = rpcErr(-32000, 'Bad Request: Last-Event-ID names no stream of this session');
 const bad = (desc) => httpErr('bad_request', desc);
 const A = (n, ch = 'a') => ch.repeat(n);
 
@@ -411,16 +413,23 @@ const streams = [
   g('GET /mcp with no Accept', { Accept: null }, { status: 406 }),
   g('GET /mcp with a bad protocol version', { 'MCP-Protocol-Version': '2020-01-01' }, { status: 400 }),
   g('an empty Last-Event-ID opens a fresh stream', { 'Last-Event-ID': '' }, { status: 200, headers: { 'Content-Type': SSE } }),
-  g('Last-Event-ID "abc" opens a fresh stream', { 'Last-Event-ID': 'abc' }, { status: 200, headers: { 'Content-Type': SSE } }),
-  g('Last-Event-ID ":" opens a fresh stream', { 'Last-Event-ID': ':' }, { status: 200, headers: { 'Content-Type': SSE } }),
-  g('Last-Event-ID with a sequence past 2^64', { 'Last-Event-ID': 'gabc:99999999999999999999999' }, { status: 200, headers: { 'Content-Type': SSE } }),
-  g('Last-Event-ID with a negative sequence', { 'Last-Event-ID': 'gabc:-5' }, { status: 200, headers: { 'Content-Type': SSE } }),
-  g('Last-Event-ID of 8 KiB', { 'Last-Event-ID': `g${A(8000)}:1` }, { status: 200, headers: { 'Content-Type': SSE } }),
-  g('Last-Event-ID with path traversal', { 'Last-Event-ID': '../../../etc/passwd:1' }, { status: 200, headers: { 'Content-Type': SSE } }),
-  g('Last-Event-ID with a Redis glob', { 'Last-Event-ID': '*:1' }, { status: 200, headers: { 'Content-Type': SSE } }),
-  g('Last-Event-ID with non-ASCII bytes', { 'Last-Event-ID': 'g\xe9\xe9:1' }, { status: 200, headers: { 'Content-Type': SSE } }),
-  g('Last-Event-ID of an unknown stream', { 'Last-Event-ID': 'gdeadbeef:1' }, { status: 200, headers: { 'Content-Type': SSE } }),
-  g('Last-Event-ID of another session\'s shape', { 'Last-Event-ID': 'p0000000000000000:3' }, { status: 200, headers: { 'Content-Type': SSE } }),
+  g('Last-Event-ID "abc" is refused', { 'Last-Event-ID': 'abc' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID ":" is refused', { 'Last-Event-ID': ':' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID with a sequence past 2^64', { 'Last-Event-ID': 'gabc:99999999999999999999999' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID with a sequence of exactly 2^64', { 'Last-Event-ID': 'gabc:18446744073709551616' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID with a negative sequence', { 'Last-Event-ID': 'gabc:-5' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID with a sequence of -1', { 'Last-Event-ID': 'gabc:-1' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID with a sequence of +5', { 'Last-Event-ID': 'gabc:+5' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID with a space before the sequence', { 'Last-Event-ID': 'gabc: 5' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID with a hex sequence', { 'Last-Event-ID': 'gabc:0x5' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID of 8 KiB', { 'Last-Event-ID': `g${A(8000)}:1` }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID with path traversal', { 'Last-Event-ID': '../../../etc/passwd:1' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID with a Redis glob', { 'Last-Event-ID': '*:1' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID with a Redis glob in the stream', { 'Last-Event-ID': 'g*:1' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID with non-ASCII bytes', { 'Last-Event-ID': 'g\xe9\xe9:1' }, { status: 400, body: BAD_EVENT_ID }),
+  g('Last-Event-ID of an unknown stream', { 'Last-Event-ID': 'gdeadbeef:1' }, { status: 400, body: UNKNOWN_STREAM }),
+  g('Last-Event-ID of an unknown POST stream', { 'Last-Event-ID': 'p0000000000000000:3' }, { status: 400, body: UNKNOWN_STREAM }),
+  g('Last-Event-ID of an unknown stream at seq 0 (a primed stream with no event yet) opens a stream', { 'Last-Event-ID': 'gdeadbeef:0' }, { status: 200, headers: { 'Content-Type': SSE } }),
   { name: 'DELETE /mcp without a session', target: 'noauth', method: 'DELETE', path: '/mcp', expect: { status: 400, body: SESSION_REQUIRED } },
   { name: 'DELETE /mcp with an unknown session', target: 'noauth', method: 'DELETE', path: '/mcp', headers: { 'Mcp-Session-Id': 'nope' }, expect: { status: 404, body: NO_SESSION } },
   { name: 'DELETE /mcp with a 4000-byte session', target: 'noauth', method: 'DELETE', path: '/mcp', headers: { 'Mcp-Session-Id': A(4000) }, expect: { status: 404, body: NO_SESSION } },
@@ -436,7 +445,7 @@ const streams = [
   { name: 'auth on: DELETE without a token', target: 'mcp', auth: false, session: true, method: 'DELETE', path: '/mcp', expect: { status: 401, body: {"error":"invalid_token","error_description":"Missing Authorization header"} } },
   { name: 'auth on: DELETE with an unknown session', target: 'mcp', method: 'DELETE', path: '/mcp', headers: { 'Mcp-Session-Id': 'nope' }, expect: { status: 404, body: NO_SESSION } },
   { name: 'auth on: a valid GET stream with a bad Last-Event-ID', target: 'mcp', session: true, path: '/mcp', headers: { Accept: 'text/event-stream', 'Last-Event-ID': 'zz:zz' },
-    stream: true, expect: { status: 200, headers: { 'Content-Type': SSE } } },
+    expect: { status: 400, body: BAD_EVENT_ID } },
   { name: 'POST /message without sessionId', target: 'noauth', method: 'POST', path: '/message', headers: { 'Content-Type': 'application/json' }, body: PING, expect: { status: 400, body: {"error":"Bad request","error_description":"exactly one sessionId query parameter is required"} } },
   { name: 'POST /message with two sessionIds', target: 'noauth', method: 'POST', path: '/message?sessionId=a&sessionId=b', headers: { 'Content-Type': 'application/json' }, body: PING,
     expect: { status: 400, body: {"error":"Bad request","error_description":"exactly one sessionId query parameter is required"} } },

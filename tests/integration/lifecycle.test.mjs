@@ -243,11 +243,79 @@ test('GET resumption: Last-Event-ID replays exactly the events after it, in orde
     await setLevel(srv.url, sid, 30, 'critical');
     await resumed.waitFor((x) => x.dataEvents().length >= 4, 'a live event after the replay');
     const live = resumed.dataEvents()[3];
-    assert.equal(live.id, `${stream}:6`);
+    // Live events go on under a new stream id (first seq 1): no two connections ever number
+    // events of one stream, even while the old one is still open somewhere.
+    const next = eventId(live.id);
+    assert.notEqual(next.stream, stream);
+    assert.equal(next.seq, 1);
     assert.deepEqual(JSON.parse(live.data), levelNote('critical'));
     assert.equal(resumed.dataEvents().length, 4, 'no duplicates');
     resumed.close();
     await within(resumed.done, WAIT_MS, 'the resumed GET to close');
+    // That new stream resumes too: nothing after its seq 1 yet, then live.
+    const again = new Exchange(srv.url, { headers: getHeaders(sid, live.id) });
+    await again.waitFor((x) => x.status === 200, 'the second resume');
+    await setLevel(srv.url, sid, 31, 'alert');
+    await again.waitFor((x) => x.dataEvents().length >= 1, 'a live event on the second resume');
+    assert.deepEqual(again.dataEvents().map((e) => JSON.parse(e.data)), [levelNote('alert')]);
+    again.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a GET stream resumed while its old connection is still open takes it over: the old one ends, no event reaches both, no id is used twice', async () => {
+  const srv = await startServer({ name: 'lifecycle-resume-takeover', features: 'reference', extraArgs: QUIET });
+  try {
+    const sid = await openSession(srv.url);
+    const [old, stream] = await openGet(srv.url, sid);
+    await announce(srv.url, sid, old, ['debug', 'info', 'notice'], 40);
+    const seen = old.dataEvents();
+    const resumed = new Exchange(srv.url, { headers: getHeaders(sid, seen[0].id) });
+    await resumed.waitFor((x) => x.dataEvents().length >= 2, 'the replay of events 2 and 3');
+    // The old connection is ended by the server (a complete response), not left writing.
+    assert.deepEqual(await within(old.done, WAIT_MS, 'the old connection to end'), { complete: true });
+    await setLevel(srv.url, sid, 50, 'warning');
+    await resumed.waitFor((x) => x.dataEvents().length >= 3, 'a live event on the new connection');
+    assert.deepEqual(resumed.dataEvents().slice(0, 2), seen.slice(1).map(({ id, event, data }) => ({ id, event, data })));
+    assert.deepEqual(JSON.parse(resumed.dataEvents()[2].data), levelNote('warning'));
+    assert.equal(old.dataEvents().length, 3, 'the old connection got nothing after the takeover');
+    const ids = [...old.dataEvents(), ...resumed.dataEvents().slice(2)].map((e) => e.id);
+    assert.equal(new Set(ids).size, ids.length, `every event id once: ${ids}`);
+    // A resume of the original stream again takes over the continuation too.
+    const third = new Exchange(srv.url, { headers: getHeaders(sid, `${stream}:3`) });
+    await third.waitFor((x) => x.status === 200, 'the third connection');
+    assert.deepEqual(await within(resumed.done, WAIT_MS, 'the second connection to end'), { complete: true });
+    await setLevel(srv.url, sid, 51, 'error');
+    await third.waitFor((x) => x.dataEvents().length >= 1, 'a live event on the third connection');
+    assert.deepEqual(third.dataEvents().map((e) => JSON.parse(e.data)), [levelNote('error')]);
+    third.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('Last-Event-ID: an unknown stream or a malformed id is refused at once (400); an empty one opens a fresh stream', async () => {
+  const srv = await startServer({ name: 'lifecycle-resume-refused', features: 'reference', extraArgs: QUIET });
+  try {
+    const sid = await openSession(srv.url);
+    const unknown = rpcError(null, -32000, 'Bad Request: Last-Event-ID names no stream of this session');
+    const malformed = rpcError(null, -32000, 'Bad Request: Last-Event-ID is not an event id of this server');
+    for (const [id, body] of [['gdeadbeef00000000:3', unknown], ['p0123456789abcdef:1', unknown],
+      ['gdeadbeef:-1', malformed], ['gdeadbeef:+5', malformed], ['gdeadbeef: 5', malformed],
+      ['gdeadbeef:0x5', malformed], ['gdeadbeef:18446744073709551616', malformed],
+      ['abc', malformed], ['xdeadbeef:1', malformed]]) {
+      const r = await exchange(srv.url, { headers: getHeaders(sid, id) });
+      assert.equal(r.status, 400, id);
+      assert.deepEqual(r.body, body, id);
+    }
+    // The largest seq is still a number (and then an unknown stream).
+    const max = await exchange(srv.url, { headers: getHeaders(sid, 'gdeadbeef:18446744073709551615') });
+    assert.deepEqual([max.status, max.body], [400, unknown]);
+    const fresh = new Exchange(srv.url, { headers: { ...getHeaders(sid), 'Last-Event-ID': '' } });
+    await fresh.waitFor((x) => x.events.length >= 1, 'a fresh stream\'s priming event');
+    assert.equal(fresh.status, 200);
+    fresh.close();
   } finally {
     await srv.stop();
   }
@@ -318,7 +386,8 @@ test('--event-log-max: resuming from an id older than the retained window replay
     assert.deepEqual(resumed.dataEvents(), seen.slice(3).map(({ id, event, data }) => ({ id, event, data })));
     await setLevel(srv.url, sid, 50, 'alert');
     await resumed.waitFor((x) => x.dataEvents().length >= 4, 'a live event after the replay');
-    assert.equal(resumed.dataEvents()[3].id, `${stream}:7`);
+    const next = eventId(resumed.dataEvents()[3].id); // live: a new stream id (see the GET resumption test)
+    assert.deepEqual([next.stream !== stream, next.seq], [true, 1]);
     assert.deepEqual(JSON.parse(resumed.dataEvents()[3].data), levelNote('alert'));
     resumed.close();
     await within(resumed.done, WAIT_MS, 'the resumed GET to close');
