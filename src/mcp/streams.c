@@ -329,7 +329,10 @@ static bool flush_held(struct resume *r)
 
 static void on_session_end(struct mcp_live_member *m)
 {
-    resume_end((struct resume *)m);
+    struct resume *r = (struct resume *)m;
+    if (r->ctx->shutting_down) /* the session goes on elsewhere: when to resume there */
+        http_sse_retry(r->ex, r->ctx->cfg->sse_retry_ms);
+    resume_end(r);
 }
 
 static void on_heartbeat(uv_timer_t *t)

@@ -580,7 +580,11 @@ static void get_stream_abort(struct http_exchange *ex, void *arg)
 
 static void get_stream_session_end(struct mcp_live_member *m)
 {
-    get_stream_close((struct get_stream *)m, true);
+    struct get_stream *g = (struct get_stream *)m;
+    /* Ended by a shutdown, not by the session: say when to come back (to another instance). */
+    if (g->ctx->shutting_down)
+        http_sse_retry(g->ex, g->ctx->cfg->sse_retry_ms);
+    get_stream_close(g, true);
 }
 
 static void get_stream_message(void *arg, const char *channel, const char *msg, size_t len)

@@ -219,6 +219,41 @@ test('notifications/cancelled: the call stops without a response; a JSON-framed 
   }
 });
 
+test('every SSE stream has a heartbeat (GET, a resumed POST stream, /sse) and the /mcp ones end with their session', async () => {
+  // --session-ttl-ms 2000: the heartbeat is half of it, 1 s.
+  const srv = await startServer({ name: 'lifecycle-heartbeat', features: 'reference', extraArgs: [...QUIET, '--session-ttl-ms', '2000'] });
+  try {
+    const sid = await openSession(srv.url);
+    // Pings keep the session alive meanwhile (streams and calls alone do not, on /mcp).
+    const pinger = setInterval(() => post(srv.url, sid, { jsonrpc: '2.0', id: 90, method: 'ping' }), 300);
+    try {
+      const [get] = await openGet(srv.url, sid);
+      const call = post(srv.url, sid, longCall(5, { duration: 60, steps: 600 }, 'tok-hb'));
+      await call.waitFor((x) => progressOf(x).length >= 1, 'a progress notification');
+      const last = call.dataEvents().at(-1).id;
+      call.close();
+      const resumed = new Exchange(srv.url, { headers: getHeaders(sid, last) });
+      const legacy = new Exchange(`${srv.origin}/sse`, { headers: { Accept: 'text/event-stream' } });
+      const beat = (x, what) => x.waitFor((e) => /(^|\n): keepalive\n\n/.test(e.text), `a keepalive comment on ${what}`);
+      await Promise.all([beat(get, 'the GET stream'), beat(resumed, 'the resumed POST stream'), beat(legacy, '/sse')]);
+      assert.equal(resumed.status, 200);
+      clearInterval(pinger);
+      // No more pings: the session expires, and both /mcp streams end with it. (The resumed
+      // stream ends with the session itself; the call's own error may or may not reach it first.)
+      assert.deepEqual(await within(get.done, WAIT_MS, 'the GET stream to end with the session'), { complete: true });
+      assert.deepEqual(await within(resumed.done, WAIT_MS, 'the resumed stream to end with the session'), { complete: true });
+      for (const m of resumed.messages()) {
+        if (m.method !== 'notifications/progress') assert.deepEqual(m, rpcError(5, -32603, 'Request cancelled: session expired'));
+      }
+      legacy.close();
+    } finally {
+      clearInterval(pinger);
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
 // ---- resumption ----
 
 test('GET resumption: Last-Event-ID replays exactly the events after it, in order, then live events continue', async () => {
@@ -428,6 +463,7 @@ test('SIGTERM ends open SSE streams (GET /mcp and /sse) at once and exits 0 long
     const t0 = Date.now();
     srv.proc.kill('SIGTERM');
     assert.deepEqual(await within(get.done, WAIT_MS, 'the GET stream to end'), { complete: true });
+    assert.match(get.text, /\nretry: 1000\n\n$/, 'the GET stream ends with a retry hint (SSE_RETRY_MS)');
     assert.deepEqual(await within(legacy.done, WAIT_MS, 'the /sse stream to end'), { complete: true });
     const exit = await within(exited, WAIT_MS, 'mcpd to exit');
     assert.equal(exit.code, 0);
