@@ -254,6 +254,46 @@ test('every SSE stream has a heartbeat (GET, a resumed POST stream, /sse) and th
   }
 });
 
+/** Write a request on a raw socket and shut the sending side at once (a half-close); resolves to
+ * everything the server sent and whether it then closed the connection itself. */
+function halfClosed(port, request) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port }, () => sock.end(request));
+    let text = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no close within ${WAIT_MS} ms; got ${JSON.stringify(text)}`)); }, WAIT_MS);
+    sock.setEncoding('utf8');
+    sock.on('data', (d) => { text += d; });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.on('close', () => { clearTimeout(timer); resolve(text); });
+  });
+}
+
+test('a client that half-closes right after its request still gets the whole answer, JSON or a stream, then the connection closes', async () => {
+  const srv = await startServer({ name: 'lifecycle-half-close', features: 'reference', extraArgs: QUIET });
+  try {
+    const sid = await openSession(srv.url);
+    const req = (msg) => {
+      const body = JSON.stringify(msg);
+      return `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${srv.port}\r\nContent-Type: application/json\r\n` +
+        `Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: ${VERSION}\r\nMcp-Session-Id: ${sid}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    };
+    const ping = await halfClosed(srv.port, req({ jsonrpc: '2.0', id: 1, method: 'ping' }));
+    assert.match(ping, /^HTTP\/1\.1 200 /);
+    assert.match(ping, /\{"jsonrpc":"2\.0","id":1,"result":\{\}\}|"result":\{\}/);
+    const steps = 3;
+    const long = await halfClosed(srv.port, req(longCall(2, { duration: 0.3, steps }, 'tok-half')));
+    assert.match(long, /^HTTP\/1\.1 200 /);
+    const data = long.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)));
+    assert.deepEqual(data.filter((m) => m.method === 'notifications/progress').map((m) => m.params.progress), [1, 2, 3]);
+    assert.deepEqual(data.at(-1), longResult(2, 0.3, steps));
+    assert.match(long, /\r\n0\r\n\r\n$/, 'the stream ended properly (last chunk), then the server closed');
+    await waitLive(srv.origin, (n) => n === 0, 'nothing held after the half-closed exchanges');
+  } finally {
+    await srv.stop();
+  }
+});
+
 // ---- resumption ----
 
 test('GET resumption: Last-Event-ID replays exactly the events after it, in order, then live events continue', async () => {
