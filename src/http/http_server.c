@@ -1427,6 +1427,18 @@ const char *http_request_header(const struct http_request *req, const char *name
     return NULL;
 }
 
+bool http_request_media_type_is(const struct http_request *req, const char *type)
+{
+    const char *ct = http_request_header(req, "content-type");
+    size_t n = strlen(type);
+    if (!ct || strncasecmp(ct, type, n) != 0)
+        return false;
+    const char *p = ct + n;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return *p == '\0' || *p == ';';
+}
+
 size_t http_request_header_count(const struct http_request *req, const char *name)
 {
     size_t n = 0;

@@ -465,7 +465,7 @@ static void handle_post(struct mcp_ctx *ctx, struct http_exchange *ex, const cha
                        "text/event-stream");
         return;
     }
-    if (!header_has(req, "content-type", "application/json")) {
+    if (!http_request_media_type_is(req, "application/json")) {
         mcp_http_error(ex, 415, JSONRPC_SERVER_ERROR,
                        "Unsupported Media Type: Content-Type must be application/json");
         return;

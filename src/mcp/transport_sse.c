@@ -426,8 +426,7 @@ void mcp_sse_message(struct mcp_ctx *ctx, struct http_exchange *ex, const char *
         bad_request(ex, "exactly one sessionId query parameter is required");
         return;
     }
-    const char *type = http_request_header(req, "content-type");
-    if (!type || !strcasestr(type, "application/json")) {
+    if (!http_request_media_type_is(req, "application/json")) {
         bad_request(ex, "Content-Type must be application/json");
         return;
     }
