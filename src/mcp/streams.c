@@ -205,6 +205,7 @@ struct resume {
     struct buf held;  /* live events that arrived before the replay was written: "len:msg"... */
     struct store_sub *sub;
     mcp_resume_follow_fn follow;
+    char next_id[MCP_STREAM_ID_MAX + 1]; /* handed to follow */
     struct mcp_live *live; /* while following live events: the session, which can end us */
     uv_timer_t *heartbeat; /* while following: keep-alive and the session's liveness check */
 };
@@ -406,7 +407,7 @@ static void on_replay(void *arg, int status, const struct store_log_entry *entri
         /* A standalone stream continues as a live GET stream from here. */
         struct http_exchange *ex = r->ex;
         http_exchange_set_abort(ex, NULL, NULL);
-        r->follow(r->ctx, ex, r->sid, r->stream_id, r->last_seq);
+        r->follow(r->ctx, ex, r->sid, r->stream_id, r->next_id);
         resume_free(r);
     }
 }
@@ -432,7 +433,8 @@ static void on_subscribed(void *arg, int status)
 }
 
 int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
-                      const char *stream_id, uint64_t after_seq, mcp_resume_follow_fn follow)
+                      const char *stream_id, uint64_t after_seq, const char *next_id,
+                      mcp_resume_follow_fn follow)
 {
     struct resume *r = calloc(1, sizeof *r);
     if (!r)
@@ -443,6 +445,7 @@ int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char 
     snprintf(r->stream_id, sizeof r->stream_id, "%s", stream_id);
     r->last_seq = after_seq;
     r->follow = follow;
+    snprintf(r->next_id, sizeof r->next_id, "%s", next_id ? next_id : "");
     buf_init(&r->held, 4 * 1024 * 1024);
     if (stream_id[0] == 'p') { /* only POST streams have a live channel to follow */
         r->phase = RESUME_SUBSCRIBING;

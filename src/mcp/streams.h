@@ -45,10 +45,12 @@ int mcp_event_id_parse(const char *event_id, char *stream_id, size_t size, uint6
  * a stream with no log in this session is refused at once (400); a log that cannot be read is a
  * 503. A POST stream ends after its final event (finishing ex), or after the replay when the
  * subscription could not be confirmed (the client resumes again); a GET stream continues via
- * on_follow, which receives the last seq seen and takes over ex. */
+ * on_follow, which receives the resumed stream's id and next_id (the id the caller chose for
+ * what follows) and takes over ex. */
 typedef void (*mcp_resume_follow_fn)(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
-                                     const char *stream_id, uint64_t last_seq);
+                                     const char *stream_id, const char *next_id);
 int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
-                      const char *stream_id, uint64_t after_seq, mcp_resume_follow_fn follow);
+                      const char *stream_id, uint64_t after_seq, const char *next_id,
+                      mcp_resume_follow_fn follow);
 
 #endif

@@ -526,13 +526,16 @@ struct get_stream {
 /* A resume of a GET stream takes it over: the connection still serving it (on any instance, or
  * one that continues it after an earlier resume) is ended, so no two connections carry the
  * session's notifications as that stream. Sent on the standalone channel, which every GET stream
- * of the session follows, as TAKEOVER_MARK + the stream id; a JSON message never starts so. */
+ * of the session follows, as TAKEOVER_MARK + "<stream id> <id of the stream taking over>" (a
+ * JSON message never starts so); the new stream ignores its own, which can reach it when its
+ * instance already follows the channel. */
 #define TAKEOVER_MARK "\x1ftakeover "
 
-static void get_stream_takeover(struct mcp_ctx *ctx, const char *sid, const char *stream_id)
+static void get_stream_takeover(struct mcp_ctx *ctx, const char *sid, const char *stream_id,
+                                const char *by)
 {
-    char msg[sizeof TAKEOVER_MARK + MCP_STREAM_ID_MAX];
-    int n = snprintf(msg, sizeof msg, TAKEOVER_MARK "%s", stream_id);
+    char msg[sizeof TAKEOVER_MARK + 2 * MCP_STREAM_ID_MAX + 1];
+    int n = snprintf(msg, sizeof msg, TAKEOVER_MARK "%s %s", stream_id, by);
     store_publish(ctx->store, mcp_channel_standalone(sid).s, msg, (size_t)n, NULL, NULL);
 }
 
@@ -542,8 +545,13 @@ static bool is_takeover_of(const struct get_stream *g, const char *msg, size_t l
     if (len <= mark || memcmp(msg, TAKEOVER_MARK, mark) != 0)
         return false;
     const char *id = msg + mark;
-    size_t n = len - mark;
+    const char *sp = memchr(id, ' ', len - mark);
+    if (!sp)
+        return false;
+    size_t n = (size_t)(sp - id), by_len = len - mark - n - 1;
     const char *own = mcp_stream_id(g->stream);
+    if (strlen(own) == by_len && memcmp(own, sp + 1, by_len) == 0)
+        return false; /* our own */
     return (strlen(own) == n && memcmp(own, id, n) == 0) ||
            (strlen(g->from) == n && memcmp(g->from, id, n) == 0);
 }
@@ -619,7 +627,7 @@ static void get_stream_heartbeat(uv_timer_t *t)
 
 /* Start (or, after a resume, continue) the standalone stream on ex, SSE already begun. */
 static void get_stream_start(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
-                             const char *from, bool prime)
+                             const char *from, const char *id, bool prime)
 {
     /* Shutdown has already ended the standalone streams; one resumed since would hold the
      * exit until the grace period ends. */
@@ -631,7 +639,7 @@ static void get_stream_start(struct mcp_ctx *ctx, struct http_exchange *ex, cons
     g->ctx = ctx;
     g->ex = ex;
     g->live = mcp_live_acquire(ctx, sid, true);
-    g->stream = mcp_stream_new(ctx, sid, 'g', NULL, 0);
+    g->stream = mcp_stream_new(ctx, sid, 'g', id, 0);
     snprintf(g->from, sizeof g->from, "%s", from ? from : "");
     if (!g->live || !g->stream) {
         mcp_live_release(g->live);
@@ -658,9 +666,9 @@ static void get_stream_start(struct mcp_ctx *ctx, struct http_exchange *ex, cons
  * still be writing (until the takeover reaches it, possibly on another instance), and two
  * connections must never number events of one stream. */
 static void get_follow(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
-                       const char *stream_id, uint64_t last_seq)
+                       const char *stream_id, const char *next_id)
 {
-    get_stream_start(ctx, ex, sid, stream_id, false);
+    get_stream_start(ctx, ex, sid, stream_id, next_id, false);
 }
 
 /* GET with a non-empty Last-Event-ID (an empty one, as in the SSE standard, is no id). */
@@ -674,9 +682,11 @@ static void get_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char
                        "Bad Request: Last-Event-ID is not an event id of this server");
         return;
     }
+    char next_id[MCP_STREAM_ID_MAX + 1] = "g";
+    crypto_random_hex(next_id + 1, 8);
     if (stream_id[0] == 'g')
-        get_stream_takeover(ctx, sid, stream_id);
-    if (mcp_stream_resume(ctx, ex, sid, stream_id, seq, get_follow) != 0)
+        get_stream_takeover(ctx, sid, stream_id, next_id);
+    if (mcp_stream_resume(ctx, ex, sid, stream_id, seq, next_id, get_follow) != 0)
         mcp_http_store_unavailable(ex, NULL);
 }
 
@@ -708,7 +718,7 @@ static void on_get_session(void *arg, int status, const struct mcp_session *s)
         } else {
             bool prime = mcp_protocol_cmp(effective_version(req, s), "2025-11-25") >= 0;
             http_sse_begin(ex, 200);
-            get_stream_start(sl->ctx, ex, s->id, NULL, prime);
+            get_stream_start(sl->ctx, ex, s->id, NULL, NULL, prime);
         }
     }
     free(sl->user);

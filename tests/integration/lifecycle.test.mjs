@@ -370,6 +370,30 @@ test('a GET stream resumed while its old connection is still open takes it over:
   }
 });
 
+test('on Redis, a GET stream resumed on another instance takes it over there: the first instance ends its connection', { skip: process.env.REDIS_URL ? false : 'needs REDIS_URL (the Redis passes)' }, async () => {
+  const [a, b] = await Promise.all([
+    startServer({ name: 'lifecycle-takeover-a', features: 'reference', extraArgs: QUIET }),
+    startServer({ name: 'lifecycle-takeover-b', features: 'reference', extraArgs: QUIET })]);
+  try {
+    const sid = await openSession(a.url);
+    const [old] = await openGet(a.url, sid);
+    await announce(a.url, sid, old, ['debug', 'info'], 60);
+    const seen = old.dataEvents();
+    const resumed = new Exchange(b.url, { headers: getHeaders(sid, seen[0].id) });
+    await resumed.waitFor((x) => x.dataEvents().length >= 1, 'the replay on B');
+    assert.deepEqual(await within(old.done, WAIT_MS, 'A to end the old connection'), { complete: true });
+    await setLevel(a.url, sid, 70, 'warning');
+    await resumed.waitFor((x) => x.dataEvents().length >= 2, 'a live event on B');
+    assert.deepEqual(resumed.dataEvents()[0], { id: seen[1].id, event: seen[1].event, data: seen[1].data });
+    assert.deepEqual(JSON.parse(resumed.dataEvents()[1].data), levelNote('warning'));
+    assert.equal(old.dataEvents().length, 2, 'nothing reached the old connection after the takeover');
+    resumed.close();
+  } finally {
+    const r = await Promise.allSettled([a.stop(), b.stop()]);
+    for (const x of r) if (x.status === 'rejected') throw x.reason;
+  }
+});
+
 test('Last-Event-ID: an unknown stream or a malformed id is refused at once (400); an empty one opens a fresh stream', async () => {
   const srv = await startServer({ name: 'lifecycle-resume-refused', features: 'reference', extraArgs: QUIET });
   try {
