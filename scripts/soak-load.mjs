@@ -19,6 +19,7 @@ const PAUSE_MS = Number(process.env.SOAK_PAUSE_MS ?? 20); // between one worker'
 const TOLERANCE = Number(process.env.SOAK_TOLERANCE_PCT ?? 5);
 const WARMUP_MIN = Number(process.env.SOAK_WARMUP_MINUTES ?? Math.min(8, Math.max(1, Math.floor(MINUTES / 3))));
 const CSV = process.env.SOAK_CSV ?? 'build/soak.csv';
+const LOGIN_S = Number(process.env.SOAK_LOGIN_S ?? 10);
 const SESSION_TTL_MS = 60000; // abandoned sessions expire within the run
 const CALL_CEILING_MS = 20000;
 
@@ -249,17 +250,21 @@ async function worker() {
   }
 }
 
-/** A fresh login now and then: the authorization server is under load too. */
+/** A fresh login every SOAK_LOGIN_S seconds (0: none): the authorization server is under load
+ * too. Counted in flight like a scenario, so a sample never catches one half done. */
 async function relogin() {
-  while (!stopping) {
-    await sleep(10000);
+  while (!stopping && LOGIN_S > 0) {
+    await sleep(LOGIN_S * 1000);
     if (paused || stopping) continue;
+    inFlight++;
     try {
       const { tokens: t } = await login(srv.asOrigin, { resource: srv.mcpUrl });
       tokens[Math.floor(Math.random() * tokens.length)] = t.access_token;
       counts.requests += 5;
     } catch (e) {
       fail('login', e.message);
+    } finally {
+      inFlight--;
     }
   }
 }
