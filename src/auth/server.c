@@ -177,29 +177,6 @@ static bool content_type_is(const struct http_request *req, const char *type)
     return ct && strncasecmp(ct, type, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-/* A JSON object body as parameters: the reference server's global JSON parser makes JSON work on
- * every OAuth endpoint. Only string members are parameters. */
-static const char *params_from_json(struct auth_req *r)
-{
-    json_t *body = json_parse(r->req->body, r->req->body_len, NULL, 0);
-    const char *why = NULL;
-    const char *key;
-    json_t *v;
-    if (!json_is_object(body))
-        why = "Request body must be a JSON object";
-    json_object_foreach(body, key, v)
-    {
-        if (why)
-            break;
-        if (!json_is_string(v))
-            why = "Parameters must be strings";
-        else if (form_add(&r->params, key, json_string_value(v), json_string_length(v)) != 0)
-            why = "Malformed parameter";
-    }
-    json_decref(body);
-    return why;
-}
-
 const char *auth_read_params(struct auth_req *r)
 {
     const struct http_request *req = r->req;
@@ -209,8 +186,8 @@ const char *auth_read_params(struct auth_req *r)
         rc = req->query ? form_parse(&r->params, req->query, strlen(req->query), 0, 0) : FORM_OK;
     else if (content_type_is(req, "application/x-www-form-urlencoded"))
         rc = form_parse(&r->params, req->body, req->body_len, 0, 0);
-    else if (content_type_is(req, "application/json"))
-        why = params_from_json(r);
+    else if (content_type_is(req, "application/json")) /* RFC 6749 §3.2, RFC 7009, RFC 7662 */
+        why = "Content-Type must be application/x-www-form-urlencoded";
     /* Other bodies carry no parameters (the reference server reads them as {}). */
     if (rc == FORM_ERR_LIMIT)
         why = "Too many parameters or request too large";

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,6 +446,8 @@ void http_parsed_free(struct http_parsed *r)
 #define READ_CHUNK (64 * 1024)
 /* How long a closing connection drains input, so that the client gets to read the reply. */
 #define LINGER_MS 2000
+/* EOF during a stream: how long after the probe the peer must still be reading (half-closed). */
+#define PROBE_MS 200
 /* Refused connections come in floods: one log line, then at most one per interval. */
 #define REFUSAL_LOG_INTERVAL_MS 10000
 
@@ -511,6 +514,7 @@ struct http_conn {
     bool processing; /* inside conn_process: a synchronous finish must not recurse */
     bool resume;     /* the timer was armed at 0 ms to parse buffered input */
     bool eof;
+    bool probing; /* EOF during a stream: the probe is out, the timer checks the peer */
     bool continue_sent;
 };
 
@@ -545,7 +549,7 @@ static void conn_update_reading(struct http_conn *c)
 {
     if (c->phase == CONN_CLOSING)
         return;
-    bool want = c->phase == CONN_LINGER || c->in.len < conn_in_limit(c);
+    bool want = !c->eof && (c->phase == CONN_LINGER || c->in.len < conn_in_limit(c));
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
             c->reading = true;
@@ -556,6 +560,7 @@ static void conn_update_reading(struct http_conn *c)
 }
 
 static void on_conn_timer(uv_timer_t *t);
+static bool conn_peer_reading(struct http_conn *c);
 
 static void conn_arm_timer(struct http_conn *c)
 {
@@ -1020,9 +1025,57 @@ static void on_conn_timer(uv_timer_t *t)
     case CONN_LINGER:
         conn_close(c);
         break;
+    case CONN_ACTIVE:
+        if (c->probing && !conn_peer_reading(c))
+            conn_close(c); /* the peer is gone, not half-closed: abort the exchange */
+        c->probing = false;
+        break;
     default:
         break;
     }
+}
+
+/* EOF after a whole request and before any of its answer: the client may have only shut its
+ * sending side (a half-close, as `curl --data … | nc -N` or a socket end() does), so the request
+ * is still answered and the connection closed after it (the eof flag makes it close). A client
+ * that is wholly gone is found when writing to it fails. EOF in the middle of a request, or once
+ * a stream has begun (a client dropping an SSE stream), is the client leaving: the exchange is
+ * aborted at once. */
+static bool conn_half_closed_request(const struct http_conn *c)
+{
+    return c->phase == CONN_ACTIVE && c->ex && !c->ex->body_pending;
+}
+
+/* A stream already under way when the EOF came: a peer that has wholly closed answers the next
+ * bytes with a reset, so send some now (an SSE comment, invisible to the client: every stream
+ * mcpd sends is an event stream) and look at the connection a moment later (on_conn_timer). */
+static void conn_probe_peer(struct http_conn *c)
+{
+    static const char chunked[] = "4\r\n: \n\n\r\n", raw[] = ": \n\n";
+    const char *probe = c->ex->raw_stream ? raw : chunked;
+    size_t n = c->ex->raw_stream ? sizeof raw - 1 : sizeof chunked - 1;
+    char *copy = malloc(n);
+    if (!copy) {
+        conn_close(c);
+        return;
+    }
+    memcpy(copy, probe, n);
+    c->probing = true;
+    if (http_exchange_write(c->ex, copy, n, NULL, 0) != HTTP_OK)
+        return;
+    uv_timer_start(&c->timer, on_conn_timer, PROBE_MS, 0);
+}
+
+/* After the probe: still CLOSE_WAIT means the peer only shut its sending side and reads on. */
+static bool conn_peer_reading(struct http_conn *c)
+{
+    uv_os_fd_t fd;
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0 ||
+        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return false;
+    return ti.tcpi_state == TCP_CLOSE_WAIT;
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
@@ -1032,11 +1085,14 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     if (nread < 0) {
         c->eof = true;
-        /* Client gone (or half-closed) while idle: flush what is queued, then close. While a
-         * request is held by the application or half received, the client is gone: abort. */
+        /* Client gone (or half-closed) while idle: flush what is queued, then close. */
         if (nread == UV_EOF && c->phase == CONN_IDLE)
             conn_close_graceful(c);
-        else
+        else if (nread == UV_EOF && conn_half_closed_request(c)) {
+            c->reading = false; /* libuv stopped reading at EOF; the answer still goes out */
+            if (c->ex->state == HTTP_EX_STREAM)
+                conn_probe_peer(c);
+        } else
             conn_close(c);
         return;
     }
@@ -1375,6 +1431,18 @@ const char *http_request_header(const struct http_request *req, const char *name
     return NULL;
 }
 
+bool http_request_media_type_is(const struct http_request *req, const char *type)
+{
+    const char *ct = http_request_header(req, "content-type");
+    size_t n = strlen(type);
+    if (!ct || strncasecmp(ct, type, n) != 0)
+        return false;
+    const char *p = ct + n;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return *p == '\0' || *p == ';';
+}
+
 size_t http_request_header_count(const struct http_request *req, const char *name)
 {
     size_t n = 0;
@@ -1505,7 +1573,7 @@ void http_exchange_finish(struct http_exchange *ex)
     }
     if (c->phase == CONN_CLOSING)
         return; /* conn_free releases it */
-    bool close = ex->state != HTTP_EX_DONE || ex->close_after || c->server->shutting_down;
+    bool close = ex->state != HTTP_EX_DONE || ex->close_after || c->server->shutting_down || c->eof;
     c->ex = NULL;
     exchange_free(ex);
     if (close)

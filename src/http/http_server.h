@@ -134,6 +134,10 @@ unsigned http_server_connection_count(const struct http_server *s);
 const struct http_request *http_exchange_request(const struct http_exchange *ex);
 /* Case-insensitive lookup of the first header with this name; NULL if absent. */
 const char *http_request_header(const struct http_request *req, const char *name);
+/* Whether Content-Type names this media type (RFC 9110 §8.3.1: type/subtype, any case, then
+ * optional whitespace and parameters): "application/json; charset=utf-8" is application/json,
+ * "application/jsonx" and "text/plain, application/json" are not. */
+bool http_request_media_type_is(const struct http_request *req, const char *type);
 /* The reason phrase of a status code ("Not Found"); "Unknown" for one mcpd never sends. */
 const char *http_status_reason(int status);
 /* Number of header fields with this name (to refuse duplicates where it matters). */

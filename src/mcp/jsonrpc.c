@@ -38,6 +38,11 @@ enum jsonrpc_kind jsonrpc_classify(const json_t *msg, const char **why)
             *why = "params must be an object";
             return JSONRPC_INVALID;
         }
+        /* JSON-RPC 2.0 §4, §5: a request has no result or error; a response has no method. */
+        if (json_object_get(msg, "result") || json_object_get(msg, "error")) {
+            *why = "a message has a method or a result or error, not both";
+            return JSONRPC_INVALID;
+        }
         if (!id)
             return JSONRPC_NOTIFICATION;
         if (!jsonrpc_valid_id(id)) {

@@ -15,6 +15,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/limits.h"
 #include "mcp/session.h"
+#include "mcp/transport_common.h"
 #include "store/store.h"
 
 #define MARK_EVENT 'E'
@@ -171,10 +172,13 @@ int mcp_event_id_parse(const char *event_id, char *stream_id, size_t size, uint6
         return -1;
     if (event_id[0] != 'p' && event_id[0] != 'g')
         return -1;
-    char *end;
-    unsigned long long v = strtoull(colon + 1, &end, 10);
-    if (*end)
-        return -1;
+    /* Digits only, as we write them: strtoull alone would take "-1" (as 2^64-1), "+5" and " 5". */
+    uint64_t v = 0;
+    for (const char *p = colon + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
     memcpy(stream_id, event_id, (size_t)(colon - event_id));
     stream_id[colon - event_id] = '\0';
     for (const char *p = stream_id + 1; *p; p++)
@@ -202,9 +206,11 @@ struct resume {
     enum resume_phase phase;
     bool aborted;     /* the client left while the replay read was in the store */
     bool unconfirmed; /* the subscription could not be confirmed: live events may be missed */
+    bool begun;       /* the 200 and its event-stream headers are out */
     struct buf held;  /* live events that arrived before the replay was written: "len:msg"... */
     struct store_sub *sub;
     mcp_resume_follow_fn follow;
+    char next_id[MCP_STREAM_ID_MAX + 1]; /* handed to follow */
     struct mcp_live *live; /* while following live events: the session, which can end us */
     uv_timer_t *heartbeat; /* while following: keep-alive and the session's liveness check */
 };
@@ -247,8 +253,27 @@ static bool resume_write(struct resume *r, uint64_t seq, const char *entry, size
 static void resume_end(struct resume *r)
 {
     http_exchange_set_abort(r->ex, NULL, NULL);
-    http_stream_end(r->ex);
+    if (r->begun)
+        http_stream_end(r->ex);
+    else /* the log could not be read */
+        mcp_http_store_unavailable(r->ex, NULL);
     resume_free(r);
+}
+
+/* Before anything is sent: a Last-Event-ID past the first event of a stream that has no log in
+ * this session names a stream we never gave this session (or one long expired). Refused at once
+ * rather than followed: there is nothing to replay and nothing will ever come. */
+static bool resume_refuse_unknown(struct resume *r, int status, size_t n)
+{
+    if (status != STORE_OK || n > 0 || r->last_seq == 0)
+        return false;
+    http_exchange_set_abort(r->ex, NULL, NULL);
+    mcp_http_error(r->ex, 400, JSONRPC_SERVER_ERROR,
+                   "Bad Request: Last-Event-ID names no stream of this session");
+    log_write(r->ctx->log, LOG_WARNING, "resume of an unknown stream refused",
+              json_pack("{s:s}", "stream", r->stream_id));
+    resume_free(r);
+    return true;
 }
 
 static void resume_abort(struct http_exchange *ex, void *arg)
@@ -310,7 +335,10 @@ static bool flush_held(struct resume *r)
 
 static void on_session_end(struct mcp_live_member *m)
 {
-    resume_end((struct resume *)m);
+    struct resume *r = (struct resume *)m;
+    if (r->ctx->shutting_down) /* the session goes on elsewhere: when to resume there */
+        http_sse_retry(r->ex, r->ctx->cfg->sse_retry_ms);
+    resume_end(r);
 }
 
 static void on_heartbeat(uv_timer_t *t)
@@ -358,6 +386,14 @@ static void on_replay(void *arg, int status, const struct store_log_entry *entri
         resume_free(r);
         return;
     }
+    if (status != STORE_OK) {
+        resume_end(r);
+        return;
+    }
+    if (resume_refuse_unknown(r, status, n))
+        return;
+    http_sse_begin(r->ex, 200);
+    r->begun = true;
     bool ended = false;
     for (size_t i = 0; i < n && !ended; i++)
         ended = resume_write(r, entries[i].seq, entries[i].data, entries[i].len);
@@ -376,7 +412,7 @@ static void on_replay(void *arg, int status, const struct store_log_entry *entri
         /* A standalone stream continues as a live GET stream from here. */
         struct http_exchange *ex = r->ex;
         http_exchange_set_abort(ex, NULL, NULL);
-        r->follow(r->ctx, ex, r->sid, r->stream_id, r->last_seq);
+        r->follow(r->ctx, ex, r->sid, r->stream_id, r->next_id);
         resume_free(r);
     }
 }
@@ -402,7 +438,8 @@ static void on_subscribed(void *arg, int status)
 }
 
 int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
-                      const char *stream_id, uint64_t after_seq, mcp_resume_follow_fn follow)
+                      const char *stream_id, uint64_t after_seq, const char *next_id,
+                      mcp_resume_follow_fn follow)
 {
     struct resume *r = calloc(1, sizeof *r);
     if (!r)
@@ -413,6 +450,7 @@ int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char 
     snprintf(r->stream_id, sizeof r->stream_id, "%s", stream_id);
     r->last_seq = after_seq;
     r->follow = follow;
+    snprintf(r->next_id, sizeof r->next_id, "%s", next_id ? next_id : "");
     buf_init(&r->held, 4 * 1024 * 1024);
     if (stream_id[0] == 'p') { /* only POST streams have a live channel to follow */
         r->phase = RESUME_SUBSCRIBING;

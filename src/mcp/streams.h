@@ -39,14 +39,18 @@ int mcp_stream_emit(struct mcp_stream *s, const char *json, size_t len, bool fin
 /* Split "stream:seq". Returns 0, or -1 if the id is not one of ours. */
 int mcp_event_id_parse(const char *event_id, char *stream_id, size_t size, uint64_t *seq);
 
-/* Resume a stream on ex (SSE already begun): replay the logged events after seq, then follow
- * live ones, each event exactly once and in order (a POST stream's log is read only once its
- * channel subscription is in effect). A POST stream ends after its final event (finishing ex),
- * or after the replay when the subscription could not be confirmed (the client resumes again); a
- * GET stream continues via on_follow, which receives the last seq seen and takes over ex. */
+/* Resume a stream on ex (nothing sent yet): once the log is read, begin the event stream (200),
+ * replay the logged events after seq, then follow live ones, each event exactly once and in order
+ * (a POST stream's log is read only once its channel subscription is in effect). A seq past 0 of
+ * a stream with no log in this session is refused at once (400); a log that cannot be read is a
+ * 503. A POST stream ends after its final event (finishing ex), or after the replay when the
+ * subscription could not be confirmed (the client resumes again); a GET stream continues via
+ * on_follow, which receives the resumed stream's id and next_id (the id the caller chose for
+ * what follows) and takes over ex. */
 typedef void (*mcp_resume_follow_fn)(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
-                                     const char *stream_id, uint64_t last_seq);
+                                     const char *stream_id, const char *next_id);
 int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
-                      const char *stream_id, uint64_t after_seq, mcp_resume_follow_fn follow);
+                      const char *stream_id, uint64_t after_seq, const char *next_id,
+                      mcp_resume_follow_fn follow);
 
 #endif

@@ -25,8 +25,12 @@ json_t *mcp_http_parse_body(struct http_exchange *ex)
     json_t *body = json_parse(req->body, req->body_len, err, sizeof err);
     if (json_is_object(body) || json_is_array(body))
         return body;
+    /* JSON-RPC 2.0 §5.1: -32700 is for text that is not JSON; JSON that is not a request object
+     * (null, a number, a string, a boolean) is an Invalid Request. */
+    json_t *answer =
+        body ? jsonrpc_error(NULL, JSONRPC_INVALID_REQUEST, "message is not an object", NULL)
+             : jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, "Parse error", json_string(err));
     json_decref(body);
-    http_respond_json(ex, 400,
-                      jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, "Parse error", json_string(err)));
+    http_respond_json(ex, 400, answer);
     return NULL;
 }

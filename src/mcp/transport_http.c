@@ -1,5 +1,6 @@
 #include "mcp/transport_http.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -469,7 +470,7 @@ static void handle_post(struct mcp_ctx *ctx, struct http_exchange *ex, const cha
                        "text/event-stream");
         return;
     }
-    if (!header_has(req, "content-type", "application/json")) {
+    if (!http_request_media_type_is(req, "application/json")) {
         mcp_http_error(ex, 415, JSONRPC_SERVER_ERROR,
                        "Unsupported Media Type: Content-Type must be application/json");
         return;
@@ -528,7 +529,41 @@ struct get_stream {
     struct store_sub *sub;
     struct mcp_notifier *notifier; /* the packs' periodic notifications, while open */
     uv_timer_t heartbeat;
+    char from[MCP_STREAM_ID_MAX + 1]; /* the stream this one continues after a resume, or "" */
 };
+
+/* A resume of a GET stream takes it over: the connection still serving it (on any instance, or
+ * one that continues it after an earlier resume) is ended, so no two connections carry the
+ * session's notifications as that stream. Sent on the standalone channel, which every GET stream
+ * of the session follows, as TAKEOVER_MARK + "<stream id> <id of the stream taking over>" (a
+ * JSON message never starts so); the new stream ignores its own, which can reach it when its
+ * instance already follows the channel. */
+#define TAKEOVER_MARK "\x1ftakeover "
+
+static void get_stream_takeover(struct mcp_ctx *ctx, const char *sid, const char *stream_id,
+                                const char *by)
+{
+    char msg[sizeof TAKEOVER_MARK + 2 * MCP_STREAM_ID_MAX + 1];
+    int n = snprintf(msg, sizeof msg, TAKEOVER_MARK "%s %s", stream_id, by);
+    store_publish(ctx->store, mcp_channel_standalone(sid).s, msg, (size_t)n, NULL, NULL);
+}
+
+static bool is_takeover_of(const struct get_stream *g, const char *msg, size_t len)
+{
+    size_t mark = sizeof TAKEOVER_MARK - 1;
+    if (len <= mark || memcmp(msg, TAKEOVER_MARK, mark) != 0)
+        return false;
+    const char *id = msg + mark;
+    const char *sp = memchr(id, ' ', len - mark);
+    if (!sp)
+        return false;
+    size_t n = (size_t)(sp - id), by_len = len - mark - n - 1;
+    const char *own = mcp_stream_id(g->stream);
+    if (strlen(own) == by_len && memcmp(own, sp + 1, by_len) == 0)
+        return false; /* our own */
+    return (strlen(own) == n && memcmp(own, id, n) == 0) ||
+           (strlen(g->from) == n && memcmp(g->from, id, n) == 0);
+}
 
 static void get_stream_closed(uv_handle_t *h)
 {
@@ -562,12 +597,24 @@ static void get_stream_abort(struct http_exchange *ex, void *arg)
 
 static void get_stream_session_end(struct mcp_live_member *m)
 {
-    get_stream_close((struct get_stream *)m, true);
+    struct get_stream *g = (struct get_stream *)m;
+    /* Ended by a shutdown, not by the session: say when to come back (to another instance). */
+    if (g->ctx->shutting_down)
+        http_sse_retry(g->ex, g->ctx->cfg->sse_retry_ms);
+    get_stream_close(g, true);
 }
 
 static void get_stream_message(void *arg, const char *channel, const char *msg, size_t len)
 {
     struct get_stream *g = arg;
+    if (len > 0 && msg[0] == TAKEOVER_MARK[0]) {
+        if (is_takeover_of(g, msg, len)) {
+            log_write(g->ctx->log, LOG_INFO, "GET stream taken over by a resume",
+                      json_pack("{s:s}", "stream", mcp_stream_id(g->stream)));
+            get_stream_close(g, true);
+        }
+        return;
+    }
     if (mcp_stream_emit(g->stream, msg, len, false) == HTTP_ERR_OVERFLOW)
         return; /* the connection is being closed; the abort callback cleans up */
 }
@@ -589,7 +636,7 @@ static void get_stream_heartbeat(uv_timer_t *t)
 
 /* Start (or, after a resume, continue) the standalone stream on ex, SSE already begun. */
 static void get_stream_start(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
-                             const char *stream_id, uint64_t seq, bool prime)
+                             const char *from, const char *id, bool prime)
 {
     /* Shutdown has already ended the standalone streams; one resumed since would hold the
      * exit until the grace period ends. */
@@ -601,7 +648,8 @@ static void get_stream_start(struct mcp_ctx *ctx, struct http_exchange *ex, cons
     g->ctx = ctx;
     g->ex = ex;
     g->live = mcp_live_acquire(ctx, sid, true);
-    g->stream = mcp_stream_new(ctx, sid, 'g', stream_id, seq);
+    g->stream = mcp_stream_new(ctx, sid, 'g', id, 0);
+    snprintf(g->from, sizeof g->from, "%s", from ? from : "");
     if (!g->live || !g->stream) {
         mcp_live_release(g->live);
         mcp_stream_free(g->stream);
@@ -623,10 +671,32 @@ static void get_stream_start(struct mcp_ctx *ctx, struct http_exchange *ex, cons
     http_exchange_set_abort(ex, get_stream_abort, g);
 }
 
+/* After the replay a resumed GET stream goes on live under a new id: its old connection may
+ * still be writing (until the takeover reaches it, possibly on another instance), and two
+ * connections must never number events of one stream. */
 static void get_follow(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
-                       const char *stream_id, uint64_t last_seq)
+                       const char *stream_id, const char *next_id)
 {
-    get_stream_start(ctx, ex, sid, stream_id, last_seq, false);
+    get_stream_start(ctx, ex, sid, stream_id, next_id, false);
+}
+
+/* GET with a non-empty Last-Event-ID (an empty one, as in the SSE standard, is no id). */
+static void get_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
+                       const char *last)
+{
+    char stream_id[MCP_STREAM_ID_MAX + 1];
+    uint64_t seq = 0;
+    if (mcp_event_id_parse(last, stream_id, sizeof stream_id, &seq) != 0) {
+        mcp_http_error(ex, 400, JSONRPC_SERVER_ERROR,
+                       "Bad Request: Last-Event-ID is not an event id of this server");
+        return;
+    }
+    char next_id[MCP_STREAM_ID_MAX + 1] = "g";
+    crypto_random_hex(next_id + 1, 8);
+    if (stream_id[0] == 'g')
+        get_stream_takeover(ctx, sid, stream_id, next_id);
+    if (mcp_stream_resume(ctx, ex, sid, stream_id, seq, next_id, get_follow) != 0)
+        mcp_http_store_unavailable(ex, NULL);
 }
 
 struct sid_load {
@@ -650,17 +720,14 @@ static void on_get_session(void *arg, int status, const struct mcp_session *s)
     } else {
         const struct http_request *req = http_exchange_request(ex);
         const char *last = http_request_header(req, "last-event-id");
-        char stream_id[MCP_STREAM_ID_MAX + 1];
-        uint64_t seq = 0;
         mcp_session_touch(sl->ctx, s->id, s->owner);
         http_response_header(ex, "Mcp-Session-Id", s->id);
-        http_sse_begin(ex, 200);
-        if (last && mcp_event_id_parse(last, stream_id, sizeof stream_id, &seq) == 0) {
-            if (mcp_stream_resume(sl->ctx, ex, s->id, stream_id, seq, get_follow) != 0)
-                http_stream_end(ex);
+        if (last && *last) {
+            get_resume(sl->ctx, ex, s->id, last);
         } else {
             bool prime = mcp_protocol_cmp(effective_version(req, s), "2025-11-25") >= 0;
-            get_stream_start(sl->ctx, ex, s->id, NULL, 0, prime);
+            http_sse_begin(ex, 200);
+            get_stream_start(sl->ctx, ex, s->id, NULL, NULL, prime);
         }
     }
     free(sl->user);

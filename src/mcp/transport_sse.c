@@ -119,6 +119,8 @@ static void on_heartbeat(uv_timer_t *t)
 
 static void on_notify(void *arg, const char *channel, const char *msg, size_t len)
 {
+    if (len > 0 && msg[0] != '{')
+        return; /* a control message of the /mcp GET streams (a takeover), not for the client */
     sse_write(arg, msg, len);
 }
 
@@ -424,8 +426,7 @@ void mcp_sse_message(struct mcp_ctx *ctx, struct http_exchange *ex, const char *
         bad_request(ex, "exactly one sessionId query parameter is required");
         return;
     }
-    const char *type = http_request_header(req, "content-type");
-    if (!type || !strcasestr(type, "application/json")) {
+    if (!http_request_media_type_is(req, "application/json")) {
         bad_request(ex, "Content-Type must be application/json");
         return;
     }

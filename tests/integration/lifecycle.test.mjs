@@ -219,6 +219,81 @@ test('notifications/cancelled: the call stops without a response; a JSON-framed 
   }
 });
 
+test('every SSE stream has a heartbeat (GET, a resumed POST stream, /sse) and the /mcp ones end with their session', async () => {
+  // --session-ttl-ms 2000: the heartbeat is half of it, 1 s.
+  const srv = await startServer({ name: 'lifecycle-heartbeat', features: 'reference', extraArgs: [...QUIET, '--session-ttl-ms', '2000'] });
+  try {
+    const sid = await openSession(srv.url);
+    // Pings keep the session alive meanwhile (streams and calls alone do not, on /mcp).
+    const pinger = setInterval(() => post(srv.url, sid, { jsonrpc: '2.0', id: 90, method: 'ping' }), 300);
+    try {
+      const [get] = await openGet(srv.url, sid);
+      const call = post(srv.url, sid, longCall(5, { duration: 60, steps: 600 }, 'tok-hb'));
+      await call.waitFor((x) => progressOf(x).length >= 1, 'a progress notification');
+      const last = call.dataEvents().at(-1).id;
+      call.close();
+      const resumed = new Exchange(srv.url, { headers: getHeaders(sid, last) });
+      const legacy = new Exchange(`${srv.origin}/sse`, { headers: { Accept: 'text/event-stream' } });
+      const beat = (x, what) => x.waitFor((e) => /(^|\n): keepalive\n\n/.test(e.text), `a keepalive comment on ${what}`);
+      await Promise.all([beat(get, 'the GET stream'), beat(resumed, 'the resumed POST stream'), beat(legacy, '/sse')]);
+      assert.equal(resumed.status, 200);
+      clearInterval(pinger);
+      // No more pings: the session expires, and both /mcp streams end with it. (The resumed
+      // stream ends with the session itself; the call's own error may or may not reach it first.)
+      assert.deepEqual(await within(get.done, WAIT_MS, 'the GET stream to end with the session'), { complete: true });
+      assert.deepEqual(await within(resumed.done, WAIT_MS, 'the resumed stream to end with the session'), { complete: true });
+      for (const m of resumed.messages()) {
+        if (m.method !== 'notifications/progress') assert.deepEqual(m, rpcError(5, -32603, 'Request cancelled: session expired'));
+      }
+      legacy.close();
+    } finally {
+      clearInterval(pinger);
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+/** Write a request on a raw socket and shut the sending side at once (a half-close); resolves to
+ * everything the server sent and whether it then closed the connection itself. */
+function halfClosed(port, request) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port }, () => sock.end(request));
+    let text = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no close within ${WAIT_MS} ms; got ${JSON.stringify(text)}`)); }, WAIT_MS);
+    sock.setEncoding('utf8');
+    sock.on('data', (d) => { text += d; });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.on('close', () => { clearTimeout(timer); resolve(text); });
+  });
+}
+
+test('a client that half-closes right after its request still gets the whole answer, JSON or a stream, then the connection closes', async () => {
+  const srv = await startServer({ name: 'lifecycle-half-close', features: 'reference', extraArgs: QUIET });
+  try {
+    const sid = await openSession(srv.url);
+    const req = (msg) => {
+      const body = JSON.stringify(msg);
+      return `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${srv.port}\r\nContent-Type: application/json\r\n` +
+        `Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: ${VERSION}\r\nMcp-Session-Id: ${sid}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    };
+    const ping = await halfClosed(srv.port, req({ jsonrpc: '2.0', id: 1, method: 'ping' }));
+    assert.match(ping, /^HTTP\/1\.1 200 /);
+    assert.match(ping, /\{"jsonrpc":"2\.0","id":1,"result":\{\}\}|"result":\{\}/);
+    const steps = 3;
+    const long = await halfClosed(srv.port, req(longCall(2, { duration: 0.3, steps }, 'tok-half')));
+    assert.match(long, /^HTTP\/1\.1 200 /);
+    const data = long.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)));
+    assert.deepEqual(data.filter((m) => m.method === 'notifications/progress').map((m) => m.params.progress), [1, 2, 3]);
+    assert.deepEqual(data.at(-1), longResult(2, 0.3, steps));
+    assert.match(long, /\r\n0\r\n\r\n$/, 'the stream ended properly (last chunk), then the server closed');
+    await waitLive(srv.origin, (n) => n === 0, 'nothing held after the half-closed exchanges');
+  } finally {
+    await srv.stop();
+  }
+});
+
 // ---- resumption ----
 
 test('GET resumption: Last-Event-ID replays exactly the events after it, in order, then live events continue', async () => {
@@ -243,11 +318,103 @@ test('GET resumption: Last-Event-ID replays exactly the events after it, in orde
     await setLevel(srv.url, sid, 30, 'critical');
     await resumed.waitFor((x) => x.dataEvents().length >= 4, 'a live event after the replay');
     const live = resumed.dataEvents()[3];
-    assert.equal(live.id, `${stream}:6`);
+    // Live events go on under a new stream id (first seq 1): no two connections ever number
+    // events of one stream, even while the old one is still open somewhere.
+    const next = eventId(live.id);
+    assert.notEqual(next.stream, stream);
+    assert.equal(next.seq, 1);
     assert.deepEqual(JSON.parse(live.data), levelNote('critical'));
     assert.equal(resumed.dataEvents().length, 4, 'no duplicates');
     resumed.close();
     await within(resumed.done, WAIT_MS, 'the resumed GET to close');
+    // That new stream resumes too: nothing after its seq 1 yet, then live.
+    const again = new Exchange(srv.url, { headers: getHeaders(sid, live.id) });
+    await again.waitFor((x) => x.status === 200, 'the second resume');
+    await setLevel(srv.url, sid, 31, 'alert');
+    await again.waitFor((x) => x.dataEvents().length >= 1, 'a live event on the second resume');
+    assert.deepEqual(again.dataEvents().map((e) => JSON.parse(e.data)), [levelNote('alert')]);
+    again.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a GET stream resumed while its old connection is still open takes it over: the old one ends, no event reaches both, no id is used twice', async () => {
+  const srv = await startServer({ name: 'lifecycle-resume-takeover', features: 'reference', extraArgs: QUIET });
+  try {
+    const sid = await openSession(srv.url);
+    const [old, stream] = await openGet(srv.url, sid);
+    await announce(srv.url, sid, old, ['debug', 'info', 'notice'], 40);
+    const seen = old.dataEvents();
+    const resumed = new Exchange(srv.url, { headers: getHeaders(sid, seen[0].id) });
+    await resumed.waitFor((x) => x.dataEvents().length >= 2, 'the replay of events 2 and 3');
+    // The old connection is ended by the server (a complete response), not left writing.
+    assert.deepEqual(await within(old.done, WAIT_MS, 'the old connection to end'), { complete: true });
+    await setLevel(srv.url, sid, 50, 'warning');
+    await resumed.waitFor((x) => x.dataEvents().length >= 3, 'a live event on the new connection');
+    assert.deepEqual(resumed.dataEvents().slice(0, 2), seen.slice(1).map(({ id, event, data }) => ({ id, event, data })));
+    assert.deepEqual(JSON.parse(resumed.dataEvents()[2].data), levelNote('warning'));
+    assert.equal(old.dataEvents().length, 3, 'the old connection got nothing after the takeover');
+    const ids = [...old.dataEvents(), ...resumed.dataEvents().slice(2)].map((e) => e.id);
+    assert.equal(new Set(ids).size, ids.length, `every event id once: ${ids}`);
+    // A resume of the original stream again takes over the continuation too.
+    const third = new Exchange(srv.url, { headers: getHeaders(sid, `${stream}:3`) });
+    await third.waitFor((x) => x.status === 200, 'the third connection');
+    assert.deepEqual(await within(resumed.done, WAIT_MS, 'the second connection to end'), { complete: true });
+    await setLevel(srv.url, sid, 51, 'error');
+    await third.waitFor((x) => x.dataEvents().length >= 1, 'a live event on the third connection');
+    assert.deepEqual(third.dataEvents().map((e) => JSON.parse(e.data)), [levelNote('error')]);
+    third.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('on Redis, a GET stream resumed on another instance takes it over there: the first instance ends its connection', { skip: process.env.REDIS_URL ? false : 'needs REDIS_URL (the Redis passes)' }, async () => {
+  const [a, b] = await Promise.all([
+    startServer({ name: 'lifecycle-takeover-a', features: 'reference', extraArgs: QUIET }),
+    startServer({ name: 'lifecycle-takeover-b', features: 'reference', extraArgs: QUIET })]);
+  try {
+    const sid = await openSession(a.url);
+    const [old] = await openGet(a.url, sid);
+    await announce(a.url, sid, old, ['debug', 'info'], 60);
+    const seen = old.dataEvents();
+    const resumed = new Exchange(b.url, { headers: getHeaders(sid, seen[0].id) });
+    await resumed.waitFor((x) => x.dataEvents().length >= 1, 'the replay on B');
+    assert.deepEqual(await within(old.done, WAIT_MS, 'A to end the old connection'), { complete: true });
+    await setLevel(a.url, sid, 70, 'warning');
+    await resumed.waitFor((x) => x.dataEvents().length >= 2, 'a live event on B');
+    assert.deepEqual(resumed.dataEvents()[0], { id: seen[1].id, event: seen[1].event, data: seen[1].data });
+    assert.deepEqual(JSON.parse(resumed.dataEvents()[1].data), levelNote('warning'));
+    assert.equal(old.dataEvents().length, 2, 'nothing reached the old connection after the takeover');
+    resumed.close();
+  } finally {
+    const r = await Promise.allSettled([a.stop(), b.stop()]);
+    for (const x of r) if (x.status === 'rejected') throw x.reason;
+  }
+});
+
+test('Last-Event-ID: an unknown stream or a malformed id is refused at once (400); an empty one opens a fresh stream', async () => {
+  const srv = await startServer({ name: 'lifecycle-resume-refused', features: 'reference', extraArgs: QUIET });
+  try {
+    const sid = await openSession(srv.url);
+    const unknown = rpcError(null, -32000, 'Bad Request: Last-Event-ID names no stream of this session');
+    const malformed = rpcError(null, -32000, 'Bad Request: Last-Event-ID is not an event id of this server');
+    for (const [id, body] of [['gdeadbeef00000000:3', unknown], ['p0123456789abcdef:1', unknown],
+      ['gdeadbeef:-1', malformed], ['gdeadbeef:+5', malformed], ['gdeadbeef: 5', malformed],
+      ['gdeadbeef:0x5', malformed], ['gdeadbeef:18446744073709551616', malformed],
+      ['abc', malformed], ['xdeadbeef:1', malformed]]) {
+      const r = await exchange(srv.url, { headers: getHeaders(sid, id) });
+      assert.equal(r.status, 400, id);
+      assert.deepEqual(r.body, body, id);
+    }
+    // The largest seq is still a number (and then an unknown stream).
+    const max = await exchange(srv.url, { headers: getHeaders(sid, 'gdeadbeef:18446744073709551615') });
+    assert.deepEqual([max.status, max.body], [400, unknown]);
+    const fresh = new Exchange(srv.url, { headers: { ...getHeaders(sid), 'Last-Event-ID': '' } });
+    await fresh.waitFor((x) => x.events.length >= 1, 'a fresh stream\'s priming event');
+    assert.equal(fresh.status, 200);
+    fresh.close();
   } finally {
     await srv.stop();
   }
@@ -318,7 +485,8 @@ test('--event-log-max: resuming from an id older than the retained window replay
     assert.deepEqual(resumed.dataEvents(), seen.slice(3).map(({ id, event, data }) => ({ id, event, data })));
     await setLevel(srv.url, sid, 50, 'alert');
     await resumed.waitFor((x) => x.dataEvents().length >= 4, 'a live event after the replay');
-    assert.equal(resumed.dataEvents()[3].id, `${stream}:7`);
+    const next = eventId(resumed.dataEvents()[3].id); // live: a new stream id (see the GET resumption test)
+    assert.deepEqual([next.stream !== stream, next.seq], [true, 1]);
     assert.deepEqual(JSON.parse(resumed.dataEvents()[3].data), levelNote('alert'));
     resumed.close();
     await within(resumed.done, WAIT_MS, 'the resumed GET to close');
@@ -359,6 +527,7 @@ test('SIGTERM ends open SSE streams (GET /mcp and /sse) at once and exits 0 long
     const t0 = Date.now();
     srv.proc.kill('SIGTERM');
     assert.deepEqual(await within(get.done, WAIT_MS, 'the GET stream to end'), { complete: true });
+    assert.match(get.text, /\nretry: 1000\n\n$/, 'the GET stream ends with a retry hint (SSE_RETRY_MS)');
     assert.deepEqual(await within(legacy.done, WAIT_MS, 'the /sse stream to end'), { complete: true });
     const exit = await within(exited, WAIT_MS, 'mcpd to exit');
     assert.equal(exit.code, 0);

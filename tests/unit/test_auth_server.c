@@ -694,7 +694,9 @@ static void test_token_grant_type_and_duplicates(void **state)
     done(r);
 }
 
-static void test_public_client_json_token_body(void **state)
+/* RFC 6749 §3.2: the token endpoint takes form-encoded parameters; a JSON body is refused
+ * (400 invalid_request) and the same parameters as a form are served. */
+static void test_public_client_token_body_is_a_form(void **state)
 {
     struct fx *f = *state;
     struct client c = register_client(f, ",\"token_endpoint_auth_method\":\"none\"");
@@ -707,6 +709,16 @@ static void test_public_client_json_token_body(void **state)
              "\"code_verifier\":\"" VERIFIER "\",\"redirect_uri\":\"" REDIRECT "\"}",
              c.id, code);
     struct resp *r = http(f, "POST", "/token", "application/json", body, NULL);
+    assert_int_equal(r->status, 400);
+    assert_string_equal(jstr(r, "error"), "invalid_request");
+    assert_string_equal(jstr(r, "error_description"),
+                        "Content-Type must be application/x-www-form-urlencoded");
+    done(r);
+    snprintf(body, sizeof body,
+             "grant_type=authorization_code&client_id=%s&code=%s&code_verifier=" VERIFIER
+             "&redirect_uri=" REDIRECT,
+             c.id, code);
+    r = http(f, "POST", "/token", "application/x-www-form-urlencoded", body, NULL);
     struct tokens t = token_from(r);
     done(r);
     assert_true(active(f, t.access));
@@ -920,7 +932,7 @@ int main(void)
         T(test_authorize_scope_and_resource_checks),
         T(test_token_client_authentication),
         T(test_token_grant_type_and_duplicates),
-        T(test_public_client_json_token_body),
+        T(test_public_client_token_body_is_a_form),
         T(test_introspect_requires_the_shared_secret),
         T(test_cors_preflight_and_reflection),
         T(test_root_answers_html_to_browsers_and_json_otherwise),

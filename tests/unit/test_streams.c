@@ -20,29 +20,29 @@ static struct {
     struct http_exchange *attached; /* the exchange of the last /attach request */
     int follows;
     char follow_stream[MCP_STREAM_ID_MAX + 1];
-    uint64_t follow_seq;
+    char follow_next[MCP_STREAM_ID_MAX + 1];
     int resume_rc;
     struct mcp_stream *race; /* emitted on right after mcp_stream_resume returns */
 } seen;
 
 static void on_follow(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
-                      const char *stream_id, uint64_t last_seq)
+                      const char *stream_id, const char *next_id)
 {
     seen.follows++;
     snprintf(seen.follow_stream, sizeof seen.follow_stream, "%s", stream_id);
-    seen.follow_seq = last_seq;
+    snprintf(seen.follow_next, sizeof seen.follow_next, "%s", next_id);
     http_sse_event(ex, NULL, "followed", sid, strlen(sid));
     http_stream_end(ex);
 }
 
 /* GET /attach: SSE begins and the test writes on the exchange. GET /resume?stream=&after=:
- * mcp_stream_resume for session SID. */
+ * mcp_stream_resume for session SID (which begins SSE itself once the log is read). */
 static void handler(struct http_exchange *ex, void *arg)
 {
     struct tm_fixture *f = arg;
     const struct http_request *req = http_exchange_request(ex);
-    http_sse_begin(ex, 200);
     if (strcmp(req->path, "/attach") == 0) {
+        http_sse_begin(ex, 200);
         seen.attached = ex;
         return;
     }
@@ -50,9 +50,9 @@ static void handler(struct http_exchange *ex, void *arg)
     http_request_query_param(req, "stream", stream, sizeof stream);
     http_request_query_param(req, "after", after, sizeof after);
     seen.resume_rc =
-        mcp_stream_resume(&f->ctx, ex, SID, stream, strtoull(after, NULL, 10), on_follow);
+        mcp_stream_resume(&f->ctx, ex, SID, stream, strtoull(after, NULL, 10), "gnext", on_follow);
     if (seen.resume_rc != 0) {
-        http_stream_end(ex);
+        http_respond_empty(ex, 503);
     } else if (seen.race) {
         /* Published after the subscription, appended after the replay's read was issued. */
         mcp_stream_emit(seen.race, "{\"n\":2}", 7, false);
@@ -124,14 +124,33 @@ static void test_event_id_parse_accepts_only_our_ids(void **state)
     assert_int_equal(seq, 0);
 
     const char *bad[] = {
-        "",         "p0123",   ":5",      "p0123:",    "x0123:1", "pzz:1",
-        "p0123:3x", "p01:2:3", "P0123:1", "p0123:-1x", "g0a:1 ",
+        "",
+        "p0123",
+        ":5",
+        "p0123:",
+        "x0123:1",
+        "pzz:1",
+        "p0123:3x",
+        "p01:2:3",
+        "P0123:1",
+        "p0123:-1x",
+        "g0a:1 ",
+        /* Digits only: strtoull would take these (the first as 2^64 - 1). */
+        "g0a:-1",
+        "g0a:+5",
+        "g0a: 5",
+        "g0a:\t5",
+        "g0a:0x5",
+        "g0a:18446744073709551616",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         seq = 99;
         assert_int_equal(mcp_event_id_parse(bad[i], stream, sizeof stream, &seq), -1);
         assert_int_equal(seq, 99);
     }
+    assert_int_equal(mcp_event_id_parse("g0a:18446744073709551615", stream, sizeof stream, &seq),
+                     0);
+    assert_true(seq == UINT64_MAX);
     /* A stream id that does not fit the caller's buffer is refused, not cut. */
     char small[4];
     assert_int_equal(mcp_event_id_parse("p0123:1", small, sizeof small, &seq), -1);
@@ -293,7 +312,7 @@ static void test_replay_is_bounded_by_event_log_max(void **state)
 }
 
 /* A standalone stream has no final event: after the replay it is handed to the follower with
- * the last seq written, and the follower owns the exchange from then on. */
+ * the id the caller chose for what follows, and the follower owns the exchange from then on. */
 static void test_resumed_get_stream_is_handed_to_follower(void **state)
 {
     struct tm_fixture *f = *state;
@@ -307,7 +326,7 @@ static void test_resumed_get_stream_is_handed_to_follower(void **state)
     tm_wait(f, c, &r);
     assert_int_equal(seen.follows, 1);
     assert_string_equal(seen.follow_stream, id);
-    assert_int_equal(seen.follow_seq, 3);
+    assert_string_equal(seen.follow_next, "gnext");
     size_t n;
     struct tm_event *ev = tm_events(r.body, &n);
     assert_int_equal(n, 3);
@@ -320,17 +339,23 @@ static void test_resumed_get_stream_is_handed_to_follower(void **state)
     mcp_stream_free(s);
 }
 
-/* Another session's log is not this one's: same stream id, nothing replayed. */
+/* Another session's log is not this one's: same stream id, nothing replayed (from seq 0: a
+ * primed stream with no event yet, followed; past 0 it names no stream of this session, 400). */
 static void test_replay_reads_only_this_sessions_log(void **state)
 {
     struct tm_fixture *f = *state;
     struct mcp_stream *other = mcp_stream_new(&f->ctx, "another-session", 'g', "g0a0a", 0);
     emit(other, "{\"n\":1}", false);
+    struct tm_resp refused;
+    tm_wait(f, resume(f, "g0a0a", 1), &refused);
+    assert_int_equal(refused.status, 400);
+    assert_non_null(strstr(refused.body, "Last-Event-ID names no stream of this session"));
+    assert_int_equal(seen.follows, 0);
+    tm_resp_free(&refused);
     struct tm_conn *c = resume(f, "g0a0a", 0);
     struct tm_resp r;
     tm_wait(f, c, &r);
     assert_int_equal(seen.follows, 1);
-    assert_int_equal(seen.follow_seq, 0);
     size_t n;
     struct tm_event *ev = tm_events(r.body, &n);
     assert_int_equal(n, 1);

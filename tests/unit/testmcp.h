@@ -6,6 +6,7 @@
 #ifndef MCPD_TESTMCP_H
 #define MCPD_TESTMCP_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <strings.h>
@@ -78,6 +79,9 @@ static inline void tm_handler(struct http_exchange *ex, void *arg)
 /* The context as the MCP role builds it; the caller may change cfg before tm_listen. */
 static inline struct tm_fixture *tm_new(const char *features)
 {
+    /* As mcpd's main does: a write to a connection the client has closed is an error (EPIPE), not
+     * the end of the process. */
+    signal(SIGPIPE, SIG_IGN);
     struct tm_fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
@@ -456,16 +460,18 @@ static inline bool tm_no_connections(void *arg)
     return http_server_connection_count(((struct tm_fixture *)arg)->srv) == 0;
 }
 
-/* Close the clients, let the server see them go, end what is live, stop the server and the
- * store, and fail if any handle or live session was left behind. */
+/* Close the clients, end what is live (a request whose client closed after sending it is still
+ * answered, as to a half-closed client: ending the calls answers them), let the server see the
+ * connections go, stop the server and the store, and fail if any handle or live session was
+ * left behind. */
 static inline void tm_free(struct tm_fixture *f)
 {
     for (int i = 0; i < TM_MAX_CONN; i++)
         if (f->conns[i])
             tm_close(f, f->conns[i]);
     if (f->srv) {
-        assert_true(tm_run_until(f, tm_no_connections, f, TM_WAIT_MS));
         mcp_live_end_all(&f->ctx);
+        assert_true(tm_run_until(f, tm_no_connections, f, TM_WAIT_MS));
         http_server_shutdown(f->srv, 200, tm_on_shutdown, f);
         assert_true(tm_run_until(f, tm_flag, &f->shutdown_done, TM_WAIT_MS));
     } else {
