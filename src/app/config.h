@@ -43,12 +43,12 @@ struct config {
     size_t event_log_max;       /* EVENT_LOG_MAX: events kept per stream for replay (default 256) */
     uint64_t sse_retry_ms;      /* SSE_RETRY_MS: retry hint in priming events (default 1000) */
     uint64_t shutdown_grace_ms; /* SHUTDOWN_GRACE_MS (default 5000) */
-    uint64_t request_timeout_ms;     /* server->client request timeout (default 60000) */
-    unsigned timer_scale_percent;    /* TIMER_SCALE_PERCENT: feature timers' periods, % (100) */
-    char *response_mode;             /* RESPONSE_MODE: auto, json or sse (see transport_http.h) */
-    char *introspection_secret;      /* INTROSPECTION_SECRET: shared by the AS and the MCP role */
-    char *request_state_secret;      /* REQUEST_STATE_SECRET: MRTR requestState HMAC key */
-    uint64_t request_state_ttl_s;    /* REQUEST_STATE_TTL_S: requestState lifetime (300) */
+    uint64_t request_timeout_ms;  /* server->client request timeout (default 60000) */
+    unsigned timer_scale_percent; /* TIMER_SCALE_PERCENT: feature timers' periods, % (100) */
+    char *response_mode;          /* RESPONSE_MODE: auto, json or sse (see transport_http.h) */
+    char *introspection_secret;   /* INTROSPECTION_SECRET: shared by the AS and the MCP role */
+    char *request_state_secret;   /* REQUEST_STATE_SECRET: MRTR requestState HMAC key */
+    uint64_t request_state_ttl_s; /* REQUEST_STATE_TTL_S: requestState lifetime (300) */
     char *metrics_token; /* METRICS_TOKEN: bearer token for /metrics; unset: loopback only */
     uint64_t access_token_ttl_s;     /* ACCESS_TOKEN_TTL_S (3600) */
     uint64_t refresh_token_ttl_s;    /* REFRESH_TOKEN_TTL_S (604800) */
