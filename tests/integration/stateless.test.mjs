@@ -77,7 +77,8 @@ describe('2026-07-28 results', () => {
       jsonrpc: '2.0', id: 'd-1',
       result: {
         supportedVersions: VERSIONS,
-        capabilities: { tools: {}, resources: {}, prompts: {}, logging: {}, completions: {} },
+        capabilities: { tools: {}, resources: {}, prompts: {}, logging: {}, completions: {},
+          extensions: { 'io.modelcontextprotocol/tasks': {} } },
         resultType: 'complete',
         _meta: { 'io.modelcontextprotocol/serverInfo': SERVER_INFO },
         ttlMs: 600000, cacheScope: 'public',
