@@ -99,15 +99,28 @@ static json_t *stateless_capabilities(const json_t *caps)
     return out;
 }
 
+static void advertise_tasks(json_t *caps)
+{
+    json_t *ext = json_object_get(caps, "extensions");
+    if (!json_is_object(ext)) {
+        ext = json_object();
+        json_object_set_new(caps, "extensions", ext);
+    }
+    if (!json_object_get(ext, MCP_TASKS_EXTENSION))
+        json_object_set_new(ext, MCP_TASKS_EXTENSION, json_object());
+}
+
 static void build_listings(struct mcp_dispatch *d)
 {
     json_t *tools = json_array(), *prompts = json_array(), *templates = json_array();
+    bool task_tools = false;
     d->capabilities = json_object();
     for (size_t i = 0; i < d->pack_count; i++) {
         const struct mcp_feature_pack *p = d->packs[i];
         for (size_t t = 0; t < p->tool_count; t++) {
             json_array_append_new(tools, tool_entry(&p->tools[t]));
             d->gated_tools |= p->tools[t].requires_capability != NULL || p->tools[t].offered;
+            task_tools |= p->tools[t].task_support != MCP_TASK_NONE;
         }
         for (size_t t = 0; t < p->prompt_count; t++)
             json_array_append_new(prompts, prompt_entry(&p->prompts[t]));
@@ -119,6 +132,10 @@ static void build_listings(struct mcp_dispatch *d)
         merge_capabilities(d->capabilities, p->capabilities);
     }
     d->stateless_capabilities = stateless_capabilities(d->capabilities);
+    /* A pack whose tools may become tasks offers the extension whether or not its capabilities
+     * text names it (the reference pack's longRunningOperation). */
+    if (task_tools)
+        advertise_tasks(d->stateless_capabilities);
     d->tools = json_pack("{s:o}", "tools", tools);
     d->prompts = json_pack("{s:o}", "prompts", prompts);
     d->templates = json_pack("{s:o}", "resourceTemplates", templates);
