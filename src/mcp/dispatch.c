@@ -132,8 +132,9 @@ static void build_listings(struct mcp_dispatch *d)
         merge_capabilities(d->capabilities, p->capabilities);
     }
     d->stateless_capabilities = stateless_capabilities(d->capabilities);
-    /* A pack whose tools may become tasks offers the extension whether or not its capabilities
-     * text names it (the reference pack's longRunningOperation). */
+    /* Tasks exist only in 2026-07-28: the extension is offered in server/discover when a tool may
+     * become one (longRunningOperation, the conformance fixtures), never in a session's
+     * initialize, so no pack's capabilities text names it. */
     if (task_tools)
         advertise_tasks(d->stateless_capabilities);
     d->tools = json_pack("{s:o}", "tools", tools);

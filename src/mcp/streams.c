@@ -437,6 +437,12 @@ static void on_subscribed(void *arg, int status)
         resume_end(r);
 }
 
+/* The replay covers what the taken-over connection got; the follower hears the rest itself. */
+static void hold_channel(void *arg, const char *channel, const char *msg, size_t len)
+{
+    (void)arg, (void)channel, (void)msg, (void)len;
+}
+
 int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
                       const char *stream_id, uint64_t after_seq, const char *next_id,
                       mcp_resume_follow_fn follow)
@@ -460,9 +466,17 @@ int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char 
             resume_free(r);
             return -1;
         }
-    } else if (resume_read(r) != STORE_OK) {
-        resume_free(r);
-        return -1;
+    } else {
+        /* A standalone stream taken over by this resume keeps its session's notification channel
+         * subscribed here until the continuing GET stream follows it: the takeover ends the old
+         * connection's subscription, and on Redis a channel left for a moment is subscribed
+         * again only a round trip later, losing what is published meanwhile. */
+        if (follow)
+            r->sub = store_subscribe(ctx->store, mcp_channel_standalone(sid).s, hold_channel, r);
+        if (resume_read(r) != STORE_OK) {
+            resume_free(r);
+            return -1;
+        }
     }
     http_exchange_set_abort(ex, resume_abort, r);
     return 0;

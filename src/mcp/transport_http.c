@@ -693,10 +693,12 @@ static void get_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char
     }
     char next_id[MCP_STREAM_ID_MAX + 1] = "g";
     crypto_random_hex(next_id + 1, 8);
+    if (mcp_stream_resume(ctx, ex, sid, stream_id, seq, next_id, get_follow) != 0) {
+        mcp_http_store_unavailable(ex, NULL);
+        return;
+    }
     if (stream_id[0] == 'g')
         get_stream_takeover(ctx, sid, stream_id, next_id);
-    if (mcp_stream_resume(ctx, ex, sid, stream_id, seq, next_id, get_follow) != 0)
-        mcp_http_store_unavailable(ex, NULL);
 }
 
 struct sid_load {

@@ -689,8 +689,7 @@ const struct mcp_feature_pack mcp_pack_conformance = {
     .instructions = NULL,
     .capabilities = "{\"tools\":{\"listChanged\":true},"
                     "\"resources\":{\"subscribe\":true,\"listChanged\":true},"
-                    "\"prompts\":{\"listChanged\":true},\"logging\":{},\"completions\":{},"
-                    "\"extensions\":{\"io.modelcontextprotocol/tasks\":{}}}",
+                    "\"prompts\":{\"listChanged\":true},\"logging\":{},\"completions\":{}}",
     .tools = TOOLS,
     .tool_count = sizeof TOOLS / sizeof TOOLS[0],
     .resource_count = conf_resource_count,
