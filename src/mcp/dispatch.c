@@ -31,7 +31,7 @@ struct mcp_dispatch {
     json_t *prompts;                /* prompts/list result */
     json_t *templates;              /* resources/templates/list result */
     json_t *capabilities;           /* merged capabilities */
-    json_t *stateless_capabilities; /* the same for 2026-07-28: no listChanged, no subscribe */
+    json_t *stateless_capabilities; /* the same for 2026-07-28, with the tasks extension */
     json_t *server_info;
     const char *instructions;
 };
@@ -84,21 +84,6 @@ static void merge_capabilities(json_t *into, const char *text)
     json_decref(caps);
 }
 
-/* 2026-07-28 delivers list changes and resource updates only on subscriptions/listen, which
- * mcpd does not serve yet: a 2026-07-28 client is not told of notifications it cannot get. */
-static json_t *stateless_capabilities(const json_t *caps)
-{
-    json_t *out = json_deep_copy(caps);
-    const char *key;
-    json_t *value;
-    json_object_foreach(out, key, value)
-    {
-        json_object_del(value, "listChanged");
-        json_object_del(value, "subscribe");
-    }
-    return out;
-}
-
 static void advertise_tasks(json_t *caps)
 {
     json_t *ext = json_object_get(caps, "extensions");
@@ -131,7 +116,8 @@ static void build_listings(struct mcp_dispatch *d)
         }
         merge_capabilities(d->capabilities, p->capabilities);
     }
-    d->stateless_capabilities = stateless_capabilities(d->capabilities);
+    /* 2026-07-28 gets the same: listChanged and subscribe are served on subscriptions/listen. */
+    d->stateless_capabilities = json_deep_copy(d->capabilities);
     /* A pack whose tools may become tasks offers the extension whether or not its capabilities
      * text names it (the reference pack's longRunningOperation). */
     if (task_tools)
@@ -211,6 +197,11 @@ json_t *mcp_dispatch_initialize_result(const struct mcp_dispatch *d, const char 
     if (d->instructions)
         json_object_set_new(r, "instructions", json_string(d->instructions));
     return r;
+}
+
+const json_t *mcp_dispatch_capabilities(const struct mcp_dispatch *d)
+{
+    return d->capabilities;
 }
 
 const json_t *mcp_dispatch_server_info(const struct mcp_dispatch *d)
