@@ -584,8 +584,9 @@ void mcp_listen_open(struct mcp_ctx *ctx, struct http_exchange *ex, const struct
 
 void mcp_listen_end_all(struct mcp_ctx *ctx)
 {
-    while (ctx->listens) {
-        struct mcp_listen *ls = ctx->listens;
+    struct mcp_listen *next;
+    for (struct mcp_listen *ls = ctx->listens; ls; ls = next) {
+        next = ls->next;
         if (!ls->acked || !ls->ex) {
             listen_fail(ls, false);
             continue;
