@@ -20,7 +20,7 @@
 #define META_SERVER       "io.modelcontextprotocol/serverInfo"
 /* Messages that arrive between the subscriptions taking effect and the acknowledgment wait for
  * it; past this many the rest are dropped (logged). */
-#define EARLY_MAX 64
+#define EARLY_MAX   64
 #define CHANNEL_MAX 160
 
 /* ---- channels ---- */
@@ -261,7 +261,8 @@ static void listen_ack(struct mcp_listen *ls)
               json_pack("{s:O}", "notifications", ls->agreed));
     size_t i;
     json_t *task;
-    json_array_foreach(ls->snapshots, i, task) send_note(ls, "notifications/tasks", json_copy(task));
+    json_array_foreach(ls->snapshots, i, task)
+        send_note(ls, "notifications/tasks", json_copy(task));
     for (i = 0; i + 1 < json_array_size(ls->early); i += 2)
         send_note(ls, json_string_value(json_array_get(ls->early, i)),
                   json_incref(json_array_get(ls->early, i + 1)));
@@ -342,8 +343,7 @@ static void on_ready(void *arg, int status)
         lookup_tasks(ls);
 }
 
-static void add_sub(struct mcp_listen *ls, const char *method, const char *uri,
-                    const char *task_id)
+static void add_sub(struct mcp_listen *ls, const char *method, const char *uri, const char *task_id)
 {
     struct listen_sub *s = &ls->subs[ls->sub_count++];
     s->ls = ls;
@@ -376,8 +376,8 @@ static void subscribe_all(struct mcp_listen *ls)
     ls->waiting = 1; /* this function's own hold: ready never runs inside the subscribe call */
     for (size_t i = 0; i < ls->sub_count; i++) {
         struct listen_sub *s = &ls->subs[i];
-        s->sub = store_subscribe_confirmed(ls->ctx->store, sub_channel(s).s, on_message, on_ready,
-                                           s);
+        s->sub =
+            store_subscribe_confirmed(ls->ctx->store, sub_channel(s).s, on_message, on_ready, s);
         if (s->sub)
             ls->waiting++;
         else
@@ -405,16 +405,20 @@ static const char *check_strings(const json_t *list, const char *name, size_t ma
         snprintf(why, why_size, "Invalid params: notifications.%s must be an array of strings",
                  name);
     else if (json_array_size(list) > max_items)
-        snprintf(why, why_size, "Invalid params: notifications.%s has more than %zu entries "
-                 "(MAX_SUBSCRIPTIONS)", name, max_items);
+        snprintf(why, why_size,
+                 "Invalid params: notifications.%s has more than %zu entries "
+                 "(MAX_SUBSCRIPTIONS)",
+                 name, max_items);
     else {
         size_t i;
         const json_t *v;
         json_array_foreach(list, i, v) if (!json_is_string(v) || json_string_length(v) == 0 ||
                                            json_string_length(v) > max_bytes)
         {
-            snprintf(why, why_size, "Invalid params: notifications.%s entries must be non-empty "
-                     "strings of at most %zu bytes", name, max_bytes);
+            snprintf(why, why_size,
+                     "Invalid params: notifications.%s entries must be non-empty "
+                     "strings of at most %zu bytes",
+                     name, max_bytes);
             return why;
         }
         return NULL;
@@ -443,9 +447,9 @@ static const char *check_filter(const struct mcp_ctx *ctx, const json_t *f, char
         }
     }
     size_t max = mcp_limit_subscriptions(ctx);
-    const char *bad = check_strings(json_object_get(f, "resourceSubscriptions"),
-                                    "resourceSubscriptions", max, mcp_limit_uri_bytes(ctx), why,
-                                    why_size);
+    const char *bad =
+        check_strings(json_object_get(f, "resourceSubscriptions"), "resourceSubscriptions", max,
+                      mcp_limit_uri_bytes(ctx), why, why_size);
     return bad ? bad
                : check_strings(json_object_get(f, "taskIds"), "taskIds", max, TASK_ID_MAX_BYTES,
                                why, why_size);
@@ -527,8 +531,7 @@ static bool refused(struct mcp_ctx *ctx, struct http_exchange *ex, const struct 
     const char *why = check_filter(ctx, f, buf, sizeof buf);
     if (why) {
         http_respond_json(ex, 200, jsonrpc_error(id, JSONRPC_INVALID_PARAMS, why, NULL));
-    } else if (json_object_get(f, "taskIds") &&
-               !mcp_tasks_declared_in(sess->client_capabilities)) {
+    } else if (json_object_get(f, "taskIds") && !mcp_tasks_declared_in(sess->client_capabilities)) {
         http_respond_json(ex, 400,
                           jsonrpc_error(id, MCP_ERROR_MISSING_CAPABILITY,
                                         "Missing required client capability",
@@ -569,8 +572,8 @@ void mcp_listen_open(struct mcp_ctx *ctx, struct http_exchange *ex, const struct
         agree(ls, json_object_get(json_object_get(request, "params"), "notifications")) != 0) {
         if (ls)
             listen_unref(ls);
-        http_respond_json(ex, 500, jsonrpc_error(id, JSONRPC_INTERNAL_ERROR, "Internal error",
-                                                 NULL));
+        http_respond_json(ex, 500,
+                          jsonrpc_error(id, JSONRPC_INTERNAL_ERROR, "Internal error", NULL));
         return;
     }
     ls->ex = ex;

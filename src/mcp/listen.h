@@ -1,11 +1,12 @@
 /*
  * listen: subscriptions/listen streams of the 2026-07-28 revision. A client's subscriptions/listen
- * POST is answered with an SSE stream that stays open: first notifications/subscriptions/acknowledged
- * with the part of the client's filter the server honours, then only the notifications that filter
- * asked for (tools, prompts or resources list changes; notifications/resources/updated for the
- * listed URIs; the tasks extension's notifications/tasks for the caller's own task ids), every one
- * carrying _meta["io.modelcontextprotocol/subscriptionId"] = the request's id. The stream ends when
- * the client closes it, or at shutdown with the graceful-closure result.
+ * POST is answered with an SSE stream that stays open: first
+ * notifications/subscriptions/acknowledged with the part of the client's filter the server honours,
+ * then only the notifications that filter asked for (tools, prompts or resources list changes;
+ * notifications/resources/updated for the listed URIs; the tasks extension's notifications/tasks
+ * for the caller's own task ids), every one carrying
+ * _meta["io.modelcontextprotocol/subscriptionId"] = the request's id. The stream ends when the
+ * client closes it, or at shutdown with the graceful-closure result.
  *
  * Events reach a stream from any instance through store channels, which this module names
  * (docs/redis-keys.md): mcp:listen:tools, mcp:listen:prompts, mcp:listen:resources (list changes)
