@@ -74,6 +74,8 @@ struct listen_sub {
     const char *uri;                   /* a resource's channel (borrowed from ls->agreed) */
     char task_id[MCP_TASK_ID_LEN + 1]; /* a task's channel */
     bool agreed;                       /* a task's: false until it is found to be the caller's */
+    bool looking;                      /* a task's lookup is in flight: its messages are held */
+    json_t *held;                      /* those messages, delivered once the task is agreed */
     struct store_sub *sub;
 };
 
@@ -106,6 +108,8 @@ static void listen_unref(struct mcp_listen *ls)
     json_decref(ls->agreed);
     json_decref(ls->snapshots);
     json_decref(ls->early);
+    for (size_t i = 0; i < ls->sub_count; i++)
+        json_decref(ls->subs[i].held);
     free(ls->uris);
     free(ls->subs);
     free(ls->user);
@@ -217,13 +221,22 @@ static void on_message(void *arg, const char *channel, const char *msg, size_t l
 {
     (void)channel;
     struct listen_sub *s = arg;
-    if (!s->agreed)
-        return; /* a task not (yet) found to be the caller's */
+    if (!s->agreed && !s->looking)
+        return; /* not the caller's task */
     json_t *params = json_loadb(msg, len, 0, NULL);
-    if (json_is_object(params))
-        deliver(s->ls, s->method, params);
-    else
+    if (!json_is_object(params)) {
         json_decref(params);
+    } else if (s->agreed) {
+        deliver(s->ls, s->method, params);
+    } else if (json_array_size(s->held) < EARLY_MAX) {
+        /* A change the lookup's read may have missed: kept until the owner is known (it may
+         * then repeat the snapshot's status, never lose one). */
+        if (!s->held)
+            s->held = json_array();
+        json_array_append_new(s->held, params);
+    } else {
+        json_decref(params);
+    }
 }
 
 /* The packs' timers (the reference pack's resource updates): only what the filter asked for. */
@@ -295,10 +308,14 @@ static void on_task_found(void *arg, const char *task_id, json_t *task)
 {
     struct listen_sub *s = arg;
     struct mcp_listen *ls = s->ls;
+    s->looking = false;
     if (task && !ls->ended) {
         s->agreed = true;
         json_array_append_new(json_object_get(ls->agreed, "taskIds"), json_string(task_id));
         json_array_append_new(ls->snapshots, task);
+        size_t i;
+        json_t *held;
+        json_array_foreach(s->held, i, held) deliver(ls, s->method, json_incref(held));
     } else {
         json_decref(task);
         if (s->sub && !ls->ended) /* not the caller's: nothing to follow */
@@ -320,7 +337,9 @@ static void lookup_tasks(struct mcp_listen *ls)
             continue;
         ls->waiting++;
         ls->refs++;
+        s->looking = true;
         if (mcp_tasks_find(ls->ctx, ls->user, s->task_id, on_task_found, s) != 0) {
+            s->looking = false;
             ls->refs--;
             ls->failed = true;
             ls->waiting--;
