@@ -84,6 +84,13 @@ static void merge_capabilities(json_t *into, const char *text)
     json_decref(caps);
 }
 
+/* 2026-07-28 gets the packs' capabilities as they are: listChanged and subscribe are delivered
+ * on subscriptions/listen (listen.h). */
+static json_t *stateless_capabilities(const json_t *caps)
+{
+    return json_deep_copy(caps);
+}
+
 static void advertise_tasks(json_t *caps)
 {
     json_t *ext = json_object_get(caps, "extensions");
@@ -116,8 +123,7 @@ static void build_listings(struct mcp_dispatch *d)
         }
         merge_capabilities(d->capabilities, p->capabilities);
     }
-    /* 2026-07-28 gets the same: listChanged and subscribe are served on subscriptions/listen. */
-    d->stateless_capabilities = json_deep_copy(d->capabilities);
+    d->stateless_capabilities = stateless_capabilities(d->capabilities);
     /* A pack whose tools may become tasks offers the extension whether or not its capabilities
      * text names it (the reference pack's longRunningOperation). */
     if (task_tools)
