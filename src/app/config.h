@@ -80,6 +80,7 @@ struct config {
     size_t max_capabilities_bytes;    /* MAX_CAPABILITIES_BYTES: initialize capabilities (65536) */
     unsigned max_subscriptions;       /* MAX_SUBSCRIPTIONS: resource subscriptions/session (100) */
     size_t max_uri_bytes;             /* MAX_URI_BYTES: a subscribed URI (2048) */
+    unsigned max_listen_streams;      /* MAX_LISTEN_STREAMS: subscriptions/listen per user (16) */
     unsigned max_batch_entries;       /* MAX_BATCH_ENTRIES: messages in one batch (100) */
     size_t max_batch_response_bytes;  /* MAX_BATCH_RESPONSE_BYTES: one batch's answers (4 MiB) */
     size_t event_log_entry_max_bytes; /* EVENT_LOG_ENTRY_MAX_BYTES: event kept in full (65536) */

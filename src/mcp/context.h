@@ -17,6 +17,7 @@ struct mcp_dispatch;
 struct mcp_touch_cache;
 struct metrics;
 struct mcp_call;
+struct mcp_listen;
 
 struct mcp_ctx {
     uv_loop_t *loop;
@@ -31,6 +32,8 @@ struct mcp_ctx {
     struct metrics *metrics;  /* the role's /metrics counters (server.c's); NULL: not counted */
     /* Waiting calls of 2026-07-28 requests, which no session's live entry holds (call.c). */
     struct mcp_call *stateless_calls;
+    /* Open subscriptions/listen streams of this instance (listen.c). */
+    struct mcp_listen *listens;
 };
 
 #endif

@@ -31,7 +31,7 @@ struct mcp_dispatch {
     json_t *prompts;                /* prompts/list result */
     json_t *templates;              /* resources/templates/list result */
     json_t *capabilities;           /* merged capabilities */
-    json_t *stateless_capabilities; /* the same for 2026-07-28: no listChanged, no subscribe */
+    json_t *stateless_capabilities; /* the same for 2026-07-28, with the tasks extension */
     json_t *server_info;
     const char *instructions;
 };
@@ -84,19 +84,11 @@ static void merge_capabilities(json_t *into, const char *text)
     json_decref(caps);
 }
 
-/* 2026-07-28 delivers list changes and resource updates only on subscriptions/listen, which
- * mcpd does not serve yet: a 2026-07-28 client is not told of notifications it cannot get. */
+/* 2026-07-28 gets the packs' capabilities as they are: listChanged and subscribe are delivered
+ * on subscriptions/listen (listen.h). */
 static json_t *stateless_capabilities(const json_t *caps)
 {
-    json_t *out = json_deep_copy(caps);
-    const char *key;
-    json_t *value;
-    json_object_foreach(out, key, value)
-    {
-        json_object_del(value, "listChanged");
-        json_object_del(value, "subscribe");
-    }
-    return out;
+    return json_deep_copy(caps);
 }
 
 static void advertise_tasks(json_t *caps)
@@ -212,6 +204,11 @@ json_t *mcp_dispatch_initialize_result(const struct mcp_dispatch *d, const char 
     if (d->instructions)
         json_object_set_new(r, "instructions", json_string(d->instructions));
     return r;
+}
+
+const json_t *mcp_dispatch_capabilities(const struct mcp_dispatch *d)
+{
+    return d->capabilities;
 }
 
 const json_t *mcp_dispatch_server_info(const struct mcp_dispatch *d)

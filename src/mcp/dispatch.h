@@ -45,6 +45,8 @@ bool mcp_dispatch_capabilities_fit(const struct mcp_ctx *ctx, const json_t *caps
 /* Whether the 2026-07-28 revision has this method (ping, logging/setLevel and the resource
  * subscriptions are gone; server/discover is new). */
 bool mcp_dispatch_stateless_method(const char *method);
+/* The enabled packs' capabilities merged, listChanged and subscribe included (borrowed). */
+const json_t *mcp_dispatch_capabilities(const struct mcp_dispatch *d);
 /* {"name","version"} of the server (borrowed). */
 const json_t *mcp_dispatch_server_info(const struct mcp_dispatch *d);
 /* The inputSchema of the tool of that name as listed (borrowed), or NULL. */

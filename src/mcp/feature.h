@@ -153,7 +153,8 @@ void mcp_notifier_send(struct mcp_notifier *n, const char *method, json_t *param
 /* notifications/message at level, filtered by the session's current logging/setLevel (read
  * from the store); logger may be NULL; data stolen. */
 void mcp_notifier_log(struct mcp_notifier *n, const char *level, const char *logger, json_t *data);
-/* The session's resource subscriptions (resources/subscribe), asynchronously. uris is borrowed
+/* The session's resource subscriptions (resources/subscribe), asynchronously; for a
+ * subscriptions/listen stream its resourceSubscriptions, at once. uris is borrowed
  * for the callback; the callback does not run if the stream ended meanwhile. */
 typedef void (*mcp_subscriptions_fn)(struct mcp_notifier *n, const char *const *uris, size_t count,
                                      void *arg);

@@ -71,6 +71,11 @@ static inline unsigned mcp_limit_subscriptions(const struct mcp_ctx *ctx)
     return MCP_LIMIT_OR(ctx, max_subscriptions, 100);
 }
 
+static inline unsigned mcp_limit_listen_streams(const struct mcp_ctx *ctx)
+{
+    return MCP_LIMIT_OR(ctx, max_listen_streams, 16);
+}
+
 static inline size_t mcp_limit_uri_bytes(const struct mcp_ctx *ctx)
 {
     return MCP_LIMIT_OR(ctx, max_uri_bytes, 2048);

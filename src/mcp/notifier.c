@@ -24,6 +24,9 @@ struct mcp_notifier {
     struct mcp_ctx *ctx;
     char sid[MCP_SESSION_ID_MAX + 1];
     mcp_notifier_write_fn write;
+    mcp_notifier_send_fn send; /* a listen stream's, instead of write */
+    const char *const *uris;   /* a listen stream's subscriptions */
+    size_t uri_count;
     void *arg;
     bool stopped;
     unsigned refs;
@@ -59,16 +62,9 @@ static uint64_t scaled(const struct mcp_ctx *ctx, uint64_t period)
     return ms ? ms : 1;
 }
 
-struct mcp_notifier *mcp_notifier_start(struct mcp_ctx *ctx, const char *sid,
-                                        mcp_notifier_write_fn write, void *arg)
+static struct mcp_notifier *notifier_start(struct mcp_notifier *n, struct mcp_ctx *ctx)
 {
-    struct mcp_notifier *n = calloc(1, sizeof *n);
-    if (!n)
-        return NULL;
     n->ctx = ctx;
-    snprintf(n->sid, sizeof n->sid, "%s", sid);
-    n->write = write;
-    n->arg = arg;
     n->refs = 1;
     for (size_t p = 0; p < mcp_dispatch_pack_count(ctx->dispatch); p++) {
         const struct mcp_feature_pack *pack = mcp_dispatch_pack(ctx->dispatch, p);
@@ -94,6 +90,31 @@ struct mcp_notifier *mcp_notifier_start(struct mcp_ctx *ctx, const char *sid,
     return n;
 }
 
+struct mcp_notifier *mcp_notifier_start(struct mcp_ctx *ctx, const char *sid,
+                                        mcp_notifier_write_fn write, void *arg)
+{
+    struct mcp_notifier *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    snprintf(n->sid, sizeof n->sid, "%s", sid);
+    n->write = write;
+    n->arg = arg;
+    return notifier_start(n, ctx);
+}
+
+struct mcp_notifier *mcp_notifier_start_listen(struct mcp_ctx *ctx, mcp_notifier_send_fn send,
+                                               const char *const *uris, size_t count, void *arg)
+{
+    struct mcp_notifier *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->send = send;
+    n->uris = uris;
+    n->uri_count = count;
+    n->arg = arg;
+    return notifier_start(n, ctx);
+}
+
 void mcp_notifier_stop(struct mcp_notifier *n)
 {
     if (!n || n->stopped)
@@ -115,6 +136,10 @@ void mcp_notifier_send(struct mcp_notifier *n, const char *method, json_t *param
 {
     if (n->stopped) {
         json_decref(params);
+        return;
+    }
+    if (n->send) {
+        n->send(n->arg, method, params);
         return;
     }
     json_t *msg = jsonrpc_notification(method, params);
@@ -158,7 +183,7 @@ static void on_level(void *arg, int status, const char *value, size_t len)
 void mcp_notifier_log(struct mcp_notifier *n, const char *level, const char *logger, json_t *data)
 {
     int idx = mcp_log_level_index(level);
-    struct pending_log *pl = idx >= 0 && !n->stopped ? calloc(1, sizeof *pl) : NULL;
+    struct pending_log *pl = idx >= 0 && !n->stopped && !n->send ? calloc(1, sizeof *pl) : NULL;
     if (!pl) {
         json_decref(data);
         return;
@@ -208,6 +233,10 @@ static void on_members(void *arg, int status, const struct store_str *items, siz
 
 int mcp_notifier_subscriptions(struct mcp_notifier *n, mcp_subscriptions_fn fn, void *arg)
 {
+    if (n->send && !n->stopped) {
+        fn(n, n->uris, n->uri_count, arg);
+        return 0;
+    }
     struct pending_subs *ps = n->stopped ? NULL : calloc(1, sizeof *ps);
     if (!ps)
         return -1;

@@ -17,6 +17,7 @@
 #include "mcp/context.h"
 #include "mcp/dispatch.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/listen.h"
 #include "mcp/session.h"
 #include "mcp/transport_common.h"
 #include "mcp/transport_http.h"
@@ -538,6 +539,7 @@ void mcp_server_shutdown(struct mcp_server *s, void (*done)(void *arg), void *ar
     http_server_shutdown(s->http, grace + SHUTDOWN_ANSWER_MS, on_http_closed, s);
     /* Streams never finish by themselves: end them now (after the HTTP server has marked the
      * exchanges to close, so their connections close once the stream's end is flushed) and
-     * leave the calls their grace period. */
+     * leave the calls their grace period. A listen stream gets its graceful-closure result. */
     mcp_live_end_streams(&s->ctx);
+    mcp_listen_end_all(&s->ctx);
 }

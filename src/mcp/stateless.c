@@ -13,6 +13,7 @@
 #include "mcp/call.h"
 #include "mcp/dispatch.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/listen.h"
 #include "mcp/session.h"
 
 #define META_VERSION "io.modelcontextprotocol/protocolVersion"
@@ -415,6 +416,14 @@ static int check_message(struct mcp_ctx *ctx, struct http_exchange *ex, const js
     return 0;
 }
 
+/* subscriptions/listen: a stream that stays open (listen.h), not a call. */
+static void stateless_listen(struct mcp_ctx *ctx, struct http_exchange *ex,
+                             const struct mcp_session *s, json_t *body)
+{
+    mcp_listen_open(ctx, ex, s, body);
+    json_decref(body);
+}
+
 void mcp_stateless_post(struct mcp_ctx *ctx, struct http_exchange *ex, const char *user,
                         json_t *body)
 {
@@ -425,6 +434,10 @@ void mcp_stateless_post(struct mcp_ctx *ctx, struct http_exchange *ex, const cha
         return;
     }
     const char *method = json_get_string(body, "method");
+    if (strcmp(method, "subscriptions/listen") == 0) {
+        stateless_listen(ctx, ex, &s, body);
+        return;
+    }
     if (!mcp_dispatch_stateless_method(method)) {
         refuse(ex, 404, json_object_get(body, "id"), JSONRPC_METHOD_NOT_FOUND, "Method not found",
                NULL);

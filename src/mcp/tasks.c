@@ -40,6 +40,11 @@ struct mcp_state_name mcp_key_task(const char *task_id)
     return task_name("task:{%s}", task_id);
 }
 
+struct mcp_state_name mcp_channel_task(const char *task_id)
+{
+    return task_name("mcp:task:%s", task_id);
+}
+
 struct mcp_state_name mcp_key_user_tasks(const char *owner)
 {
     char sha[65];
@@ -72,6 +77,11 @@ static bool declares(const json_t *caps)
 {
     return json_is_object(
         json_object_get(json_object_get(caps, "extensions"), MCP_TASKS_EXTENSION));
+}
+
+bool mcp_tasks_declared_in(const json_t *caps)
+{
+    return declares(caps);
 }
 
 bool mcp_tasks_declared(const struct mcp_call *c)
@@ -189,6 +199,79 @@ static uint64_t ttl_left(uint64_t created, uint64_t ttl)
     return end > now + 1000 ? end - now : 1000;
 }
 
+/* ---- status notifications ---- */
+
+struct task_find {
+    char id[MCP_TASK_ID_LEN + 1];
+    char *owner; /* NULL: publish on the task's channel instead */
+    struct store *store;
+    mcp_task_found_fn fn;
+    void *arg;
+};
+
+static void on_find_loaded(void *arg, int status, const struct store_str *items, size_t n)
+{
+    struct task_find *f = arg;
+    char *keep[MAX_FIELDS] = {0};
+    struct task_view v;
+    view_fill(&v, items, status == STORE_OK ? n : 0, keep);
+    json_t *task = NULL;
+    if (status == STORE_OK && n > 0 && v.owner && v.status &&
+        (!f->owner || strcmp(v.owner, f->owner) == 0))
+        task = task_json(f->id, &v);
+    if (f->fn) {
+        f->fn(f->arg, f->id, task);
+    } else if (task) {
+        size_t len = 0;
+        char *text = json_serialize(task, &len);
+        if (text)
+            store_publish(f->store, mcp_channel_task(f->id).s, text, len, NULL, NULL);
+        free(text);
+        json_decref(task);
+    }
+    json_decref(v.inputs);
+    free_kept(keep);
+    free(f->owner);
+    free(f);
+}
+
+static int find_start(struct mcp_ctx *ctx, const char *owner, const char *task_id,
+                      mcp_task_found_fn fn, void *arg)
+{
+    if (strlen(task_id) != MCP_TASK_ID_LEN ||
+        strspn(task_id, "0123456789abcdef") != MCP_TASK_ID_LEN)
+        return -1;
+    struct task_find *f = calloc(1, sizeof *f);
+    if (!f || (owner && !(f->owner = strdup(owner)))) {
+        free(f);
+        return -1;
+    }
+    memcpy(f->id, task_id, sizeof f->id);
+    f->store = ctx->store;
+    f->fn = fn;
+    f->arg = arg;
+    /* Read after the writes this instance queued before it: the store keeps their order. */
+    if (store_hgetall(ctx->store, mcp_key_task(task_id).s, on_find_loaded, f) != STORE_OK) {
+        free(f->owner);
+        free(f);
+        return -1;
+    }
+    return 0;
+}
+
+int mcp_tasks_find(struct mcp_ctx *ctx, const char *owner, const char *task_id,
+                   mcp_task_found_fn fn, void *arg)
+{
+    return owner && fn ? find_start(ctx, owner, task_id, fn, arg) : -1;
+}
+
+/* The task's status changed: its DetailedTask, read back as tasks/get would, goes to whoever
+ * follows its channel (subscriptions/listen streams on any instance). */
+static void publish_status(struct mcp_ctx *ctx, const char *task_id)
+{
+    find_start(ctx, NULL, task_id, NULL, NULL);
+}
+
 /* ---- the running task: a detached call whose sink is the record ---- */
 
 struct task_run {
@@ -285,6 +368,7 @@ static void run_finish(struct task_run *r, json_t *msg)
     }
     record_write(r, pairs, n);
     free(text);
+    publish_status(r->ctx, r->id);
     store_del(r->ctx->store, mcp_key_record(r->sess.id).s, NULL, NULL);
     store_del(r->ctx->store, mcp_key_owner(r->sess.id).s, NULL, NULL);
     log_write(r->ctx->log, LOG_INFO, "task ended",
@@ -311,6 +395,7 @@ static void run_input_request(struct task_run *r, json_t *msg)
                                 SV(now, strlen(now))};
     record_write(r, pairs, 4);
     free(text);
+    publish_status(r->ctx, r->id);
 }
 
 static void run_emit(struct mcp_sink *sink, json_t *msg, bool final)
@@ -612,6 +697,7 @@ static bool lost(struct mcp_call *c, const char *id, struct task_view *v)
                NULL);
     log_write(c->ctx->log, LOG_WARNING, "task lost: its lease expired",
               json_pack("{s:s}", "task", id));
+    publish_status(c->ctx, id);
     v->status = "failed";
     v->error = LOST_ERROR;
     v->msg = LOST_MESSAGE;
@@ -640,6 +726,7 @@ static void update_then(struct mcp_call *c, const char *id, const struct task_vi
     const json_t *responses = json_object_get(c->params, "inputResponses");
     const char *key;
     json_t *answer;
+    bool delivered = false;
     json_object_foreach((json_t *)responses, key, answer)
     {
         char *end;
@@ -654,7 +741,10 @@ static void update_then(struct mcp_call *c, const char *id, const struct task_vi
             json_pack("{s:s,s:I,s:O}", "jsonrpc", "2.0", "id", (json_int_t)rid, "result", answer);
         mcp_live_route_reply(c->ctx, v->sid, reply);
         json_decref(reply);
+        delivered = true;
     }
+    if (delivered) /* back to working once nothing is pending */
+        publish_status(c->ctx, id);
     ack(c);
 }
 

@@ -15,7 +15,10 @@
  * Owns the task keys (docs/redis-keys.md): task:{<id>} (hash: owner, status, msg, created,
  * updated, ttl, sid, callid, result or error, and one in:<key> field per pending input request)
  * and owner:{<sha256 of the owner>}:tasks (hash: task id -> expiry, the count behind
- * MAX_TASKS_PER_USER). Both expire with the task TTL (TASK_TTL_MS).
+ * MAX_TASKS_PER_USER). Both expire with the task TTL (TASK_TTL_MS). Every status change
+ * (working, input_required, completed, failed, cancelled) is published, as the DetailedTask
+ * tasks/get would answer, on the task's channel mcp:task:<id>, where subscriptions/listen streams
+ * (listen.h) that asked for the task follow it.
  */
 #ifndef MCPD_MCP_TASKS_H
 #define MCPD_MCP_TASKS_H
@@ -32,6 +35,19 @@
 struct mcp_state_name mcp_key_task(const char *task_id);
 /* owner:{<sha256 of the owner>}:tasks: the owner's tasks and their expiry (wall-clock ms). */
 struct mcp_state_name mcp_key_user_tasks(const char *owner);
+
+/* mcp:task:<id>: the task's status changes (the DetailedTask as JSON). */
+struct mcp_state_name mcp_channel_task(const char *task_id);
+
+/* Whether capabilities (a request's clientCapabilities) declare the extension. */
+bool mcp_tasks_declared_in(const json_t *caps);
+
+/* The task as tasks/get would show it to owner: fn(arg, task_id, task) with a new reference to
+ * the DetailedTask, or NULL when there is no such task of that owner (or the store failed). Returns
+ * 0, or -1 (fn will not run). */
+typedef void (*mcp_task_found_fn)(void *arg, const char *task_id, json_t *task);
+int mcp_tasks_find(struct mcp_ctx *ctx, const char *owner, const char *task_id,
+                   mcp_task_found_fn fn, void *arg);
 
 /* Whether this request's client declared the extension (in the request's _meta or its
  * session's capabilities) on a revision that has it (2026-07-28 and later). */

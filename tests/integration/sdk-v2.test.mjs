@@ -1,7 +1,8 @@
 // The official TypeScript SDK v2 client (@modelcontextprotocol/client 2.3.1) against the reference
 // pack: pinned to the stateless 2026-07-28 revision, in its 'auto' mode (probe with server/discover,
 // stay modern), and the v1 SDK (@modelcontextprotocol/sdk, initialize + session) on the same server
-// at the same time.
+// at the same time. The pinned client also holds a resource subscription through
+// subscriptions/listen (the reference timers at --timer-scale-percent 2: an update every 200 ms).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -14,7 +15,7 @@ import { startServer } from './lib/server.mjs';
 let srv;
 
 before(async () => {
-  srv = await startServer({ name: 'sdk-v2', features: 'reference' });
+  srv = await startServer({ name: 'sdk-v2', features: 'reference', extraArgs: ['--timer-scale-percent', '2'] });
 });
 
 after(async () => {
@@ -70,12 +71,37 @@ describe('SDK v2 client on 2026-07-28', () => {
     }
   });
 
-  test('the v1 SDK with a session beside a v2 client, interleaved', async () => {
+  test('listen: a resource subscription through subscriptions/listen receives notifications/resources/updated', async () => {
+    const client = await connectV2({ pin: '2026-07-28' });
+    const uri = 'test://static/resource/2';
+    const updates = [];
+    let enough;
+    const twoUpdates = new Promise((resolve) => { enough = resolve; });
+    client.setNotificationHandler('notifications/resources/updated', (n) => {
+      updates.push(n.params.uri);
+      if (updates.length >= 2) enough();
+    });
+    try {
+      const sub = await client.listen({ resourceSubscriptions: [uri], toolsListChanged: true });
+      // The reference pack has no listChanged capability: only the subscription is honoured.
+      assert.deepEqual(sub.honoredFilter, { resourceSubscriptions: [uri] });
+      const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`updates so far: ${updates}`)), 5000));
+      await Promise.race([twoUpdates, timeout]);
+      assert.deepEqual(new Set(updates), new Set([uri]));
+      await sub.close();
+      assert.equal(await sub.closed, 'local');
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('the v1 SDK with a session beside a v2 client in auto mode, interleaved', async () => {
     const v1 = new ClientV1({ name: 'mcpd-sdk-v1-test', version: '1.0.0' }, { capabilities: {} });
     const transport = new TransportV1(new URL(srv.url));
     await v1.connect(transport);
-    const v2 = await connectV2({ pin: '2026-07-28' });
+    const v2 = await connectV2('auto');
     try {
+      assert.equal(v2.getProtocolEra(), 'modern');
       assert.match(transport.sessionId, /^[0-9a-f-]{36}$/);
       const [a, b] = await Promise.all([
         v1.callTool({ name: 'echo', arguments: { message: 'v1' } }),

@@ -69,7 +69,7 @@ function assertError(r, status, id, code, message, data) {
 }
 
 describe('2026-07-28 results', () => {
-  test('server/discover: every revision, capabilities without listChanged/subscribe, identity and caching hints', async () => {
+  test('server/discover: every revision, capabilities (listChanged and subscribe: served on subscriptions/listen), identity and caching hints', async () => {
     const r = await post(srv.url, request('d-1', 'server/discover'));
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('mcp-session-id'), null);
@@ -77,7 +77,8 @@ describe('2026-07-28 results', () => {
       jsonrpc: '2.0', id: 'd-1',
       result: {
         supportedVersions: VERSIONS,
-        capabilities: { tools: {}, resources: {}, prompts: {}, logging: {}, completions: {},
+        capabilities: { tools: { listChanged: true }, resources: { subscribe: true, listChanged: true },
+          prompts: { listChanged: true }, logging: {}, completions: {},
           extensions: { 'io.modelcontextprotocol/tasks': {} } },
         resultType: 'complete',
         _meta: { 'io.modelcontextprotocol/serverInfo': SERVER_INFO },

@@ -16,6 +16,7 @@
 #include "mcp/features/conformance_mrtr.h"
 #include "mcp/features/conformance_tasks.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/listen.h"
 
 /* 1x1 truecolour PNG, one red pixel: IHDR(1,1,8,2), IDAT = zlib(filter 0, ff 00 00), IEND.
  * Generated for mcpd (not copied from the fixture); the suite only checks that it is base64. */
@@ -438,6 +439,45 @@ static void tool_custom_header(struct mcp_call *c, const json_t *args)
                  json_get_string(args, "region") ? json_get_string(args, "region") : "");
 }
 
+/* subscriptions/listen fixtures: announce a change to every listen stream, on any instance. */
+static void announce(struct mcp_call *c, int rc, const char *what)
+{
+    if (rc != 0)
+        mcp_call_error(c, JSONRPC_INTERNAL_ERROR, "Internal error: not published", NULL);
+    else
+        answer_textf(c, "Announced: %s", what);
+}
+
+static void tool_trigger_tool_change(struct mcp_call *c, const json_t *args)
+{
+    announce(c, mcp_listen_publish_list_changed(mcp_call_store(c), "tools"), "tools list changed");
+}
+
+static void tool_trigger_prompt_change(struct mcp_call *c, const json_t *args)
+{
+    announce(c, mcp_listen_publish_list_changed(mcp_call_store(c), "prompts"),
+             "prompts list changed");
+}
+
+static void tool_trigger_resource_change(struct mcp_call *c, const json_t *args)
+{
+    announce(c, mcp_listen_publish_list_changed(mcp_call_store(c), "resources"),
+             "resources list changed");
+}
+
+static const char URI_SCHEMA[] = "{\"type\":\"object\",\"properties\":{\"uri\":{\"type\":"
+                                 "\"string\"}},\"required\":[\"uri\"]}";
+
+static void tool_trigger_resource_update(struct mcp_call *c, const json_t *args)
+{
+    const char *uri = json_get_string(args, "uri");
+    if (!uri || !*uri) {
+        mcp_call_error(c, JSONRPC_INVALID_PARAMS, "Invalid params: uri must be a string", NULL);
+        return;
+    }
+    announce(c, mcp_listen_publish_resource_updated(mcp_call_store(c), uri), "resource updated");
+}
+
 #define TOOL(name_, desc_, schema_, fn_)                                                           \
     {                                                                                              \
         .name = name_, .title = NULL, .description = desc_, .input_schema = schema_,               \
@@ -490,6 +530,18 @@ static const struct mcp_tool TOOLS[] = {
                    NO_ARGS_SCHEMA, tool_streaming_elicitation),
     STATELESS_TOOL("test_custom_header", "Mirrors its region argument into Mcp-Param-Region",
                    CUSTOM_HEADER_SCHEMA, tool_custom_header),
+    STATELESS_TOOL("test_trigger_tool_change",
+                   "Announces a tools list change on subscriptions/listen streams", NO_ARGS_SCHEMA,
+                   tool_trigger_tool_change),
+    STATELESS_TOOL("test_trigger_prompt_change",
+                   "Announces a prompts list change on subscriptions/listen streams",
+                   NO_ARGS_SCHEMA, tool_trigger_prompt_change),
+    STATELESS_TOOL("test_trigger_resource_change",
+                   "Announces a resources list change on subscriptions/listen streams",
+                   NO_ARGS_SCHEMA, tool_trigger_resource_change),
+    STATELESS_TOOL("test_trigger_resource_update",
+                   "Announces an update of the resource uri on subscriptions/listen streams",
+                   URI_SCHEMA, tool_trigger_resource_update),
     CONF_MRTR_TOOLS,
     CONF_TASK_TOOLS,
 };
