@@ -21,10 +21,10 @@ const SHOT_DIR = path.resolve(ROOT, process.env.MCPD_LOG_DIR ?? 'build/test-logs
 
 /**
  * Chromium, headless. hostRules: extra `MAP name 127.0.0.1` rules (e.g. a non-loopback name
- * standing for a deployment); localhost always resolves, every other name fails.
+ * standing for a deployment); localhost and 127.0.0.1 always work, every other name fails.
  */
 export function launchBrowser(hostRules = []) {
-  const rules = [...hostRules, 'MAP * ~NOTFOUND', 'EXCLUDE localhost'].join(', ');
+  const rules = [...hostRules, 'MAP * ~NOTFOUND', 'EXCLUDE localhost', 'EXCLUDE 127.0.0.1'].join(', ');
   return puppeteer.launch({
     executablePath: CHROMIUM, headless: true, timeout: 30000, protocolTimeout: 30000,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check',
