@@ -5,8 +5,9 @@
 # layer_bins in lib.sh), on the memory store: the splash and root pages at desktop and phone
 # sizes (also the splash at a non-loopback name, mcpd.test) without console errors, failed
 # requests or CSP violations; the consent flow clicked through (Allow with the mock IdP's form,
-# Deny); the error page; the MCP Inspector web UI logging in and calling echo over /mcp and /sse;
-# the MCP Apps view rendered by a host page in a sandboxed iframe, calling echo through the host.
+# Deny); the error page; the MCP Inspector web UI logging in and calling echo over /mcp and /sse
+# and rendering the MCP Apps view; that view rendered by the test's own host page in a sandboxed
+# iframe, calling echo through the host.
 # One node test is one passed; `# fail` and `# cancelled` count as failed. Each page's screenshot
 # goes to build/test-logs/browser-<build>/<name>.png: every one in SCREENSHOTS must be there
 # after the run (one passed each), and the layer prints their paths. A missing chromium or
@@ -23,7 +24,8 @@ RUN_TIMEOUT=${BROWSER_TIMEOUT_S:-300}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 unset REDIS_URL REDIS_PASSWORD
 SCREENSHOTS=(splash-desktop splash-phone as-root-desktop as-root-phone consent idp error
-  host-splash-desktop host-splash-phone inspector-consent inspector-idp inspector-mcp inspector-sse app)
+  host-splash-desktop host-splash-phone inspector-consent inspector-idp inspector-mcp inspector-sse
+  inspector-app app)
 mkdir -p "$LOGDIR"
 
 if [ ! -x "$CHROMIUM" ]; then

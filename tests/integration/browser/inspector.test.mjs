@@ -4,14 +4,15 @@
 // the Inspector (in the browser) discovers the authorization server, registers itself and sends
 // the page to mcpd's consent page: Allow, the mock identity provider's form, Sign in, back at the
 // Inspector's /oauth/callback, connected; the Tools tab lists the reference pack's tools, echo is
-// called with a typed message and its result shown. Once over Streamable HTTP (/mcp) and once
+// called with a typed message and its result shown; over /mcp also the Apps tab, where the
+// Inspector renders mcp_apps_hello_world's view, which calls echo through it. Once over Streamable HTTP (/mcp) and once
 // over the legacy HTTP+SSE transport (/sse), each with its own login. The Inspector runs on free
 // loopback ports with a fresh HOME (its server list and state), secrets in memory, no browser
 // opened by it, and the page is opened at the URL it prints (http://127.0.0.1:<port>/?MCP_INSPECTOR_API_TOKEN=…,
 // so its OAuth redirect URI is http://127.0.0.1:<port>/oauth/callback); its page asks for Google Fonts, which the browser cannot resolve: that one
 // failed request and its console line are the only problems allowed, and only on the
 // Inspector's own origin. Screenshots: inspector-consent.png, inspector-idp.png,
-// inspector-mcp.png, inspector-sse.png.
+// inspector-mcp.png, inspector-sse.png, inspector-app.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -128,6 +129,31 @@ async function callEcho(page, message) {
   await waitForText(page, `Echo: ${message}`);
 }
 
+/**
+ * The Apps tab: the Inspector, a real MCP Apps host, renders mcp_apps_hello_world's view (its
+ * sandbox proxy on another port, the view in a srcdoc frame inside it), which completes the
+ * handshake, shows the tool result and calls echo through the Inspector.
+ */
+async function openApp(page) {
+  await page.click('label::-p-text(Apps)');
+  await waitForText(page, 'MCP Apps (1)');
+  const entry = await page.waitForFunction(() => [...document.querySelectorAll('button')]
+    .find((b) => b.offsetParent !== null && b.innerText.startsWith('mcp_apps_hello_world\n')), { timeout: STEP_MS });
+  await entry.asElement().click();
+  const view = await waitFor(() => page.frames().find((f) => f.url() === 'about:srcdoc' &&
+    f.parentFrame()?.url().endsWith('/sandbox')), STEP_MS, 'the app view frame');
+  await view.waitForFunction(() => document.getElementById('status')?.textContent.startsWith('Connected'), { timeout: STEP_MS });
+  assert.equal(await view.$eval('#status', (e) => e.textContent), 'Connected to MCP Inspector (protocol 2026-01-26)');
+  await view.waitForFunction(() => /Hello World MCP App loaded!/.test(document.getElementById('tool-result').textContent), { timeout: STEP_MS });
+  await view.$eval('#message', (i) => { i.value = ''; });
+  await view.type('#message', 'hello from the app in the Inspector');
+  await view.click('#call-echo');
+  await view.waitForFunction(() => document.getElementById('echo-answer').textContent === 'Echo: hello from the app in the Inspector',
+    { timeout: STEP_MS });
+  await view.$eval('#echo-answer', (e) => e.scrollIntoView());
+  await screenshot(page, 'inspector-app');
+}
+
 for (const [kind, transport, route] of [['mcp', 'streamable-http', '/mcp'], ['sse', 'sse (Server-Sent Events)', '/sse']]) {
   test(`the Inspector web UI connects to ${route} with the OAuth login and calls echo`, async () => {
     const { page, problems } = await newPage(browser);
@@ -144,6 +170,7 @@ for (const [kind, transport, route] of [['mcp', 'streamable-http', '/mcp'], ['ss
     await connectWithLogin(page, id, kind === 'mcp');
     await callEcho(page, `hello over ${route}`);
     await screenshot(page, `inspector-${kind}`);
+    if (kind === 'mcp') await openApp(page);
     // The server's card: connected, with the transport and URL it was given.
     await page.click('label::-p-text(Servers)');
     const card = await page.waitForFunction((sel) => {
