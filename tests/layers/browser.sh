@@ -25,7 +25,7 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 unset REDIS_URL REDIS_PASSWORD
 SCREENSHOTS=(splash-desktop splash-phone as-root-desktop as-root-phone consent idp error
   host-splash-desktop host-splash-phone inspector-consent inspector-idp inspector-mcp inspector-sse
-  inspector-app app)
+  inspector-app inspector-deny app)
 mkdir -p "$LOGDIR"
 
 if [ ! -x "$CHROMIUM" ]; then

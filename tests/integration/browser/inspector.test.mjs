@@ -6,13 +6,14 @@
 // Inspector's /oauth/callback, connected; the Tools tab lists the reference pack's tools, echo is
 // called with a typed message and its result shown; over /mcp also the Apps tab, where the
 // Inspector renders mcp_apps_hello_world's view, which calls echo through it. Once over Streamable HTTP (/mcp) and once
-// over the legacy HTTP+SSE transport (/sse), each with its own login. The Inspector runs on free
+// over the legacy HTTP+SSE transport (/sse), each with its own login; and Deny on the consent page
+// brings the Inspector back with access_denied and the server not connected. The Inspector runs on free
 // loopback ports with a fresh HOME (its server list and state), secrets in memory, no browser
 // opened by it, and the page is opened at the URL it prints (http://127.0.0.1:<port>/?MCP_INSPECTOR_API_TOKEN=…,
 // so its OAuth redirect URI is http://127.0.0.1:<port>/oauth/callback); its page asks for Google Fonts, which the browser cannot resolve: that one
 // failed request and its console line are the only problems allowed, and only on the
 // Inspector's own origin. Screenshots: inspector-consent.png, inspector-idp.png,
-// inspector-mcp.png, inspector-sse.png, inspector-app.png.
+// inspector-mcp.png, inspector-sse.png, inspector-app.png, inspector-deny.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -153,6 +154,31 @@ async function openApp(page) {
   await view.$eval('#echo-answer', (e) => e.scrollIntoView());
   await screenshot(page, 'inspector-app');
 }
+
+// First, while the Inspector holds no token for the URL (once logged in, it would connect without asking).
+test('Deny on the consent page sends the Inspector back with access_denied, not connected', async () => {
+  const { page } = await newPage(browser);
+  await page.goto(inspector.url, { waitUntil: 'domcontentloaded' });
+  await waitForText(page, 'Add Servers');
+  const id = 'mcpd-deny';
+  await addServer(page, id, 'streamable-http', `${mcp}/mcp`);
+  await page.click(`input[role=switch][aria-label='Connect or disconnect "${id}"']`);
+  await page.waitForSelector('#deny', { timeout: STEP_MS });
+  await Promise.all([page.waitForNavigation(), page.click('#deny')]);
+  const back = new URL(page.url());
+  assert.equal(back.origin, inspector.origin);
+  assert.equal(back.pathname, '/oauth/callback');
+  assert.equal(back.searchParams.get('error'), 'access_denied');
+  assert.equal(back.searchParams.get('code'), null);
+  // The Inspector names the refusal with mcpd's error_description and leaves the server off.
+  await waitForText(page, 'Error: access_denied. Details: The user denied the request.');
+  const sw = `input[role=switch][aria-label='Connect or disconnect "${id}"']`;
+  await page.waitForSelector(sw);
+  assert.equal(await page.$eval(sw, (i) => i.checked), false);
+  await waitForText(page, 'Failed');
+  await screenshot(page, 'inspector-deny');
+  await page.close();
+});
 
 for (const [kind, transport, route] of [['mcp', 'streamable-http', '/mcp'], ['sse', 'sse (Server-Sent Events)', '/sse']]) {
   test(`the Inspector web UI connects to ${route} with the OAuth login and calls echo`, async () => {
