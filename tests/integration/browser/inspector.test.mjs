@@ -69,7 +69,14 @@ before(async () => {
 after(async () => {
   await browser?.close();
   if (inspector) {
-    inspector.proc.kill('SIGTERM');
+    const { proc } = inspector;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
     rmSync(inspector.home, { recursive: true, force: true });
   }
   await mcpd?.stop();
