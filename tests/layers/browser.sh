@@ -24,6 +24,7 @@ RUN_TIMEOUT=${BROWSER_TIMEOUT_S:-300}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 unset REDIS_URL REDIS_PASSWORD
 SCREENSHOTS=(splash-desktop splash-phone as-root-desktop as-root-phone consent idp error
+  consent-phone idp-phone error-phone
   host-splash-desktop host-splash-phone inspector-consent inspector-idp inspector-mcp inspector-sse
   inspector-app inspector-deny app)
 mkdir -p "$LOGDIR"

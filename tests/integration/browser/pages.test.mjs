@@ -5,8 +5,9 @@
 // the consent flow is clicked through: Allow, the mock identity provider's form (a typed user
 // name), back at the client's redirect URI (a listener of this test) with code and state, and the
 // code works at /token; Deny comes back with error=access_denied and the state; a bad client gets
-// the HTML error page. Each page is screenshot into the layer's log directory. The browser may
-// only resolve localhost (every other name fails), so nothing leaves the machine.
+// the HTML error page; at phone size the consent, mock IdP and error pages fit the screen. Each
+// page is screenshot into the layer's log directory. The browser may only resolve localhost and
+// 127.0.0.1 (every other name fails), so nothing leaves the machine.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -148,6 +149,25 @@ test('an unknown client gets the HTML error page, rendered, with no CSP violatio
   await assertRendered(page);
   await screenshot(page, 'error');
   // Chrome reports the page's own 400 on the console; nothing else may appear.
+  assert.deepEqual(problems.filter((p) => !/Failed to load resource: the server responded with a status of 400/.test(p)), []);
+  await page.close();
+});
+
+test('at phone size the consent page, the mock IdP page and the error page fit the screen, with no problem', async () => {
+  const { page, problems } = await newPage(PHONE);
+  await page.goto(authorizeUrl('browser-phone', pkce().challenge), { waitUntil: 'networkidle0' });
+  assert.equal(await page.title(), 'MCP Server Authorization');
+  await assertRendered(page);
+  await screenshot(page, 'consent-phone');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.tap('#allow')]);
+  assert.equal(await page.title(), 'Upstream Provider Authentication');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling (${overflow} px)`);
+  await screenshot(page, 'idp-phone');
+  const res = await page.goto(`${as}/authorize?response_type=code&client_id=nope`, { waitUntil: 'networkidle0' });
+  assert.equal(res.status(), 400);
+  await assertRendered(page);
+  await screenshot(page, 'error-phone');
   assert.deepEqual(problems.filter((p) => !/Failed to load resource: the server responded with a status of 400/.test(p)), []);
   await page.close();
 });
