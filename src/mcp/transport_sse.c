@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "app/config.h"
+#include "app/metrics.h"
 #include "lib/crypto.h"
 #include "http/http_response.h"
 #include "lib/json.h"
@@ -163,6 +164,9 @@ static void sse_initialize(struct sse_stream *s, const struct mcp_session *sess,
         reply = jsonrpc_result(json_object_get(m, "id"),
                                mcp_dispatch_initialize_result(s->ctx->dispatch, version));
     }
+    if (s->ctx->metrics) /* answered here, not as a call (as on /mcp) */
+        metrics_count_call(s->ctx->metrics, "initialize",
+                           json_object_get(reply, "error") ? METRICS_CALL_ERROR : METRICS_CALL_OK);
     s->refs++;
     sink_emit(&s->sink, reply, true);
 }
