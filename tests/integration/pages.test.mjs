@@ -122,6 +122,13 @@ test('README.md shows the banner mcpd all prints (on the default ports)', async 
   } else {
     assert.equal(onDefaults, shown[1]);
   }
+  // The Inspector the banner and README name is the one the tests pin and scripts/deps.sh installs.
+  const pinned = JSON.parse(readFileSync(path.join(ROOT, 'tests/integration/package.json'), 'utf8'))
+    .dependencies['@modelcontextprotocol/inspector'];
+  assert.match(pinned, /^\d+\.\d+\.\d+$/, 'the Inspector is pinned to one version');
+  const named = [...`${banner}\n${readme}`.matchAll(/@modelcontextprotocol\/inspector@([0-9.]+)/g)].map((m) => m[1]);
+  assert.ok(named.length >= 3, 'the banner and README name the Inspector with its version');
+  for (const v of named) assert.equal(v, pinned);
 });
 
 const CONSENT_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'none'; img-src 'self' data:; "
