@@ -63,6 +63,8 @@ static void sse_close(struct sse_stream *s, bool end_response)
         return;
     struct http_exchange *ex = s->ex;
     s->ex = NULL;
+    if (s->ctx->metrics)
+        metrics_stream_closed(s->ctx->metrics);
     store_unsubscribe(s->inbox);
     if (s->notify)
         store_unsubscribe(s->notify);
@@ -295,6 +297,8 @@ static void sse_start(struct sse_stream *s)
     mcp_live_add_member(s->live, &s->member);
     http_response_header(s->ex, "Cache-Control", "no-cache, no-transform");
     http_sse_begin(s->ex, 200);
+    if (s->ctx->metrics) /* closed in sse_close, the only way a started stream ends */
+        metrics_stream_opened(s->ctx->metrics);
     s->notifier = mcp_notifier_start(s->ctx, s->sid, notifier_write, s);
     uv_timer_init(s->ctx->loop, &s->heartbeat);
     s->heartbeat.data = s;

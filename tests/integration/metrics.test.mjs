@@ -190,7 +190,7 @@ test('the counters move by what was done', async () => {
   }
 });
 
-test('initialize over the legacy /sse transport is counted as a call', async () => {
+test('initialize over the legacy /sse transport is counted as a call; its stream as an SSE stream', async () => {
   const port = await freePort();
   const p = await spawnMcpd({ name: 'metrics-sse', waitPorts: [port], args: ['mcp', '--no-auth', '--port', String(port)] });
   others.push(p);
@@ -215,10 +215,15 @@ test('initialize over the legacy /sse transport is counted as a call', async () 
       params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
   assert.equal(post.status, 202);
   await readUntil(/"protocolVersion"/);
+  const open = delta(m0, await scrape(origin));
+  assert.equal(open['mcpd_mcp_calls_total{role="mcp",method="initialize",outcome="ok"}'], 1, JSON.stringify(open));
+  assert.equal(open['mcpd_http_requests_total{role="mcp",route="/message",code="2xx"}'], 1);
+  // The legacy stream counts as an SSE stream while it is open.
+  assert.equal(open['mcpd_sse_streams_opened_total{role="mcp"}'], 1);
+  assert.equal(open['mcpd_sse_streams_open{role="mcp"}'], 1);
   ctl.abort();
-  const d = delta(m0, await scrape(origin));
-  assert.equal(d['mcpd_mcp_calls_total{role="mcp",method="initialize",outcome="ok"}'], 1, JSON.stringify(d));
-  assert.equal(d['mcpd_http_requests_total{role="mcp",route="/message",code="2xx"}'], 1);
+  await until('the closed /sse stream to leave the gauge', async () =>
+    (await scrape(origin)).get('mcpd_sse_streams_open{role="mcp"}') === m0.get('mcpd_sse_streams_open{role="mcp"}'));
 });
 
 test('a store error on Redis (redis-server killed) is counted; latency counts grow', async (t) => {
