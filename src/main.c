@@ -157,14 +157,13 @@ static void print_banner(const struct app *a)
     /* The MCP Inspector v2 flow, as README.md tells it: its UI starts at an empty server list,
      * and the OAuth flow shows our two pages in the browser. */
     if (a->mcp && !c->no_auth)
-        fprintf(
-            stderr,
-            "  connect: in a second terminal, npx @modelcontextprotocol/inspector (from a\n"
-            "    checkout: see README.md); in its page, Add Servers, + Add manually, transport\n"
-            "    streamable-http, URL %s/mcp, Add, then switch it on. The browser\n"
-            "    shows mcpd's consent page (Allow), then the mock identity provider's\n"
-            "    page (Sign in, as \"demo user\" or any name)\n",
-            c->base_uri);
+        fprintf(stderr,
+                "  connect: in a second terminal, npx @modelcontextprotocol/inspector@2.12.0\n"
+                "    (from a checkout: see README.md); in its page, Add Servers, + Add manually,\n"
+                "    transport streamable-http, URL %s/mcp, Add, then switch it on. The browser\n"
+                "    shows mcpd's consent page (Allow), then the mock identity provider's\n"
+                "    page (Sign in, as \"demo user\" or any name)\n",
+                c->base_uri);
     fprintf(stderr, "  logs: JSON lines on stdout; Ctrl-C stops\n");
 }
 

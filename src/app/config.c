@@ -646,8 +646,10 @@ static const struct {
     const char *help;
 } roles[] = {
     {"mcp", ROLE_MCP,
-     "MCP resource server: /mcp, /sse, /message, /health (the default); MCP revisions "
-     "2024-11-05 to 2025-11-25 with sessions (initialize), 2026-07-28 stateless"},
+     "MCP resource server (the default): on /mcp (Streamable HTTP) the MCP revisions "
+     "2024-11-05, 2025-03-26, 2025-06-18 and 2025-11-25 with sessions (initialize) and "
+     "2026-07-28 stateless; the legacy HTTP+SSE transport on /sse and /message; /health, "
+     "/metrics"},
     {"auth", ROLE_AUTH, "OAuth 2.1 authorization server and mock upstream identity provider"},
     {"all", ROLE_ALL, "both listeners in one process"},
 };

@@ -1,6 +1,7 @@
 /* A role's counters and the /metrics page (see metrics.h). */
 #include "app/metrics.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -31,6 +32,8 @@ _Static_assert(sizeof methods / sizeof methods[0] <= METRICS_METHODS, "METRICS_M
 #define NMETHODS (sizeof methods / sizeof methods[0])
 
 static const char *const outcomes[METRICS_OUTCOMES] = {"ok", "error", "cancelled"};
+static const uint64_t latency_bounds_ms[METRICS_LATENCY_BUCKETS] = METRICS_LATENCY_BOUNDS_MS;
+static const char *const store_kinds[STORE_OP_KINDS] = {"read", "write", "publish"};
 
 void metrics_init(struct metrics *m, const char *role, const char *const *routes, size_t nroutes,
                   const char *token_path)
@@ -65,6 +68,16 @@ void metrics_count_response(struct metrics *m, const char *path, int status)
         else if (status >= 400 && status < 500)
             m->tokens_refused++;
     }
+}
+
+void metrics_observe_latency(struct metrics *m, const char *path, uint64_t elapsed_ms)
+{
+    size_t r = route_index(m, path);
+    size_t b = 0;
+    while (b < METRICS_LATENCY_BUCKETS && elapsed_ms > latency_bounds_ms[b])
+        b++;
+    m->latency[r][b]++;
+    m->latency_sum_ms[r] += elapsed_ms;
 }
 
 void metrics_count_call(struct metrics *m, const char *method, enum metrics_outcome outcome)
@@ -123,6 +136,101 @@ static int render_requests(const struct metrics *m, struct buf *out)
     return rc;
 }
 
+/* One histogram's samples: buckets (not cumulative) with bounds in seconds, sum in seconds.
+ * labels is the rest of the label set after role, e.g. ",route=\"/mcp\"". */
+struct histogram {
+    const char *name;
+    const char *labels;
+    const uint64_t *buckets; /* nbounds + 1 */
+    const double *bounds_s;  /* nbounds */
+    size_t nbounds;
+    double sum_s;
+};
+
+static int render_histogram(const struct metrics *m, struct buf *out, const struct histogram *h)
+{
+    uint64_t cumulative = 0;
+    int rc = BUF_OK;
+    for (size_t i = 0; rc == BUF_OK && i <= h->nbounds; i++) {
+        cumulative += h->buckets[i];
+        if (i < h->nbounds)
+            rc = buf_printf(out, "%s_bucket{role=\"%s\"%s,le=\"%g\"} %llu\n", h->name, m->role,
+                            h->labels, h->bounds_s[i], (unsigned long long)cumulative);
+        else
+            rc = buf_printf(out, "%s_bucket{role=\"%s\"%s,le=\"+Inf\"} %llu\n", h->name, m->role,
+                            h->labels, (unsigned long long)cumulative);
+    }
+    if (rc == BUF_OK)
+        rc = buf_printf(out, "%s_sum{role=\"%s\"%s} %.6f\n%s_count{role=\"%s\"%s} %llu\n", h->name,
+                        m->role, h->labels, h->sum_s, h->name, m->role, h->labels,
+                        (unsigned long long)cumulative);
+    return rc;
+}
+
+static int render_latency(const struct metrics *m, struct buf *out)
+{
+    double bounds[METRICS_LATENCY_BUCKETS];
+    char labels[64];
+    for (size_t i = 0; i < METRICS_LATENCY_BUCKETS; i++)
+        bounds[i] = (double)latency_bounds_ms[i] / 1e3;
+    int rc = family(out, "mcpd_http_request_duration_seconds", "histogram",
+                    "Time from a request's last byte to its answer's status line, by route.");
+    for (size_t r = 0; rc == BUF_OK && r <= m->nroutes; r++) {
+        snprintf(labels, sizeof labels, ",route=\"%s\"", r < m->nroutes ? m->routes[r] : "other");
+        struct histogram h = {"mcpd_http_request_duration_seconds",
+                              labels,
+                              m->latency[r],
+                              bounds,
+                              METRICS_LATENCY_BUCKETS,
+                              (double)m->latency_sum_ms[r] / 1e3};
+        rc = render_histogram(m, out, &h);
+    }
+    return rc;
+}
+
+static int render_store(const struct metrics *m, const struct store_stats *st, struct buf *out)
+{
+    double bounds[STORE_LATENCY_BUCKETS];
+    char labels[32];
+    for (size_t i = 0; i < STORE_LATENCY_BUCKETS; i++)
+        bounds[i] = (double)store_latency_bound_us(i) / 1e6;
+    int rc =
+        family(out, "mcpd_store_errors_total", "counter",
+               "Store operations that failed (Redis unreachable, a refused command), by kind.");
+    for (int k = 0; rc == BUF_OK && k < STORE_OP_KINDS; k++)
+        rc = buf_printf(out, "mcpd_store_errors_total{role=\"%s\",op=\"%s\"} %llu\n", m->role,
+                        store_kinds[k], (unsigned long long)st->errors[k]);
+    if (rc == BUF_OK)
+        rc = family(out, "mcpd_store_operation_duration_seconds", "histogram",
+                    "Time from issuing a store operation to its completion, by kind.");
+    for (int k = 0; rc == BUF_OK && k < STORE_OP_KINDS; k++) {
+        snprintf(labels, sizeof labels, ",op=\"%s\"", store_kinds[k]);
+        struct histogram h = {"mcpd_store_operation_duration_seconds",
+                              labels,
+                              st->latency[k],
+                              bounds,
+                              STORE_LATENCY_BUCKETS,
+                              (double)st->latency_sum_us[k] / 1e6};
+        rc = render_histogram(m, out, &h);
+    }
+    return rc;
+}
+
+static int render_introspection(const struct metrics *m, const struct metrics_introspection *in,
+                                struct buf *out)
+{
+    int rc = family(out, "mcpd_introspection_cache_total", "counter",
+                    "Bearer token checks answered from the token cache (hit) or by introspection "
+                    "(miss).");
+    if (rc == BUF_OK)
+        rc = buf_printf(out,
+                        "mcpd_introspection_cache_total{role=\"%s\",result=\"hit\"} %llu\n"
+                        "mcpd_introspection_cache_total{role=\"%s\",result=\"miss\"} %llu\n",
+                        m->role, (unsigned long long)in->hits, m->role,
+                        (unsigned long long)in->misses);
+    return rc;
+}
+
 static int render_tokens(const struct metrics *m, struct buf *out)
 {
     int rc = family(out, "mcpd_auth_tokens_total", "counter",
@@ -170,6 +278,12 @@ static int gauge(const struct metrics *m, struct buf *out, const char *name, con
 int metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct buf *out)
 {
     int rc = render_requests(m, out);
+    if (rc == BUF_OK)
+        rc = render_latency(m, out);
+    if (rc == BUF_OK && g->store)
+        rc = render_store(m, g->store, out);
+    if (rc == BUF_OK && g->introspection)
+        rc = render_introspection(m, g->introspection, out);
     if (rc == BUF_OK && m->token_path)
         rc = render_tokens(m, out);
     if (rc == BUF_OK && g->calls_in_flight >= 0)

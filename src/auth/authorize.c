@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/cimd.h"
 #include "auth/pages.h"
 #include "auth/server_internal.h"
 #include "auth/uri.h"
@@ -53,8 +54,13 @@ static void on_code(void *arg, const struct oauth_error *err, const char *code)
         redirect_error(r, err->error, err->description);
         return;
     }
-    struct oauth_consent c = {r->client->id, json_get_string(r->client->record, "client_name"),
-                              r->redirect_uri, effective_scope(r), code};
+    struct oauth_consent c = {.client_id = r->client->id,
+                              .client_name = json_get_string(r->client->record, "client_name"),
+                              .redirect_uri = r->redirect_uri,
+                              .scope = effective_scope(r),
+                              .resource = auth_param(r, "resource"),
+                              .code = code,
+                              .client_is_url = oauth_cimd_is_url(r->client->id)};
     auth_reply_html(r, OAUTH_CONSENT_CSP, oauth_page_consent(&c));
 }
 

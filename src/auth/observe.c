@@ -33,6 +33,8 @@ void auth_on_status(void *arg, const struct http_request *req, int status)
 {
     struct auth_server *s = arg;
     metrics_count_response(&s->metrics, req ? req->path : NULL, status);
+    if (req)
+        metrics_observe_latency(&s->metrics, req->path, uv_now(s->store->loop) - req->received_ms);
 }
 
 /* GET /metrics: loopback only unless METRICS_TOKEN is set (then its bearer token). */
@@ -46,6 +48,9 @@ void auth_handle_metrics(struct auth_req *r)
                                .calls_in_flight = -1,
                                .store_up = store_healthy(r->s->store),
                                .auth_up = -1};
+    struct store_stats st;
+    store_stats_read(r->s->store, &st);
+    g.store = &st;
     struct buf b;
     buf_init(&b, 0);
     if (metrics_render(&r->s->metrics, &g, &b) != BUF_OK) {

@@ -106,6 +106,30 @@ static void uri_host(const char *uri, char *out, size_t size)
     out[n] = '\0';
 }
 
+/* A metadata document client's URL as "scheme://host/…" (the path left out: the host is who
+ * vouches for the document), into out. */
+static void uri_origin_ellipsis(const char *uri, char *out, size_t size)
+{
+    char host[256];
+    const char *sep = strstr(uri, "://");
+    uri_host(uri, host, sizeof host);
+    snprintf(out, size, "%.*s://%s/\u2026", sep ? (int)(sep - uri) : 0, uri, host);
+}
+
+/* The client's rows: name and id, and for a metadata document client where it came from. */
+static int consent_client(struct buf *b, const struct oauth_consent *c)
+{
+    char from[300];
+    int rc = detail(b, "Client Application", c->client_name ? c->client_name : c->client_id);
+    if (rc == BUF_OK && c->client_is_url) {
+        uri_origin_ellipsis(c->client_id, from, sizeof from);
+        rc = detail(b, "Client metadata from", from);
+    }
+    if (rc == BUF_OK)
+        rc = detail(b, "Client ID", c->client_id);
+    return rc;
+}
+
 char *oauth_page_consent(const struct oauth_consent *c)
 {
     struct buf b;
@@ -115,18 +139,23 @@ char *oauth_page_consent(const struct oauth_consent *c)
     int rc = page_open(&b, "MCP Server Authorization", "MCP");
     if (rc == BUF_OK)
         rc = buf_append_str(&b, "<h1>Authorization Required</h1><p>A client application wants "
-                                "to connect to your MCP server on your behalf.</p><div "
-                                "class=\"box\">");
-    /* Registered client data is escaped, '=' included, so the first "state=" is the Allow
-     * link's. */
+                                "to connect to your MCP server on your behalf.</p>");
+    if (rc == BUF_OK && c->client_is_url)
+        rc = buf_append_str(&b, "<p id=\"cimd\">This client did not register here: it is "
+                                "identified by the URL of its metadata document, and its name "
+                                "is what that document says. Trust it as far as you trust the "
+                                "site that serves the document.</p>");
     if (rc == BUF_OK)
-        rc = detail(&b, "Client Application", c->client_name ? c->client_name : c->client_id);
+        rc = buf_append_str(&b, "<div class=\"box\">");
+    /* Client data is escaped, '=' included, so the first "state=" is the Allow link's. */
     if (rc == BUF_OK)
-        rc = detail(&b, "Client ID", c->client_id);
+        rc = consent_client(&b, c);
     if (rc == BUF_OK)
         rc = detail(&b, "Redirects to", host[0] ? host : c->redirect_uri);
     if (rc == BUF_OK)
         rc = detail(&b, "Requested Scope", c->scope);
+    if (rc == BUF_OK)
+        rc = detail(&b, "Resource", c->resource);
     if (rc == BUF_OK)
         rc = buf_append_str(
             &b, "</div><p>Allow sends you to the identity provider to sign in; the client then "

@@ -37,13 +37,16 @@ struct oauth_consent {
     const char *client_name; /* NULL: the client registered none */
     const char *redirect_uri;
     const char *scope;
-    const char *code; /* 64 hex, ours */
+    const char *resource; /* the RFC 8707 resource asked for; NULL: none named */
+    const char *code;     /* 64 hex, ours */
+    bool client_is_url;   /* a Client ID Metadata Document client: client_id is its URL */
 };
 
-/* The consent page: the client (name and id), the host its redirect URI names, the requested
- * scope, an "Allow" link to the mock IdP whose href carries the code as the IdP's state (the
- * first "state=" in the page: the e2e contract) and a "Deny" link to OAUTH_DENY_PATH. The caller
- * frees the result; NULL on allocation failure. */
+/* The consent page: the client (name and id; for a metadata document client also where its
+ * metadata came from, scheme://host/…, and that its name is that document's claim), the host its
+ * redirect URI names, the requested scope and resource, an "Allow" link to the mock IdP whose href
+ * carries the code as the IdP's state (the first "state=" in the page: the e2e contract) and a
+ * "Deny" link to OAUTH_DENY_PATH. The caller frees the result; NULL on allocation failure. */
 char *oauth_page_consent(const struct oauth_consent *c);
 /* The mock upstream IdP page: a plain form (no script) with a user name field ("demo user") that
  * GETs redirect_uri with state, code and userId. */

@@ -414,6 +414,12 @@ void verifier_start(struct verifier *v)
     start_fetch(v);
 }
 
+void verifier_cache_stats(const struct verifier *v, uint64_t *hits, uint64_t *misses)
+{
+    *hits = v->cache_hits;
+    *misses = v->cache_misses;
+}
+
 bool verifier_available(const struct verifier *v)
 {
     return v->available && !v->credential_refused && !v->closing;
@@ -646,11 +652,13 @@ void verifier_check(struct verifier *v, const struct http_request *req, verifier
     crypto_sha256_hex(token, len, key);
     struct vc_entry *e = hashmap_get(v->cache, key, KEY_LEN);
     if (e && entry_fresh(v, e)) {
+        v->cache_hits++;
         deliver_entry(e, fn, arg);
         return;
     }
     if (e)
         cache_remove(v, e);
+    v->cache_misses++;
     introspect(v, key, token, len, fn, arg);
 }
 

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "http/http_server.h"
@@ -68,6 +69,8 @@ struct verifier *verifier_new(uv_loop_t *loop, const struct config *cfg, struct 
  * every auth_check_interval_ms until it answers 2xx with a JSON object. */
 void verifier_start(struct verifier *v);
 bool verifier_available(const struct verifier *v);
+/* Bearer checks so far answered from the token cache (hits) and by introspection (misses). */
+void verifier_cache_stats(const struct verifier *v, uint64_t *hits, uint64_t *misses);
 
 /* Check the request's bearer token and call fn once with the outcome. fn runs before this
  * returns when the answer needs no introspection (no or malformed header, cached result, AS

@@ -32,6 +32,8 @@ struct verifier {
     unsigned open_handles; /* while closing: the timer and the client not yet closed */
     void (*done)(void *);
     void *done_arg;
+    uint64_t cache_hits;   /* checks answered from the cache (for /metrics) */
+    uint64_t cache_misses; /* checks that needed an introspection */
     /* Derived from the configuration once. */
     char *metadata_url;   /* AUTH_SERVER_URL's RFC 8414 §3.1 metadata URL */
     char *introspect_url; /* {AUTH_SERVER_URL}/introspect */

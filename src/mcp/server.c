@@ -85,6 +85,8 @@ static void on_status(void *arg, const struct http_request *req, int status)
 {
     struct mcp_server *s = arg;
     metrics_count_response(&s->metrics, req ? req->path : NULL, status);
+    if (req)
+        metrics_observe_latency(&s->metrics, req->path, uv_now(s->ctx.loop) - req->received_ms);
 }
 
 /* GET /metrics: loopback only unless METRICS_TOKEN is set (then its bearer token, from
@@ -101,6 +103,14 @@ static void respond_metrics(struct mcp_server *s, struct http_exchange *ex)
         .store_up = store_healthy(s->ctx.store),
         .auth_up = !s->verifier ? -1 : verifier_available(s->verifier),
     };
+    struct store_stats st;
+    struct metrics_introspection in;
+    store_stats_read(s->ctx.store, &st);
+    g.store = &st;
+    if (s->verifier) {
+        verifier_cache_stats(s->verifier, &in.hits, &in.misses);
+        g.introspection = &in;
+    }
     struct buf b;
     buf_init(&b, 0);
     if (metrics_render(&s->metrics, &g, &b) != BUF_OK) {

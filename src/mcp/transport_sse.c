@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "app/config.h"
+#include "app/metrics.h"
 #include "lib/crypto.h"
 #include "http/http_response.h"
 #include "lib/json.h"
@@ -62,6 +63,8 @@ static void sse_close(struct sse_stream *s, bool end_response)
         return;
     struct http_exchange *ex = s->ex;
     s->ex = NULL;
+    if (s->ctx->metrics)
+        metrics_stream_closed(s->ctx->metrics);
     store_unsubscribe(s->inbox);
     if (s->notify)
         store_unsubscribe(s->notify);
@@ -163,6 +166,9 @@ static void sse_initialize(struct sse_stream *s, const struct mcp_session *sess,
         reply = jsonrpc_result(json_object_get(m, "id"),
                                mcp_dispatch_initialize_result(s->ctx->dispatch, version));
     }
+    if (s->ctx->metrics) /* answered here, not as a call (as on /mcp) */
+        metrics_count_call(s->ctx->metrics, "initialize",
+                           json_object_get(reply, "error") ? METRICS_CALL_ERROR : METRICS_CALL_OK);
     s->refs++;
     sink_emit(&s->sink, reply, true);
 }
@@ -291,6 +297,8 @@ static void sse_start(struct sse_stream *s)
     mcp_live_add_member(s->live, &s->member);
     http_response_header(s->ex, "Cache-Control", "no-cache, no-transform");
     http_sse_begin(s->ex, 200);
+    if (s->ctx->metrics) /* closed in sse_close, the only way a started stream ends */
+        metrics_stream_opened(s->ctx->metrics);
     s->notifier = mcp_notifier_start(s->ctx, s->sid, notifier_write, s);
     uv_timer_init(s->ctx->loop, &s->heartbeat);
     s->heartbeat.data = s;

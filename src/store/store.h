@@ -89,10 +89,38 @@ struct store_ops {
     void (*close)(struct store *, void (*done)(void *), void *);
 };
 
+/* What the store counts of its own operations, for /metrics (read with store_stats_read). Every
+ * command issued through the store_* wrappers below is one operation of a kind; it ends when its
+ * callback runs (or when it could not be issued) and is an error when its status is not
+ * STORE_OK. Subscriptions are not counted. */
+enum store_op_kind {
+    STORE_OP_READ,    /* get, hget, hgetall, smembers, log_read */
+    STORE_OP_WRITE,   /* set, del, expire, incr, hset, hincrby, hdel, sadd, srem, log_append */
+    STORE_OP_PUBLISH, /* publish */
+    STORE_OP_KINDS
+};
+
+/* Upper bounds of the latency buckets, in microseconds; a last bucket takes the rest. */
+#define STORE_LATENCY_BOUNDS_US                                                                    \
+    {                                                                                              \
+        100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000                             \
+    }
+#define STORE_LATENCY_BUCKETS 10
+
+struct store_stats {
+    uint64_t ops[STORE_OP_KINDS];    /* operations ended */
+    uint64_t errors[STORE_OP_KINDS]; /* of those, ended with an error */
+    /* Operations by latency: bucket i holds those at most bound i (and above bound i-1);
+     * bucket STORE_LATENCY_BUCKETS those above the last bound. Not cumulative. */
+    uint64_t latency[STORE_OP_KINDS][STORE_LATENCY_BUCKETS + 1];
+    uint64_t latency_sum_us[STORE_OP_KINDS];
+};
+
 struct store {
     const struct store_ops *ops;
     uv_loop_t *loop;
     struct logger *log;
+    struct store_stats stats; /* zero when the backend allocates the store; store.c owns it */
 };
 
 /* The embedded in-memory backend (no REDIS_URL). */
@@ -165,6 +193,10 @@ int store_log_read(struct store *s, const char *key, uint64_t after_seq, size_t 
                    store_log_cb cb, void *arg);
 
 bool store_healthy(struct store *s);
+/* A copy of the store's operation counters so far (all zero for NULL). */
+void store_stats_read(const struct store *s, struct store_stats *out);
+/* Bound i of STORE_LATENCY_BOUNDS_US, i < STORE_LATENCY_BUCKETS. */
+uint64_t store_latency_bound_us(size_t i);
 const char *store_backend_name(const struct store *s);
 /* Flush queued callbacks, drop subscriptions, free the store; done runs when it is gone. */
 void store_close(struct store *s, void (*done)(void *arg), void *arg);

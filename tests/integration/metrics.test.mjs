@@ -1,13 +1,18 @@
 // GET /metrics on both roles (Prometheus text exposition format 0.0.4): every line of the page
 // parses with a strict grammar (HELP and TYPE before a family's samples, names and labels as the
-// format allows, integer values, counters named *_total), and the counters move by exactly what
-// the test did: HTTP answers by route and status class, MCP calls by method and outcome, SSE
-// streams, 401s, 429s, tokens issued and refused. Who may read it: loopback clients without
-// METRICS_TOKEN; with it, only the right bearer token (from anywhere); another address without a
-// token gets 403 (checked when this machine has a non-loopback IPv4 address).
+// format allows, counters named *_total, histograms with cumulative buckets ending in +Inf and
+// _count equal to it), and the counters move by exactly what the test did: HTTP answers by route
+// and status class and their latency histograms, MCP calls by method and outcome (initialize on
+// /mcp and on /sse), SSE streams, 401s, 429s, tokens issued and refused, introspection cache hits
+// and misses, store operations by kind. A store error on Redis (its redis-server killed) shows in
+// mcpd_store_errors_total. Who may read it: loopback clients without METRICS_TOKEN; with it, only
+// the right bearer token (from anywhere); another address without a token gets 403 (checked when
+// this machine has a non-loopback IPv4 address).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 
 import { freePort, spawnMcpd } from './lib/server.mjs';
@@ -15,9 +20,10 @@ import { login, mcpPost, openSession, postForm, startOAuthServers } from './lib/
 
 const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
 const LABEL = '[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\[\\\\"n])*"';
-const SAMPLE = new RegExp(`^(${NAME})(?:\\{(${LABEL}(?:,${LABEL})*)\\})? (-?[0-9]+)$`);
+const SAMPLE = new RegExp(`^(${NAME})(?:\\{(${LABEL}(?:,${LABEL})*)\\})? (-?[0-9]+(?:\\.[0-9]+)?)$`);
 const HELP = new RegExp(`^# HELP (${NAME}) \\S.*$`);
-const TYPE = new RegExp(`^# TYPE (${NAME}) (counter|gauge)$`);
+const TYPE = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram)$`);
+const HISTOGRAM_PART = /^(.*)_(bucket|sum|count)$/;
 
 /** Parse a page strictly; resolves to a Map "name{labels}" -> number. */
 function parse(text) {
@@ -34,8 +40,11 @@ function parse(text) {
       assert.ok(help.has(m[1]) && !types.has(m[1]), `TYPE of ${m[1]} once, after its HELP`);
       types.set(m[1], m[2]);
     } else if ((m = SAMPLE.exec(line))) {
-      assert.ok(types.has(m[1]), `${m[1]} has its TYPE before its samples`);
-      if (types.get(m[1]) === 'counter') assert.match(m[1], /_total$/, `counter ${m[1]}`);
+      const part = HISTOGRAM_PART.exec(m[1]);
+      const family = part && types.get(part[1]) === 'histogram' ? part[1] : m[1];
+      assert.ok(types.has(family), `${m[1]} has its TYPE before its samples`);
+      if (types.get(family) === 'counter') assert.match(m[1], /_total$/, `counter ${m[1]}`);
+      if (types.get(family) !== 'histogram' || part[2] !== 'sum') assert.match(m[3], /^-?[0-9]+$/, `${m[1]} is an integer`);
       const key = m[2] ? `${m[1]}{${m[2]}}` : m[1];
       assert.ok(!values.has(key), `one sample for ${key}`);
       values.set(key, Number(m[3]));
@@ -43,7 +52,39 @@ function parse(text) {
       assert.fail(`a line the exposition format does not allow: ${JSON.stringify(line)}`);
     }
   }
+  checkHistograms(values);
   return values;
+}
+
+/** Every histogram's buckets are cumulative, end in +Inf, and +Inf equals _count. */
+function checkHistograms(values) {
+  const series = new Map(); // name{labels without le} -> [bucket values in order]
+  for (const [k, v] of values) {
+    const m = /^(.*)_bucket\{(.*),le="([^"]+)"\}$/.exec(k);
+    if (!m) continue;
+    const id = `${m[1]}{${m[2]}}`;
+    if (!series.has(id)) series.set(id, []);
+    series.get(id).push([m[3], v]);
+  }
+  for (const [id, buckets] of series) {
+    for (let i = 1; i < buckets.length; i++) {
+      assert.ok(Number(buckets[i][0]) > Number(buckets[i - 1][0]) || buckets[i][0] === '+Inf', `${id} bounds grow`);
+      assert.ok(buckets[i][1] >= buckets[i - 1][1], `${id} buckets are cumulative`);
+    }
+    assert.equal(buckets.at(-1)[0], '+Inf', `${id} ends with +Inf`);
+    assert.equal(values.get(id.replace(/\{/, '_count{')), buckets.at(-1)[1], `${id} _count is +Inf's`);
+  }
+}
+
+/** Split a delta into the counters compared exactly and the histograms and store counters. */
+function split(d) {
+  const exact = {};
+  const timing = {};
+  for (const [k, v] of Object.entries(d)) {
+    if (/_(bucket|sum|count)\{|^mcpd_store_|^mcpd_introspection_/.test(k)) timing[k] = v;
+    else exact[k] = v;
+  }
+  return { exact, timing };
 }
 
 async function scrape(origin, headers = {}) {
@@ -106,8 +147,8 @@ test('the counters move by what was done', async () => {
     params: { name: 'longRunningOperation', arguments: { duration: 0.2, steps: 1 }, _meta: { progressToken: 1 } } }, h);
   assert.match(sse.headers.get('content-type'), /text\/event-stream/);
 
-  const mcp = delta(mcp0, await scrape(srv.mcpOrigin));
-  const as = delta(as0, await scrape(srv.asOrigin));
+  const { exact: mcp, timing: mcpT } = split(delta(mcp0, await scrape(srv.mcpOrigin)));
+  const { exact: as, timing: asT } = split(delta(as0, await scrape(srv.asOrigin)));
   // The session's live entry on this instance may or may not be gone by now.
   assert.ok([undefined, 1].includes(mcp['mcpd_sessions_live{role="mcp"}']));
   delete mcp['mcpd_sessions_live{role="mcp"}'];
@@ -132,7 +173,108 @@ test('the counters move by what was done', async () => {
     'mcpd_auth_tokens_total{role="auth",result="issued"}': 1,
     'mcpd_auth_tokens_total{role="auth",result="refused"}': 1,
   });
+  // One latency observation per answer, on the answer's route.
+  assert.equal(mcpT['mcpd_http_request_duration_seconds_count{role="mcp",route="/mcp"}'], 6);
+  assert.equal(mcpT['mcpd_http_request_duration_seconds_count{role="mcp",route="/metrics"}'], 1);
+  assert.equal(asT['mcpd_http_request_duration_seconds_count{role="auth",route="/token"}'], 2);
+  assert.equal(asT['mcpd_http_request_duration_seconds_count{role="auth",route="/authorize"}'], 1);
+  // The new token is introspected once (a miss), then found in the cache for the session's
+  // four later requests; the request without a token is neither.
+  assert.equal(mcpT['mcpd_introspection_cache_total{role="mcp",result="miss"}'], 1);
+  assert.equal(mcpT['mcpd_introspection_cache_total{role="mcp",result="hit"}'], 4);
+  // The store: the session's writes and reads, the grants'; no errors.
+  for (const [t, role] of [[mcpT, 'mcp'], [asT, 'auth']]) {
+    assert.ok(t[`mcpd_store_operation_duration_seconds_count{role="${role}",op="write"}`] > 0, role);
+    assert.ok(t[`mcpd_store_operation_duration_seconds_count{role="${role}",op="read"}`] > 0, role);
+    for (const op of ['read', 'write', 'publish']) assert.equal(t[`mcpd_store_errors_total{role="${role}",op="${op}"}`], undefined);
+  }
 });
+
+test('initialize over the legacy /sse transport is counted as a call; its stream as an SSE stream', async () => {
+  const port = await freePort();
+  const p = await spawnMcpd({ name: 'metrics-sse', waitPorts: [port], args: ['mcp', '--no-auth', '--port', String(port)] });
+  others.push(p);
+  const origin = `http://127.0.0.1:${port}`;
+  const m0 = await scrape(origin);
+  const ctl = new AbortController();
+  const res = await fetch(`${origin}/sse`, { headers: { Accept: 'text/event-stream' }, signal: ctl.signal });
+  assert.equal(res.status, 200);
+  const reader = res.body.getReader();
+  let text = '';
+  const readUntil = async (re) => {
+    while (!re.test(text)) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, `the stream ended before ${re}`);
+      text += new TextDecoder().decode(value);
+    }
+  };
+  await readUntil(/data: (\/message\?sessionId=[^\r\n]+)/);
+  const endpoint = /data: (\/message\?sessionId=[^\r\n]+)/.exec(text)[1];
+  const post = await fetch(`${origin}${endpoint}`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
+  assert.equal(post.status, 202);
+  await readUntil(/"protocolVersion"/);
+  const open = delta(m0, await scrape(origin));
+  assert.equal(open['mcpd_mcp_calls_total{role="mcp",method="initialize",outcome="ok"}'], 1, JSON.stringify(open));
+  assert.equal(open['mcpd_http_requests_total{role="mcp",route="/message",code="2xx"}'], 1);
+  // The legacy stream counts as an SSE stream while it is open.
+  assert.equal(open['mcpd_sse_streams_opened_total{role="mcp"}'], 1);
+  assert.equal(open['mcpd_sse_streams_open{role="mcp"}'], 1);
+  ctl.abort();
+  await until('the closed /sse stream to leave the gauge', async () =>
+    (await scrape(origin)).get('mcpd_sse_streams_open{role="mcp"}') === m0.get('mcpd_sse_streams_open{role="mcp"}'));
+});
+
+test('a store error on Redis (redis-server killed) is counted; latency counts grow', async (t) => {
+  const redisPort = await freePort();
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => redis.once('exit', resolve));
+  t.after(async () => { if (redis.exitCode === null && redis.signalCode === null) redis.kill('SIGKILL'); await exited; });
+  await until('redis-server to listen', () => portAnswers(redisPort));
+  const port = await freePort();
+  const p = await spawnMcpd({ name: 'metrics-redis', waitPorts: [port], env: { REDIS_URL: `redis://127.0.0.1:${redisPort}` },
+    args: ['mcp', '--no-auth', '--port', String(port)] });
+  others.push(p);
+  const origin = `http://127.0.0.1:${port}`;
+  const init = () => fetch(`${origin}/mcp`, { method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-11-25' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
+  await until('the store to be up', async () => (await scrape(origin)).get('mcpd_store_up{role="mcp"}') === 1);
+  const m0 = await scrape(origin);
+  assert.equal((await init()).status, 200);
+  const m1 = await scrape(origin);
+  const grown = delta(m0, m1);
+  assert.ok(grown['mcpd_store_operation_duration_seconds_count{role="mcp",op="write"}'] >= 1, JSON.stringify(grown));
+  assert.equal(m1.get('mcpd_store_errors_total{role="mcp",op="write"}'), 0);
+  redis.kill('SIGKILL');
+  await exited;
+  await until('the store to be down', async () => (await scrape(origin)).get('mcpd_store_up{role="mcp"}') === 0);
+  const refused = await init();
+  assert.equal(refused.status, 503);
+  const d = delta(m1, await scrape(origin));
+  const errors = ['read', 'write', 'publish'].reduce((n, op) => n + (d[`mcpd_store_errors_total{role="mcp",op="${op}"}`] ?? 0), 0);
+  assert.ok(errors >= 1, `a store error counted: ${JSON.stringify(d)}`);
+  assert.ok(d['mcpd_http_requests_total{role="mcp",route="/mcp",code="5xx"}'] === 1, JSON.stringify(d));
+});
+
+function portAnswers(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+async function until(what, fn, ms = 10000) {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 test('rate-limited requests are counted; METRICS_TOKEN guards the page', async () => {
   const port = await freePort();

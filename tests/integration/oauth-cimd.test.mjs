@@ -119,11 +119,24 @@ test('a metadata document client logs in, uses MCP, refreshes; its document is f
   assert.equal((fetches['/nostore.json'] ?? 0) - n0, 2);
 });
 
-test('the consent page names the metadata document client', async () => {
+test('the consent page names the metadata document client, where its metadata came from and its redirect host', async () => {
   const { challenge } = pkce();
-  const a = await authorize(servers.asOrigin, { client_id: url('/client.json') }, { challenge });
+  const resource = `${servers.mcpOrigin}/mcp`;
+  const a = await authorize(servers.asOrigin, { client_id: url('/client.json') }, { challenge, scope: 'mcp', resource });
   assert.equal(a.res.status, 200);
-  assert.match(a.text, /cimd test \/client\.json/);
+  const value = (label) => new RegExp(`<div class="label">${label}</div><div class="value">([^<]*)</div>`).exec(a.text)?.[1];
+  assert.equal(value('Client Application'), 'cimd test /client.json');
+  assert.equal(value('Client metadata from'), `https://${new URL(docOrigin).host}/\u2026`);
+  assert.equal(value('Client ID'), url('/client.json'));
+  assert.equal(value('Redirects to'), new URL(REDIRECT_URI).host);
+  assert.equal(value('Requested Scope'), 'mcp');
+  assert.equal(value('Resource'), resource);
+  assert.match(a.text, /<p id="cimd">This client did not register here: it is identified by the URL of its metadata document/);
+  // Its other redirect URI: that one's host.
+  const b = await authorize(servers.asOrigin, { client_id: url('/client.json') },
+    { challenge, redirectUri: `http://127.0.0.1:${cbPort}/callback` });
+  assert.equal(b.res.status, 200);
+  assert.match(b.text, new RegExp(`<div class="label">Redirects to</div><div class="value">127\\.0\\.0\\.1:${cbPort}</div>`));
 });
 
 const refusals = [

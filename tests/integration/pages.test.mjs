@@ -122,14 +122,22 @@ test('README.md shows the banner mcpd all prints (on the default ports)', async 
   } else {
     assert.equal(onDefaults, shown[1]);
   }
+  // The Inspector the banner and README name is the one the tests pin and scripts/deps.sh installs.
+  const pinned = JSON.parse(readFileSync(path.join(ROOT, 'tests/integration/package.json'), 'utf8'))
+    .dependencies['@modelcontextprotocol/inspector'];
+  assert.match(pinned, /^\d+\.\d+\.\d+$/, 'the Inspector is pinned to one version');
+  const named = [...`${banner}\n${readme}`.matchAll(/@modelcontextprotocol\/inspector@([0-9.]+)/g)].map((m) => m[1]);
+  assert.ok(named.length >= 3, 'the banner and README name the Inspector with its version');
+  for (const v of named) assert.equal(v, pinned);
 });
 
 const CONSENT_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'none'; img-src 'self' data:; "
   + "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'";
 
-test('the consent page shows the client, its redirect host and the scope, with Allow and Deny', async () => {
+test('the consent page shows the client, its redirect host, the scope and the resource, with Allow and Deny', async () => {
   const client = await register(as, { client_name: 'Consent <Test> App', scope: 'mcp' });
-  const a = await authorize(as, client, { challenge: pkce().challenge, state: 'st-consent', scope: 'mcp' });
+  const resource = `${mcp}/mcp?x=<y>&state=z`; // escaped, '=' included: the first state= stays Allow's
+  const a = await authorize(as, client, { challenge: pkce().challenge, state: 'st-consent', scope: 'mcp', resource });
   assert.equal(a.res.status, 200);
   assert.equal(a.res.headers.get('content-security-policy'), CONSENT_CSP);
   assert.match(a.code, /^[0-9a-f]{64}$/, 'the first state= is the code');
@@ -138,6 +146,12 @@ test('the consent page shows the client, its redirect host and the scope, with A
   assert.equal(value('Client ID'), client.client_id);
   assert.equal(value('Redirects to'), new URL(REDIRECT_URI).host);
   assert.equal(value('Requested Scope'), 'mcp');
+  assert.equal(value('Resource'), `${mcp}/mcp?x&#61;&lt;y&gt;&amp;state&#61;z`);
+  assert.equal(value('Client metadata from'), undefined, 'a registered client has no metadata document');
+  assert.doesNotMatch(a.text, /id="cimd"/);
+  // Without a resource the row says so.
+  const b = await authorize(as, client, { challenge: pkce().challenge, scope: 'mcp' });
+  assert.match(b.text, /<div class="label">Resource<\/div><div class="value">\(none\)<\/div>/);
   assert.ok(a.text.includes(`id="allow" href="/mock-upstream-idp/authorize?redirect_uri=/mock-upstream-idp/callback&amp;state=${a.code}">Allow</a>`));
   assert.ok(a.text.includes(`id="deny" href="/authorize/deny?code=${a.code}">Deny</a>`));
   assert.doesNotMatch(a.text, /<script/);

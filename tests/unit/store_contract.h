@@ -1093,6 +1093,39 @@ static void test_store_reports_backend_name_and_health(void **state)
     assert_true(wait_healthy(f, f->s, true));
 }
 
+/* The operation counters /metrics reads: each command issued counts once by kind when it ends,
+ * in one latency bucket, and as an error when its status is not STORE_OK. */
+static void test_operations_are_counted_by_kind_with_errors_and_latency(void **state)
+{
+    struct fx *f = *state;
+    struct store_stats before, after;
+    struct store_str pairs[] = {{"f", 1}, {"v", 1}};
+    struct rec wrong = {0};
+    store_stats_read(f->s, &before);
+    store_set(f->s, "str", "1", 1, 60000, 0, NULL, NULL);
+    store_hset(f->s, "hash", pairs, 2, 60000, NULL, NULL);
+    store_get(f->s, "str", NULL, NULL);
+    store_get(f->s, "hash", str_cb, &wrong); /* WRONGTYPE: a read error */
+    store_publish(f->s, "chan", "m", 1, NULL, NULL);
+    run(f);
+    assert_int_equal(wrong.status, STORE_ERR_WRONGTYPE);
+    store_stats_read(f->s, &after);
+    assert_int_equal(after.ops[STORE_OP_WRITE] - before.ops[STORE_OP_WRITE], 2);
+    assert_int_equal(after.ops[STORE_OP_READ] - before.ops[STORE_OP_READ], 3); /* + run's */
+    assert_int_equal(after.ops[STORE_OP_PUBLISH] - before.ops[STORE_OP_PUBLISH], 1);
+    assert_int_equal(after.errors[STORE_OP_READ] - before.errors[STORE_OP_READ], 1);
+    assert_int_equal(after.errors[STORE_OP_WRITE] - before.errors[STORE_OP_WRITE], 0);
+    for (int k = 0; k < STORE_OP_KINDS; k++) {
+        uint64_t in_buckets = 0;
+        for (size_t b = 0; b <= STORE_LATENCY_BUCKETS; b++)
+            in_buckets += after.latency[k][b] - before.latency[k][b];
+        assert_int_equal(in_buckets, after.ops[k] - before.ops[k]);
+    }
+    assert_true(store_latency_bound_us(0) < store_latency_bound_us(STORE_LATENCY_BUCKETS - 1));
+    store_stats_read(NULL, &after);
+    assert_int_equal(after.ops[STORE_OP_READ], 0);
+}
+
 #define STORE_CONTRACT_TEST(name, harness)                                                         \
     cmocka_unit_test_prestate_setup_teardown(name, contract_setup, contract_teardown, (harness))
 
@@ -1137,6 +1170,7 @@ static void test_store_reports_backend_name_and_health(void **state)
         STORE_CONTRACT_TEST(test_log_expires_with_its_ttl_and_restarts_at_one, h),                 \
         STORE_CONTRACT_TEST(test_log_refuses_zero_max_entries, h),                                 \
         STORE_CONTRACT_TEST(test_close_delivers_queued_replies_and_frees_everything, h),           \
-        STORE_CONTRACT_TEST(test_store_reports_backend_name_and_health, h)
+        STORE_CONTRACT_TEST(test_store_reports_backend_name_and_health, h),                        \
+        STORE_CONTRACT_TEST(test_operations_are_counted_by_kind_with_errors_and_latency, h)
 
 #endif

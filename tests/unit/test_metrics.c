@@ -92,6 +92,64 @@ static void test_metrics_counts_calls_and_streams(void **state)
     free(page);
 }
 
+/* Latency histograms: cumulative buckets with bounds in seconds, +Inf, _sum and _count; the
+ * store's counters and the token cache, shown only when the role has them. */
+static void test_metrics_histograms(void **state)
+{
+    struct metrics m;
+    metrics_init(&m, "mcp", routes, 1, NULL);
+    metrics_observe_latency(&m, "/a", 0);
+    metrics_observe_latency(&m, "/a", 5);     /* at a bound: that bucket */
+    metrics_observe_latency(&m, "/a", 6);     /* just above: the next */
+    metrics_observe_latency(&m, "/a", 60000); /* past the last bound: +Inf only */
+    metrics_observe_latency(&m, "/elsewhere", 30);
+    struct store_stats st = {0};
+    st.ops[STORE_OP_WRITE] = 3;
+    st.errors[STORE_OP_WRITE] = 2;
+    st.latency[STORE_OP_WRITE][0] = 1;
+    st.latency[STORE_OP_WRITE][STORE_LATENCY_BUCKETS] = 2;
+    st.latency_sum_us[STORE_OP_WRITE] = 2500000;
+    struct metrics_introspection in = {.hits = 7, .misses = 2};
+    struct metrics_gauges g = {.live_sessions = 0,
+                               .calls_in_flight = 0,
+                               .store_up = 1,
+                               .auth_up = 1,
+                               .store = &st,
+                               .introspection = &in};
+    char *page = render(&m, &g);
+    const char *const want[] = {
+        "# TYPE mcpd_http_request_duration_seconds histogram\n",
+        "mcpd_http_request_duration_seconds_bucket{role=\"mcp\",route=\"/a\",le=\"0.005\"} 2\n",
+        "mcpd_http_request_duration_seconds_bucket{role=\"mcp\",route=\"/a\",le=\"0.01\"} 3\n",
+        "mcpd_http_request_duration_seconds_bucket{role=\"mcp\",route=\"/a\",le=\"10\"} 3\n",
+        "mcpd_http_request_duration_seconds_bucket{role=\"mcp\",route=\"/a\",le=\"+Inf\"} 4\n",
+        "mcpd_http_request_duration_seconds_sum{role=\"mcp\",route=\"/a\"} 60.011000\n",
+        "mcpd_http_request_duration_seconds_count{role=\"mcp\",route=\"/a\"} 4\n",
+        "mcpd_http_request_duration_seconds_bucket{role=\"mcp\",route=\"other\",le=\"0.025\"} 0\n",
+        "mcpd_http_request_duration_seconds_bucket{role=\"mcp\",route=\"other\",le=\"0.05\"} 1\n",
+        "mcpd_store_errors_total{role=\"mcp\",op=\"write\"} 2\n",
+        "mcpd_store_errors_total{role=\"mcp\",op=\"read\"} 0\n",
+        "mcpd_store_operation_duration_seconds_bucket{role=\"mcp\",op=\"write\",le=\"0.0001\"} "
+        "1\n",
+        "mcpd_store_operation_duration_seconds_bucket{role=\"mcp\",op=\"write\",le=\"1\"} 1\n",
+        "mcpd_store_operation_duration_seconds_bucket{role=\"mcp\",op=\"write\",le=\"+Inf\"} 3\n",
+        "mcpd_store_operation_duration_seconds_sum{role=\"mcp\",op=\"write\"} 2.500000\n",
+        "mcpd_store_operation_duration_seconds_count{role=\"mcp\",op=\"publish\"} 0\n",
+        "mcpd_introspection_cache_total{role=\"mcp\",result=\"hit\"} 7\n",
+        "mcpd_introspection_cache_total{role=\"mcp\",result=\"miss\"} 2\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(page, want[i]))
+            fail_msg("missing: %s", want[i]);
+    free(page);
+    g.store = NULL;
+    g.introspection = NULL;
+    page = render(&m, &g);
+    assert_null(strstr(page, "mcpd_store_errors_total"));
+    assert_null(strstr(page, "mcpd_introspection_cache_total"));
+    free(page);
+}
+
 static struct http_request request(const char *addr, const struct http_header *h, size_t n)
 {
     return (struct http_request){
@@ -123,6 +181,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_counts_routes_and_classes),
         cmocka_unit_test(test_metrics_counts_calls_and_streams),
+        cmocka_unit_test(test_metrics_histograms),
         cmocka_unit_test(test_metrics_access),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
