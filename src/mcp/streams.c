@@ -341,6 +341,17 @@ static void on_session_end(struct mcp_live_member *m)
     resume_end(r);
 }
 
+/* A later resume of the same POST stream (another token) takes over from this one. */
+static void on_takeover(struct mcp_live_member *m, const char *stream_id, const char *by)
+{
+    struct resume *r = (struct resume *)m;
+    if (strcmp(r->stream_id, stream_id) != 0 || strcmp(r->next_id, by) == 0)
+        return;
+    log_write(r->ctx->log, LOG_INFO, "resumed POST stream taken over by a later resume",
+              json_pack("{s:s}", "stream", r->stream_id));
+    resume_end(r);
+}
+
 static void on_heartbeat(uv_timer_t *t)
 {
     struct resume *r = t->data;
@@ -361,6 +372,7 @@ static void follow_live(struct resume *r)
         return;
     }
     r->member.on_session_end = on_session_end;
+    r->member.on_takeover = on_takeover;
     mcp_live_add_member(r->live, &r->member);
     uv_timer_init(r->ctx->loop, r->heartbeat);
     r->heartbeat->data = r;
