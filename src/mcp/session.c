@@ -801,6 +801,17 @@ void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *re
     free(text);
 }
 
+/* Publish msg (stolen) on the session's control channel. */
+static void control_publish(struct mcp_ctx *ctx, const char *sid, json_t *msg)
+{
+    size_t len = 0;
+    char *text = msg ? json_serialize(msg, &len) : NULL;
+    if (text)
+        store_publish(ctx->store, mcp_channel_control(sid).s, text, len, NULL, NULL);
+    free(text);
+    json_decref(msg);
+}
+
 void mcp_live_route_cancel(struct mcp_ctx *ctx, const char *sid, const json_t *request_id)
 {
     struct mcp_live *l = mcp_live_acquire(ctx, sid, false);
@@ -811,14 +822,9 @@ void mcp_live_route_cancel(struct mcp_ctx *ctx, const char *sid, const json_t *r
     mcp_live_release(l);
     /* The call may be running on another instance: every instance holding the session hears
      * the control channel. */
-    json_t *msg = json_pack("{s:s,s:s,s:O}", "type", "control", "action", "CANCEL", "requestId",
-                            (json_t *)request_id);
-    size_t len = 0;
-    char *text = msg ? json_serialize(msg, &len) : NULL;
-    if (text)
-        store_publish(ctx->store, mcp_channel_control(sid).s, text, len, NULL, NULL);
-    free(text);
-    json_decref(msg);
+    control_publish(ctx, sid,
+                    json_pack("{s:s,s:s,s:O}", "type", "control", "action", "CANCEL", "requestId",
+                              (json_t *)request_id));
 }
 
 void mcp_live_route_takeover(struct mcp_ctx *ctx, const char *sid, const char *stream_id,
@@ -828,14 +834,9 @@ void mcp_live_route_takeover(struct mcp_ctx *ctx, const char *sid, const char *s
     if (l) /* here at once: the resume reads the log only after this */
         live_takeover(l, stream_id, by);
     mcp_live_release(l);
-    json_t *msg = json_pack("{s:s,s:s,s:s,s:s}", "type", "control", "action", "TAKEOVER", "stream",
-                            stream_id, "by", by);
-    size_t len = 0;
-    char *text = msg ? json_serialize(msg, &len) : NULL;
-    if (text)
-        store_publish(ctx->store, mcp_channel_control(sid).s, text, len, NULL, NULL);
-    free(text);
-    json_decref(msg);
+    control_publish(ctx, sid,
+                    json_pack("{s:s,s:s,s:s,s:s}", "type", "control", "action", "TAKEOVER",
+                              "stream", stream_id, "by", by));
 }
 
 /* Members without on_session_end (POST streams) stay: their calls' answers end them. Each

@@ -100,8 +100,8 @@ static void post_taken_over(struct mcp_live_member *m, const char *stream_id, co
 }
 
 /* A resumable stream whose calls wait (they hold the session's live entry, so this subscribes to
- * nothing new) can be taken over. Looked for once the requests are started and again when a
- * JSON answer turns into a stream. */
+ * nothing new) can be taken over. Looked for once the requests are started and on each event
+ * before the answer (until found). */
 static void post_join_live(struct post *p)
 {
     if (p->live || !p->ex || !p->stream || !p->prime || p->outstanding == 0)
@@ -202,10 +202,10 @@ static void post_emit(struct mcp_sink *sink, json_t *msg, bool final)
     if (final && msg && p->batch)
         msg = batch_bound(p, msg);
     if (msg) {
-        if (p->mode != MODE_SSE && !final) {
+        if (p->mode != MODE_SSE && !final)
             post_begin_stream(p);
+        if (!final)
             post_join_live(p);
-        }
         if (p->mode == MODE_SSE) {
             size_t len;
             char *text = json_serialize(msg, &len);
