@@ -240,7 +240,7 @@ void mcp_call_tool_error(struct mcp_call *c, const char *text)
     mcp_call_result(c, result);
 }
 
-/* No response is sent: the sink gets a final NULL. */
+/* No response is sent: the sink gets a final NULL, or the error its transport must answer. */
 static void call_cancel(struct mcp_call *c)
 {
     if (c->answered || c->cancelled)
@@ -251,7 +251,11 @@ static void call_cancel(struct mcp_call *c)
     struct mcp_sink *sink = c->sink;
     c->sink = NULL;
     c->running++;
-    sink->emit(sink, NULL, true);
+    sink->emit(sink,
+               sink->answer_cancel
+                   ? jsonrpc_error(c->id, JSONRPC_INTERNAL_ERROR, MCP_CANCELLED_MESSAGE, NULL)
+                   : NULL,
+               true);
     mcp_call_leave(c);
 }
 

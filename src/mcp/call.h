@@ -13,11 +13,17 @@
 
 /* Where a call's messages go. emit takes the message (stolen). final marks the call's response
  * (msg NULL when the call was cancelled and gets no response); after a final emit the call is
- * gone. close_stream implements mcp_call_close_stream; it may be NULL. */
+ * gone. close_stream implements mcp_call_close_stream; it may be NULL. answer_cancel: a call
+ * cancelled by notifications/cancelled ends with the error MCP_CANCELLED_MESSAGE as its final
+ * message instead of NULL (a POST on /mcp, whose HTTP request must get an answer). */
 struct mcp_sink {
     void (*emit)(struct mcp_sink *sink, json_t *msg, bool final);
     void (*close_stream)(struct mcp_sink *sink, uint64_t retry_ms);
+    bool answer_cancel;
 };
+
+/* -32603 with this message answers a cancelled call of a sink with answer_cancel. */
+#define MCP_CANCELLED_MESSAGE "Request cancelled: notifications/cancelled"
 
 struct mcp_ctx;
 /* Answer every waiting call of a 2026-07-28 request with a -32603 error carrying why (the end

@@ -503,6 +503,20 @@ struct mcp_live {
 
 static void live_end(struct mcp_live *l, const char *why);
 
+/* Each member's callback may end it (and so remove it) but no other member. */
+static void live_takeover(struct mcp_live *l, const char *stream_id, const char *by)
+{
+    if (!stream_id || !by)
+        return;
+    struct mcp_live_member *m = l->members.next;
+    while (m != &l->members) {
+        struct mcp_live_member *next = m->next;
+        if (m->on_takeover)
+            m->on_takeover(m, stream_id, by);
+        m = next;
+    }
+}
+
 static void on_control(void *arg, const char *channel, const char *msg, size_t len)
 {
     struct mcp_live *l = arg;
@@ -514,6 +528,8 @@ static void on_control(void *arg, const char *channel, const char *msg, size_t l
         live_end(l, "Request cancelled: session deleted");
     } else if (action && strcmp(action, "CANCEL") == 0) {
         mcp_live_cancel_call(l, json_object_get(m, "requestId"));
+    } else if (action && strcmp(action, "TAKEOVER") == 0) {
+        live_takeover(l, json_get_string(m, "stream"), json_get_string(m, "by"));
     }
     mcp_live_release(l);
     json_decref(m);
@@ -785,6 +801,17 @@ void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *re
     free(text);
 }
 
+/* Publish msg (stolen) on the session's control channel. */
+static void control_publish(struct mcp_ctx *ctx, const char *sid, json_t *msg)
+{
+    size_t len = 0;
+    char *text = msg ? json_serialize(msg, &len) : NULL;
+    if (text)
+        store_publish(ctx->store, mcp_channel_control(sid).s, text, len, NULL, NULL);
+    free(text);
+    json_decref(msg);
+}
+
 void mcp_live_route_cancel(struct mcp_ctx *ctx, const char *sid, const json_t *request_id)
 {
     struct mcp_live *l = mcp_live_acquire(ctx, sid, false);
@@ -795,22 +822,36 @@ void mcp_live_route_cancel(struct mcp_ctx *ctx, const char *sid, const json_t *r
     mcp_live_release(l);
     /* The call may be running on another instance: every instance holding the session hears
      * the control channel. */
-    json_t *msg = json_pack("{s:s,s:s,s:O}", "type", "control", "action", "CANCEL", "requestId",
-                            (json_t *)request_id);
-    size_t len = 0;
-    char *text = msg ? json_serialize(msg, &len) : NULL;
-    if (text)
-        store_publish(ctx->store, mcp_channel_control(sid).s, text, len, NULL, NULL);
-    free(text);
-    json_decref(msg);
+    control_publish(ctx, sid,
+                    json_pack("{s:s,s:s,s:O}", "type", "control", "action", "CANCEL", "requestId",
+                              (json_t *)request_id));
 }
 
+void mcp_live_route_takeover(struct mcp_ctx *ctx, const char *sid, const char *stream_id,
+                             const char *by)
+{
+    struct mcp_live *l = mcp_live_acquire(ctx, sid, false);
+    if (l) /* here at once: the resume reads the log only after this */
+        live_takeover(l, stream_id, by);
+    mcp_live_release(l);
+    control_publish(ctx, sid,
+                    json_pack("{s:s,s:s,s:s,s:s}", "type", "control", "action", "TAKEOVER",
+                              "stream", stream_id, "by", by));
+}
+
+/* Members without on_session_end (POST streams) stay: their calls' answers end them. Each
+ * callback may change the list, so the walk restarts after every one. */
 static void live_end_members(struct mcp_live *l)
 {
-    while (l->members.next != &l->members) {
-        struct mcp_live_member *m = l->members.next;
+    struct mcp_live_member *m = l->members.next;
+    while (m != &l->members) {
+        if (!m->on_session_end) {
+            m = m->next;
+            continue;
+        }
         mcp_live_remove_member(l, m);
         m->on_session_end(m);
+        m = l->members.next;
     }
 }
 

@@ -120,9 +120,13 @@ int mcp_session_next_request_id(struct mcp_ctx *ctx, const char *sid, mcp_sessio
 
 struct mcp_live;
 
-/* Something that must end when the session ends (an SSE stream). */
+/* Something held for the session on this instance: an SSE stream, which must end when the
+ * session ends (on_session_end; NULL for a POST stream, which its calls' answers end), or a
+ * resumable POST stream's connection, which a resume elsewhere takes over (on_takeover, may be
+ * NULL): stream_id is the stream resumed, by the token of the resume taking it over. */
 struct mcp_live_member {
     void (*on_session_end)(struct mcp_live_member *m);
+    void (*on_takeover)(struct mcp_live_member *m, const char *stream_id, const char *by);
     struct mcp_live_member *prev, *next;
 };
 
@@ -171,6 +175,11 @@ void mcp_live_route_reply(struct mcp_ctx *ctx, const char *sid, const json_t *re
  * else the request id is published on the session's control channel for the instance that does.
  * A request id that names no call in progress anywhere is ignored. */
 void mcp_live_route_cancel(struct mcp_ctx *ctx, const char *sid, const json_t *request_id);
+/* A resume (token by) of POST stream stream_id takes it over: the connections that still carry
+ * it, on this instance (at once) and on every other (the control channel), are ended, so each
+ * event goes only to the connection the client now reads. */
+void mcp_live_route_takeover(struct mcp_ctx *ctx, const char *sid, const char *stream_id,
+                             const char *by);
 /* If the stored session is gone (expired, or deleted where no control message reached us), end
  * what this instance still holds for it: its streams close and its calls are answered with a
  * -32603 error ("Request cancelled: session expired"), as DELETE's are ("... session deleted"). */

@@ -24,6 +24,8 @@
  * log's numbering must follow the stream's) but not its data, so a replay skips it. */
 #define MARK_SKIPPED       'S'
 #define MARK_SKIPPED_FINAL 'Z'
+/* Live events a resume holds while its replay is read (docs/reliability.md, "Limits"). */
+#define RESUME_HELD_MAX (4u * 1024 * 1024)
 
 struct mcp_stream {
     struct mcp_ctx *ctx;
@@ -207,6 +209,7 @@ struct resume {
     bool aborted;     /* the client left while the replay read was in the store */
     bool unconfirmed; /* the subscription could not be confirmed: live events may be missed */
     bool begun;       /* the 200 and its event-stream headers are out */
+    bool held_lost;   /* held passed its bound: live events were dropped */
     struct buf held;  /* live events that arrived before the replay was written: "len:msg"... */
     struct store_sub *sub;
     mcp_resume_follow_fn follow;
@@ -302,8 +305,20 @@ static void on_live(void *arg, const char *channel, const char *msg, size_t len)
 {
     struct resume *r = arg;
     if (r->phase != RESUME_LIVE) { /* keep order: hold until the replay is written */
-        buf_printf(&r->held, "%zu:", len);
-        buf_append(&r->held, msg, len);
+        size_t mark = r->held.len;
+        if (r->held_lost)
+            return;
+        if (buf_printf(&r->held, "%zu:", len) != BUF_OK ||
+            buf_append(&r->held, msg, len) != BUF_OK) {
+            /* Past RESUME_HELD_MAX: keep only whole entries; the stream ends after the replay
+             * and what was dropped is resumed from the log (on_replay). */
+            r->held.len = mark;
+            if (r->held.data)
+                r->held.data[mark] = '\0';
+            r->held_lost = true;
+            log_write(r->ctx->log, LOG_WARNING, "resume: live events past the hold bound dropped",
+                      json_pack("{s:s}", "stream", r->stream_id));
+        }
         return;
     }
     uint64_t seq;
@@ -341,6 +356,17 @@ static void on_session_end(struct mcp_live_member *m)
     resume_end(r);
 }
 
+/* A later resume of the same POST stream (another token) takes over from this one. */
+static void on_takeover(struct mcp_live_member *m, const char *stream_id, const char *by)
+{
+    struct resume *r = (struct resume *)m;
+    if (strcmp(r->stream_id, stream_id) != 0 || strcmp(r->next_id, by) == 0)
+        return;
+    log_write(r->ctx->log, LOG_INFO, "resumed POST stream taken over by a later resume",
+              json_pack("{s:s}", "stream", r->stream_id));
+    resume_end(r);
+}
+
 static void on_heartbeat(uv_timer_t *t)
 {
     struct resume *r = t->data;
@@ -361,6 +387,7 @@ static void follow_live(struct resume *r)
         return;
     }
     r->member.on_session_end = on_session_end;
+    r->member.on_takeover = on_takeover;
     mcp_live_add_member(r->live, &r->member);
     uv_timer_init(r->ctx->loop, r->heartbeat);
     r->heartbeat->data = r;
@@ -397,10 +424,11 @@ static void on_replay(void *arg, int status, const struct store_log_entry *entri
     bool ended = false;
     for (size_t i = 0; i < n && !ended; i++)
         ended = resume_write(r, entries[i].seq, entries[i].data, entries[i].len);
-    /* Without a confirmed subscription a live event may have slipped between: end here, and the
-     * client resumes again from the last id it got rather than wait for what may never come. A
+    /* Without a confirmed subscription, or with live events dropped past the hold bound, a live
+     * event may be missing: end here, and the client resumes again from the last id it got
+     * rather than wait for what may never come (the log has it). A
      * stream whose final event is logged has nothing more to send, however far it resumes. */
-    if (ended || log_has_final(entries, n) || flush_held(r) || r->unconfirmed) {
+    if (ended || log_has_final(entries, n) || flush_held(r) || r->unconfirmed || r->held_lost) {
         resume_end(r);
         return;
     }
@@ -457,7 +485,7 @@ int mcp_stream_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char 
     r->last_seq = after_seq;
     r->follow = follow;
     snprintf(r->next_id, sizeof r->next_id, "%s", next_id ? next_id : "");
-    buf_init(&r->held, 4 * 1024 * 1024);
+    buf_init(&r->held, RESUME_HELD_MAX);
     if (stream_id[0] == 'p') { /* only POST streams have a live channel to follow */
         r->phase = RESUME_SUBSCRIBING;
         r->sub = store_subscribe_confirmed(ctx->store, mcp_channel_stream(sid, stream_id).s,

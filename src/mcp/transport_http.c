@@ -1,5 +1,6 @@
 #include "mcp/transport_http.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,13 +65,52 @@ struct post {
     json_t *responses; /* answers collected while not streaming */
     struct mcp_stream *stream;
     size_t answer_bytes; /* a batch's answers so far, as JSON (MAX_BATCH_RESPONSE_BYTES) */
+    /* While the stream's connection is open and a call waits: a resume of the stream elsewhere
+     * takes it over (post_taken_over). */
+    struct mcp_live_member member;
+    struct mcp_live *live;
 };
 
 static void post_free(struct post *p)
 {
+    if (p->live) {
+        mcp_live_remove_member(p->live, &p->member);
+        mcp_live_release(p->live);
+    }
     json_decref(p->responses);
     mcp_stream_free(p->stream);
     free(p);
+}
+
+/* A GET with Last-Event-ID resumed this POST's stream while its connection is still open: the
+ * client reads the resumed connection now, so this one ends (a complete response) and the events
+ * that follow reach the client only there (mcp_stream_emit publishes them for the resume). */
+static void post_taken_over(struct mcp_live_member *m, const char *stream_id, const char *by)
+{
+    struct post *p = (struct post *)((char *)m - offsetof(struct post, member));
+    (void)by;
+    if (!p->ex || !p->stream || strcmp(mcp_stream_id(p->stream), stream_id) != 0)
+        return;
+    log_write(p->ctx->log, LOG_INFO, "POST stream taken over by a resume",
+              json_pack("{s:s}", "stream", stream_id));
+    http_exchange_set_abort(p->ex, NULL, NULL);
+    http_stream_end(p->ex);
+    p->ex = NULL;
+    mcp_stream_attach(p->stream, NULL);
+}
+
+/* A resumable stream whose calls wait (they hold the session's live entry, so this subscribes to
+ * nothing new) can be taken over. Looked for once the requests are started and on each event
+ * before the answer (until found). */
+static void post_join_live(struct post *p)
+{
+    if (p->live || !p->ex || !p->stream || !p->prime || p->outstanding == 0)
+        return;
+    p->live = mcp_live_acquire(p->ctx, p->sid, false);
+    if (!p->live)
+        return;
+    p->member.on_takeover = post_taken_over;
+    mcp_live_add_member(p->live, &p->member);
 }
 
 static void post_abort(struct http_exchange *ex, void *arg)
@@ -116,21 +156,15 @@ static void post_complete(struct post *p)
         }
     } else if (p->ex) {
         http_exchange_set_abort(p->ex, NULL, NULL);
-        size_t n = json_array_size(p->responses);
-        if (n == 0) {
-            /* Every call was cancelled by the client (notifications/cancelled), which must get
-             * no response; 202 would claim the POST held no request. An event stream that ends
-             * without events is a valid answer to a request and carries none; without an
-             * event id there is nothing for the client to resume. */
-            http_response_header(p->ex, "Mcp-Session-Id", p->sid);
-            http_sse_begin(p->ex, 200);
-            http_stream_end(p->ex);
-        } else {
-            json_t *body =
-                p->batch ? json_incref(p->responses) : json_incref(json_array_get(p->responses, 0));
-            http_response_header(p->ex, "Mcp-Session-Id", p->sid);
+        /* Every request has its answer here: a call cancelled by notifications/cancelled too
+         * (answer_cancel), since an empty body or a 202 is no answer to a POST of requests. */
+        json_t *body =
+            p->batch ? json_incref(p->responses) : json_incref(json_array_get(p->responses, 0));
+        http_response_header(p->ex, "Mcp-Session-Id", p->sid);
+        if (body)
             http_respond_json(p->ex, 200, body);
-        }
+        else
+            mcp_http_error(p->ex, 500, JSONRPC_INTERNAL_ERROR, "Internal error");
     }
     post_free(p);
 }
@@ -170,6 +204,8 @@ static void post_emit(struct mcp_sink *sink, json_t *msg, bool final)
     if (msg) {
         if (p->mode != MODE_SSE && !final)
             post_begin_stream(p);
+        if (!final)
+            post_join_live(p);
         if (p->mode == MODE_SSE) {
             size_t len;
             char *text = json_serialize(msg, &len);
@@ -213,6 +249,7 @@ static void run_requests(struct mcp_ctx *ctx, struct http_exchange *ex, const st
     }
     p->sink.emit = post_emit;
     p->sink.close_stream = post_close_stream;
+    p->sink.answer_cancel = true; /* never an empty answer to a POST (post_complete) */
     p->ctx = ctx;
     p->ex = ex;
     snprintf(p->sid, sizeof p->sid, "%s", s->id);
@@ -236,6 +273,8 @@ static void run_requests(struct mcp_ctx *ctx, struct http_exchange *ex, const st
     p->dispatching = false;
     if (p->outstanding == 0)
         post_complete(p);
+    else
+        post_join_live(p);
 }
 
 /* ---- POST ---- */
@@ -693,10 +732,13 @@ static void get_resume(struct mcp_ctx *ctx, struct http_exchange *ex, const char
     }
     char next_id[MCP_STREAM_ID_MAX + 1] = "g";
     crypto_random_hex(next_id + 1, 8);
+    if (stream_id[0] != 'g') /* next_id, unused by a POST stream, names this resume */
+        mcp_live_route_takeover(ctx, sid, stream_id, next_id);
     if (mcp_stream_resume(ctx, ex, sid, stream_id, seq, next_id, get_follow) != 0) {
         mcp_http_store_unavailable(ex, NULL);
         return;
     }
+    /* A GET stream's takeover goes out once the resume holds the session's channel. */
     if (stream_id[0] == 'g')
         get_stream_takeover(ctx, sid, stream_id, next_id);
 }

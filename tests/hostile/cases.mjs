@@ -497,5 +497,64 @@ const streams = [
   { name: 'auth on: GET /sse without a token', target: 'mcp', auth: false, path: '/sse', headers: { Accept: 'text/event-stream' }, expect: { status: 401, body: {"error":"invalid_token","error_description":"Missing Authorization header"} } },
 ];
 
+// Sequences on the "noauth" session: before() starts what the case's own request meets (a call
+// that waits and is cancelled meanwhile, a POST stream still open when the case resumes it).
+const mcpUrl = (ctx) => `http://127.0.0.1:${ctx.ports.noauth}/mcp`;
+const mcpHeaders = (ctx, version) => ({ 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+  'Mcp-Session-Id': ctx.nsid, 'MCP-Protocol-Version': version });
+const longRun = (id, args, progressToken) => ({ jsonrpc: '2.0', id, method: 'tools/call',
+  params: { name: 'longRunningOperation', arguments: args, ...(progressToken ? { _meta: { progressToken } } : {}) } });
+/** notifications/cancelled for requestId, ms from now (the case's request is sent meanwhile). */
+const cancelIn = (ms, requestId) => (ctx) => {
+  setTimeout(() => fetch(mcpUrl(ctx), { method: 'POST', headers: mcpHeaders(ctx, '2025-06-18'),
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'hostile' } }) }).catch(() => {}), ms);
+};
+const CANCELLED = (id) => rpcErr(-32603, 'Request cancelled: notifications/cancelled', id);
+/** A POST stream (2025-11-25: event ids) with a call in progress, read until its first progress
+ * event; the case then resumes it with that id while the POST is still open. */
+const held = { lastId: null, end: null };
+async function openPostStream(ctx) {
+  held.lastId = null;
+  held.end = null;
+  const res = await fetch(mcpUrl(ctx), { method: 'POST', headers: mcpHeaders(ctx, '2025-11-25'),
+    body: JSON.stringify(longRun('hostile-held', { duration: 2, steps: 10 }, 'hostile-held')) });
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let text = '';
+  let first;
+  const got = new Promise((r) => { first = r; });
+  (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += dec.decode(value, { stream: true });
+        const ids = [...text.matchAll(/^id: (p[0-9a-f]+:\d+)\n(?:event: [^\n]*\n)?data: \{/gm)].map((m) => m[1]);
+        if (ids.length && !held.lastId) { held.lastId = ids.at(-1); first(); }
+      }
+      held.end = 'complete';
+    } catch {
+      held.end = 'cut';
+    }
+    first();
+  })();
+  await got;
+}
+const resumeHeld = { name: 'GET resuming a POST stream whose POST is still open takes it over: the POST ends, complete', target: 'noauth',
+  session: true, path: '/mcp', headers: { Accept: 'text/event-stream', 'MCP-Protocol-Version': '2025-11-25' }, stream: true,
+  before: async (ctx) => { await openPostStream(ctx); resumeHeld.headers['Last-Event-ID'] = held.lastId ?? 'p0:0'; },
+  expect: { status: 200, headers: { 'Content-Type': SSE },
+    check: () => (!held.lastId ? 'the POST stream sent no progress event to resume from'
+      : held.end === 'complete' ? null : `the open POST was not ended by the takeover (${held.end ?? 'still open'})`) } };
+streams.push(
+  { name: 'a JSON-framed call cancelled by notifications/cancelled while it waits gets -32603, not an empty body', target: 'noauth',
+    session: true, rpc: longRun('hostile-c1', { duration: 3, steps: 3 }), before: cancelIn(200, 'hostile-c1'),
+    expect: { status: 200, headers: { 'Content-Type': /^application\/json/ }, body: CANCELLED('hostile-c1') } },
+  { name: 'an SSE-framed call (no MCP-Protocol-Version) cancelled while it waits ends its stream with -32603', target: 'noauth',
+    session: true, rpc: longRun('hostile-c2', { duration: 3, steps: 3 }), headers: { 'MCP-Protocol-Version': null }, stream: true,
+    before: cancelIn(100, 'hostile-c2'), expect: { status: 200, headers: { 'Content-Type': SSE }, body: CANCELLED('hostile-c2') } },
+  resumeHeld,
+);
+
 const tag = (area, list) => list.map((c) => ({ area, ...c }));
 export const CASES = [...tag('http', http), ...tag('jsonrpc', jsonrpc), ...tag('oauth', oauth), ...tag('streams', streams)];

@@ -106,19 +106,23 @@ async function assertGone(raw, url, sid) {
 
 /**
  * A TCP relay to a loopback port. stall(): the client's side is closed, the upstream connection
- * stays open and whatever the server still writes is read and dropped (swallowed() counts it).
+ * stays open and whatever the server still writes is read and dropped (swallowed() counts it,
+ * swallowedText() is its text).
  */
 async function stallRelay(upstreamPort) {
   const pairs = [];
   let stalled = false;
   let swallowed = 0;
+  let text = '';
   const srv = net.createServer((down) => {
     const up = net.connect(upstreamPort, '127.0.0.1');
     pairs.push({ down, up });
     down.on('data', (d) => { if (!stalled) up.write(d); });
     up.on('data', (d) => {
-      if (stalled) swallowed += d.length;
-      else down.write(d);
+      if (stalled) {
+        swallowed += d.length;
+        text += d.toString('latin1');
+      } else down.write(d);
     });
     down.on('error', () => {});
     up.on('error', () => {});
@@ -133,6 +137,7 @@ async function stallRelay(upstreamPort) {
       for (const p of pairs) p.down.destroy();
     },
     swallowed: () => swallowed,
+    swallowedText: () => text,
     close: () => {
       for (const p of pairs) p.up.destroy();
       srv.close();
@@ -251,14 +256,16 @@ describe('three MCP and two auth instances on one Redis behind haproxy', () => {
     assert.equal((await raw.del(urls[1], sid)).status, 200);
   });
 
-  test('notifications/cancelled sent to another instance stops the call: no response, its stream ends', async () => {
+  test('notifications/cancelled sent to another instance stops the call: its stream ends with the -32603 "Request cancelled" error', async () => {
     const sid = await raw.open(urls[0]);
     const call = raw.post(urls[0], sid, longCall(7, { duration: 600, steps: 6000 }, 'tok-7'));
     await call.waitFor((x) => progressOf(x).length >= 1, 'a progress notification');
     const cancel = await raw.call(urls[1], sid, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7, reason: 'test' } });
     assert.equal(cancel.status, 202);
     assert.deepEqual(await within(call.done, WAIT_MS, 'the cancelled stream to end'), { complete: true });
-    for (const m of call.messages()) assert.equal(m.method, 'notifications/progress', `unexpected ${JSON.stringify(m)}`);
+    const msgs = call.messages();
+    assert.deepEqual(msgs.at(-1), rpcError(7, -32603, 'Request cancelled: notifications/cancelled'));
+    for (const m of msgs.slice(0, -1)) assert.equal(m.method, 'notifications/progress', `unexpected ${JSON.stringify(m)}`);
     assert.equal((await raw.del(urls[2], sid)).status, 200);
   });
 
@@ -312,7 +319,7 @@ describe('three MCP and two auth instances on one Redis behind haproxy', () => {
     }
   });
 
-  test('a POST stream whose old connection A never saw break (a stalled path) resumes on B: the rest exactly once, up to the result', async () => {
+  test('a POST stream whose old connection A never saw break (a stalled path) resumes on B: the rest exactly once, up to the result; A ends the old response', async () => {
     // The client reaches A through a TCP relay that, on stall(), closes the client's side but
     // keeps A's connection open and swallows what A writes: A keeps writing the stream there,
     // as it would to a path that died silently, while the client resumes on B.
@@ -334,6 +341,11 @@ describe('three MCP and two auth instances on one Redis behind haproxy', () => {
       assert.deepEqual(all.slice(0, -1).map((m) => m.params.progress), Array.from({ length: steps }, (_, i) => i + 1));
       assert.deepEqual(all.at(-1), longResult(40, 1.5, steps));
       assert.ok(relay.swallowed() > 0, 'A kept writing to the stalled connection');
+      // Until B's resume took the stream over: A then ended that response (its last chunk)
+      // without writing the result there, which went to B alone.
+      for (const end = Date.now() + WAIT_MS; !/(^|\r\n)0\r\n\r\n$/.test(relay.swallowedText()) && Date.now() < end;) await sleep(20);
+      assert.match(relay.swallowedText(), /(^|\r\n)0\r\n\r\n$/, 'A ended the stalled response');
+      assert.doesNotMatch(relay.swallowedText(), /"result"/, 'the result reached B only');
       assert.equal((await raw.del(urls[1], sid)).status, 200);
     } finally {
       relay.close();

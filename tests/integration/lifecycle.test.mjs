@@ -188,27 +188,48 @@ test('DELETE answers a JSON-framed call that is still waiting with a JSON-RPC er
   }
 });
 
-test('notifications/cancelled: the call stops without a response; a JSON-framed POST gets an empty event stream', async () => {
+test('notifications/cancelled: the call stops, and its POST is answered with -32603 "Request cancelled" (JSON body or the stream\'s last event), never an empty body', async () => {
   const srv = await startServer({ name: 'lifecycle-cancel', features: 'reference', extraArgs: QUIET });
   try {
     const sid = await openSession(srv.url);
     const cancel = (requestId) => exchange(srv.url, { method: 'POST', headers: postHeaders(sid),
       body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'test' } }) });
+    const cancelled = (id) => rpcError(id, -32603, 'Request cancelled: notifications/cancelled');
 
+    // JSON mode (the client names its revision, RESPONSE_MODE auto): a JSON body.
     const quiet = post(srv.url, sid, longCall(9, { duration: 600, steps: 6000 }));
     await waitLive(srv.origin, (n) => n === 1, 'the JSON-framed call to be waiting');
     assert.equal((await cancel(9)).status, 202);
     assert.deepEqual(await within(quiet.done, WAIT_MS, 'the cancelled POST to end'), { complete: true });
     assert.equal(quiet.status, 200);
-    assert.match(quiet.headers['content-type'], /^text\/event-stream/);
-    assert.equal(quiet.text, '', 'no event, so no response and no event id to resume from');
+    assert.match(quiet.headers['content-type'], /^application\/json/);
+    assert.deepEqual(JSON.parse(quiet.text), cancelled(9));
     await waitLive(srv.origin, (n) => n === 0, 'the cancelled call to let go');
 
+    // A JSON answer turned into a stream by progress: the error is its last event.
     const loud = post(srv.url, sid, longCall(10, { duration: 600, steps: 6000 }, 'tok-10'));
     await loud.waitFor((x) => progressOf(x).length >= 1, 'a progress notification');
     assert.equal((await cancel(10)).status, 202);
     assert.deepEqual(await within(loud.done, WAIT_MS, 'the cancelled stream to end'), { complete: true });
-    for (const m of loud.messages()) assert.equal(m.method, 'notifications/progress', `unexpected ${JSON.stringify(m)}`);
+    const msgs = loud.messages();
+    assert.deepEqual(msgs.at(-1), cancelled(10));
+    for (const m of msgs.slice(0, -1)) assert.equal(m.method, 'notifications/progress', `unexpected ${JSON.stringify(m)}`);
+    await waitLive(srv.origin, (n) => n === 0, 'the cancelled call to let go');
+
+    // SSE mode from the start (no MCP-Protocol-Version header: RESPONSE_MODE auto streams), no
+    // progress: the priming event, then the error.
+    const { 'MCP-Protocol-Version': _, ...sseHeaders } = postHeaders(sid);
+    const streamed = new Exchange(srv.url, { method: 'POST', headers: sseHeaders,
+      body: JSON.stringify(longCall(12, { duration: 600, steps: 6000 })) });
+    await streamed.waitFor((x) => x.events.length >= 1, 'the priming event');
+    assert.match(streamed.headers['content-type'], /^text\/event-stream/);
+    assert.equal((await cancel(12)).status, 202);
+    assert.deepEqual(await within(streamed.done, WAIT_MS, 'the cancelled stream to end'), { complete: true });
+    assert.deepEqual(streamed.messages(), [cancelled(12)]);
+    // It is the stream's final event: a resume from the priming id replays it and ends.
+    const resumed = new Exchange(srv.url, { headers: getHeaders(sid, streamed.events[0].id) });
+    assert.deepEqual(await within(resumed.done, WAIT_MS, 'the resume of the cancelled stream to end'), { complete: true });
+    assert.deepEqual(resumed.messages(), [cancelled(12)]);
     await waitLive(srv.origin, (n) => n === 0, 'the cancelled call to let go');
 
     const ping = await exchange(srv.url, { method: 'POST', headers: postHeaders(sid),
@@ -460,6 +481,62 @@ test('a POST stream dropped mid-call resumes on GET with Last-Event-ID: the rema
       longResult(18, 1, 5)]);
   } finally {
     await srv.stop();
+  }
+});
+
+/** Resume a POST stream while its POST is open; the three connections' events, in the order
+ * they came, must number the stream once each (seq 1 to steps + 1): the progress, then the result. */
+function assertOnce(conns, stream, id, token, duration, steps) {
+  const events = conns.flatMap((x) => x.dataEvents());
+  assert.deepEqual(events.map((e) => e.id), [...Array(steps + 1).keys()].map((i) => `${stream}:${i + 1}`),
+    `each event on one connection only: ${conns.map((x) => x.dataEvents().map((e) => e.id).join(' ')).join(' | ')}`);
+  const msgs = conns.flatMap((x) => x.messages());
+  assert.deepEqual(msgs.slice(0, -1), [...Array(steps).keys()].map((i) => ({ jsonrpc: '2.0',
+    method: 'notifications/progress', params: { progress: i + 1, total: steps, progressToken: token } })));
+  assert.deepEqual(msgs.at(-1), longResult(id, duration, steps));
+}
+
+test('a POST stream resumed while its POST is still open takes it over: the POST ends, later events reach only the resuming connection, each once', async () => {
+  const srv = await startServer({ name: 'lifecycle-resume-post-open', features: 'reference', extraArgs: QUIET });
+  try {
+    const sid = await openSession(srv.url);
+    const call = post(srv.url, sid, longCall(13, { duration: 4, steps: 10 }, 'tok-13')); // 400 ms apart
+    await call.waitFor((x) => progressOf(x).length >= 2, 'two progress notifications');
+    const cut = call.dataEvents().at(-1); // the newest: the resume replays nothing the POST carried
+    const { stream } = eventId(cut.id);
+    const first = new Exchange(srv.url, { headers: getHeaders(sid, cut.id) });
+    // The server ends the POST (a complete response) instead of writing the same events there.
+    assert.deepEqual(await within(call.done, WAIT_MS, 'the POST to be ended by the takeover'), { complete: true });
+    await first.waitFor((x) => x.dataEvents().length >= 1, 'a live event on the resuming connection');
+    // Resumed again while the first resume is open: that one ends in turn.
+    const second = new Exchange(srv.url, { headers: getHeaders(sid, first.dataEvents().at(-1).id) });
+    assert.deepEqual(await within(first.done, WAIT_MS, 'the first resume to be ended'), { complete: true });
+    assert.deepEqual(await within(second.done, WAIT_MS, 'the second resume to end with the result'), { complete: true });
+    assert.equal(second.status, 200);
+    assertOnce([call, first, second], stream, 13, 'tok-13', 4, 10);
+    await waitLive(srv.origin, (n) => n === 0, 'the call to let go');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('on Redis, a POST stream resumed on another instance while its POST is open: the first instance ends the POST, each event reaches one connection', { skip: process.env.REDIS_URL ? false : 'needs REDIS_URL (the Redis passes)' }, async () => {
+  const [a, b] = await Promise.all([
+    startServer({ name: 'lifecycle-post-takeover-a', features: 'reference', extraArgs: QUIET }),
+    startServer({ name: 'lifecycle-post-takeover-b', features: 'reference', extraArgs: QUIET })]);
+  try {
+    const sid = await openSession(a.url);
+    const call = post(a.url, sid, longCall(14, { duration: 4, steps: 10 }, 'tok-14'));
+    await call.waitFor((x) => progressOf(x).length >= 2, 'two progress notifications on A');
+    const cut = call.dataEvents().at(-1);
+    const resumed = new Exchange(b.url, { headers: getHeaders(sid, cut.id) });
+    assert.deepEqual(await within(call.done, WAIT_MS, 'A to end the POST'), { complete: true });
+    assert.deepEqual(await within(resumed.done, WAIT_MS, 'the resume on B to end with the result'), { complete: true });
+    assert.equal(resumed.status, 200);
+    assertOnce([call, resumed], eventId(cut.id).stream, 14, 'tok-14', 4, 10);
+  } finally {
+    const r = await Promise.allSettled([a.stop(), b.stop()]);
+    for (const x of r) if (x.status === 'rejected') throw x.reason;
   }
 });
 

@@ -22,8 +22,11 @@ static struct {
     char follow_stream[MCP_STREAM_ID_MAX + 1];
     char follow_next[MCP_STREAM_ID_MAX + 1];
     int resume_rc;
-    struct mcp_stream *race; /* emitted on right after mcp_stream_resume returns */
+    struct mcp_stream *race;  /* emitted on right after mcp_stream_resume returns */
+    struct mcp_stream *flood; /* FLOOD_EVENTS of 1 MiB emitted right after it returns */
 } seen;
+
+#define FLOOD_EVENTS 6
 
 static void on_follow(struct mcp_ctx *ctx, struct http_exchange *ex, const char *sid,
                       const char *stream_id, const char *next_id)
@@ -53,6 +56,18 @@ static void handler(struct http_exchange *ex, void *arg)
         mcp_stream_resume(&f->ctx, ex, SID, stream, strtoull(after, NULL, 10), "gnext", on_follow);
     if (seen.resume_rc != 0) {
         http_respond_empty(ex, 503);
+    } else if (seen.flood) {
+        /* More than the 4 MiB a resume holds while its replay is read. */
+        size_t len = 1024 * 1024;
+        char *big = malloc(len + 1);
+        assert_non_null(big);
+        memset(big, 'a', len);
+        memcpy(big, "{\"pad\":\"", 8);
+        memcpy(big + len - 2, "\"}", 2);
+        big[len] = '\0';
+        for (int i = 0; i < FLOOD_EVENTS; i++)
+            mcp_stream_emit(seen.flood, big, len, false);
+        free(big);
     } else if (seen.race) {
         /* Published after the subscription, appended after the replay's read was issued. */
         mcp_stream_emit(seen.race, "{\"n\":2}", 7, false);
@@ -285,6 +300,30 @@ static void test_events_racing_the_replay_are_written_once(void **state)
     mcp_stream_free(s);
 }
 
+/* Live events that arrive while the replay is read are held up to a bound (4 MiB); past it the
+ * resume keeps only whole entries and ends after the replay (the client resumes again from the
+ * last id it got), instead of following live events with some missing. Events this large are
+ * logged as skipped entries (EVENT_LOG_ENTRY_MAX_BYTES), so only the first one is replayed. */
+static void test_live_events_past_the_hold_bound_end_the_resume(void **state)
+{
+    struct tm_fixture *f = *state;
+    struct mcp_stream *s = mcp_stream_new(&f->ctx, SID, 'p', NULL, 0);
+    const char *id = mcp_stream_id(s);
+    emit(s, "{\"n\":1}", false);
+    seen.flood = s;
+    struct tm_conn *c = resume(f, id, 0);
+    struct tm_resp r;
+    tm_wait(f, c, &r);
+    assert_int_equal(r.status, 200);
+    size_t n;
+    struct tm_event *ev = tm_events(r.body, &n);
+    assert_int_equal(n, 1);
+    assert_event(&ev[0], id, 1, "{\"n\":1}");
+    free(ev);
+    tm_resp_free(&r);
+    mcp_stream_free(s);
+}
+
 /* EVENT_LOG_MAX bounds what can be replayed: an older id gets only the newest events. */
 static void test_replay_is_bounded_by_event_log_max(void **state)
 {
@@ -432,6 +471,7 @@ int main(void)
         T(test_attached_events_are_written_and_replayed_after_seq),
         T(test_detached_events_reach_a_resumed_connection_live),
         T(test_events_racing_the_replay_are_written_once),
+        T(test_live_events_past_the_hold_bound_end_the_resume),
         T(test_replay_is_bounded_by_event_log_max),
         T(test_resumed_get_stream_is_handed_to_follower),
         T(test_replay_reads_only_this_sessions_log),

@@ -363,9 +363,9 @@ static void test_streaming_call_for_older_client_has_no_priming_event(void **sta
     tm_resp_free(&r);
 }
 
-/* A JSON-framed call cancelled by the client gets no response: an event stream without events
- * (202 would say the POST held no request). */
-static void test_cancelled_json_call_gets_empty_event_stream(void **state)
+/* A JSON-framed call cancelled by the client: its POST still gets an answer, the -32603
+ * "Request cancelled" error with its id (an empty body or a 202 answers no request). */
+static void test_cancelled_json_call_gets_cancelled_error(void **state)
 {
     struct tm_fixture *f = *state;
     char sid[128], headers[512];
@@ -387,8 +387,9 @@ static void test_cancelled_json_call_gets_empty_event_stream(void **state)
     tm_resp_free(&r);
     tm_wait(f, call, &r);
     assert_int_equal(r.status, 200);
-    assert_header(&r, "Content-Type", "text/event-stream");
-    assert_int_equal(r.body_len, 0);
+    assert_header(&r, "Content-Type", "application/json");
+    assert_body(&r, "{\"jsonrpc\":\"2.0\",\"id\":77,\"error\":{\"code\":-32603,"
+                    "\"message\":\"Request cancelled: notifications/cancelled\"}}");
     tm_resp_free(&r);
 }
 
@@ -681,7 +682,7 @@ int main(void)
         T(test_batch_in_2025_03_26_answers_array_in_order),
         T(test_streaming_call_answers_sse_with_priming_event),
         T(test_streaming_call_for_older_client_has_no_priming_event),
-        T(test_cancelled_json_call_gets_empty_event_stream),
+        T(test_cancelled_json_call_gets_cancelled_error),
         T(test_get_stream_receives_session_notifications),
         T(test_delete_ends_streams_calls_and_session),
         T(test_sampling_request_and_reply_over_two_posts),
