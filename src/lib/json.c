@@ -330,11 +330,14 @@ static json_t *read_object(struct reader *r, int depth)
             break;
         skip_ws(r);
         json_t *v = NULL;
-        if (r->p < r->end && *r->p == ':' && !json_object_getn(obj, key.s, key.len)) {
+        if (r->p < r->end && *r->p == ':') {
             r->p++;
             v = read_value(r, depth);
         }
+        size_t before = json_object_size(obj);
         int rc = v ? json_object_setn_new_nocheck(obj, key.s, key.len, v) : -1;
+        if (rc == 0 && json_object_size(obj) == before)
+            rc = -1; /* a duplicate key replaced a value: jansson refuses the text */
         free(key.owned);
         if (rc != 0 || r->p >= r->end)
             break;
@@ -632,7 +635,8 @@ char *json_serialize(const json_t *v, size_t *len)
 {
     struct buf b;
     buf_init(&b, 0);
-    if (json_serialize_buf(v, &b) != BUF_OK) {
+    /* Most messages fit: one allocation instead of doubling from 64 bytes. */
+    if (buf_reserve(&b, 512) != BUF_OK || json_serialize_buf(v, &b) != BUF_OK) {
         buf_free(&b);
         return NULL;
     }

@@ -152,10 +152,9 @@ static const char *header_matches(const struct http_request *req, const char *na
     const char *raw = http_request_header(req, name);
     if (!raw)
         return missing;
-    char *buf = malloc(VALUE_MAX + 1);
-    long n = buf ? header_decode(raw, buf, VALUE_MAX + 1) : -1;
+    char buf[VALUE_MAX + 1];
+    long n = header_decode(raw, buf, sizeof buf);
     bool ok = n >= 0 && value_matches(buf, (size_t)n, body_value);
-    free(buf);
     if (n < 0)
         return "Header mismatch: a header value is malformed (invalid characters or Base64)";
     return ok ? NULL : "Header mismatch: a header value does not match the request body";
@@ -272,6 +271,44 @@ static void decorate(struct spost *p, json_t *msg)
     }
 }
 
+/* What decorate() and serializing give, written straight into out for the common answer: a
+ * message as jsonrpc_result() builds it (result, jsonrpc, id) whose result has none of the members
+ * decorate() looks at. The result is not copied and the serverInfo member not built. false (out
+ * untouched): the caller decorates. */
+static bool decorated_text(struct spost *p, const json_t *msg, struct buf *out)
+{
+    static const char *const order[] = {"result", "jsonrpc", "id"};
+    const json_t *r = json_object_get(msg, "result");
+    void *it = json_object_iter((json_t *)msg);
+    for (size_t i = 0; i < 3; i++, it = json_object_iter_next((json_t *)msg, it))
+        if (!it || strcmp(json_object_iter_key(it), order[i]) != 0)
+            return false;
+    if (it || !json_is_object(r) || json_object_get(r, "resultType") ||
+        json_object_get(r, "_meta") || json_object_get(r, "ttlMs") ||
+        json_object_get(r, "cacheScope"))
+        return false;
+    int ttl = cache_ttl(p->method);
+    bool ok = buf_reserve(out, 512) == BUF_OK && buf_append_str(out, "{\"result\":") == BUF_OK &&
+              json_serialize_buf(r, out) == BUF_OK;
+    if (ok) {
+        out->len--; /* the result's closing brace: the decoration goes before it */
+        ok = buf_append_str(out, json_object_size(r) ? "," : "") == BUF_OK &&
+             buf_append_str(out, "\"resultType\":\"complete\",\"_meta\":{\"" META_SERVER "\":") ==
+                 BUF_OK &&
+             json_serialize_buf(mcp_dispatch_server_info(p->ctx->dispatch), out) == BUF_OK &&
+             (ttl < 0 || buf_printf(out, "},\"ttlMs\":%d,\"cacheScope\":\"%s", ttl,
+                                    p->private_scope ? "private" : "public") == BUF_OK) &&
+             buf_append_str(out, ttl < 0 ? "}},\"jsonrpc\":" : "\"},\"jsonrpc\":") == BUF_OK &&
+             json_serialize_buf(json_object_get(msg, "jsonrpc"), out) == BUF_OK &&
+             buf_append_str(out, ",\"id\":") == BUF_OK &&
+             json_serialize_buf(json_object_get(msg, "id"), out) == BUF_OK &&
+             buf_append_char(out, '}') == BUF_OK;
+    }
+    if (!ok)
+        buf_reset(out);
+    return ok;
+}
+
 /* The HTTP status of a JSON answer: the transport's statuses for the protocol's errors. */
 static int answer_status(const json_t *msg)
 {
@@ -284,12 +321,13 @@ static int answer_status(const json_t *msg)
     return 200;
 }
 
-static void spost_event(struct spost *p, json_t *msg)
+/* One event: msg, or its text when already written (decorated_text). */
+static void spost_event(struct spost *p, json_t *msg, const struct buf *written)
 {
-    size_t len = 0;
-    char *text = json_serialize(msg, &len);
-    if (text && p->ex)
-        http_sse_event(p->ex, NULL, "message", text, len);
+    size_t len = written->len;
+    char *text = len ? NULL : json_serialize(msg, &len);
+    if ((text || written->len) && p->ex)
+        http_sse_event(p->ex, NULL, "message", text ? text : written->data, len);
     free(text);
     json_decref(msg);
 }
@@ -304,21 +342,29 @@ static void spost_begin_stream(struct spost *p)
 static void spost_emit(struct mcp_sink *sink, json_t *msg, bool final)
 {
     struct spost *p = (struct spost *)sink;
-    if (msg && final)
+    struct buf text; /* the decorated answer, when written directly */
+    buf_init(&text, 0);
+    if (msg && final && !decorated_text(p, msg, &text))
         decorate(p, msg);
     if (!p->streaming && (p->always_sse || (!final && msg) || (final && !msg)))
         spost_begin_stream(p); /* a cancelled call: a stream with no events */
     if (msg && p->streaming) {
-        spost_event(p, msg);
+        spost_event(p, msg, &text);
     } else if (msg) {
         if (p->ex) {
             http_exchange_set_abort(p->ex, NULL, NULL);
-            http_respond_json(p->ex, answer_status(msg), msg);
+            if (text.len) { /* a result: 200 */
+                http_respond(p->ex, 200, "application/json", text.data, text.len);
+                json_decref(msg);
+            } else {
+                http_respond_json(p->ex, answer_status(msg), msg);
+            }
             p->ex = NULL;
         } else {
             json_decref(msg);
         }
     }
+    buf_free(&text);
     if (!final)
         return;
     if (p->ex) {
@@ -368,7 +414,9 @@ static int meta_session(struct mcp_ctx *ctx, struct http_exchange *ex, const jso
     }
     const json_t *level = json_object_get(meta, META_LEVEL);
     s->log_level = level ? mcp_log_level_index(json_string_value(level)) : -1;
-    if ((level && s->log_level < 0) || !mcp_dispatch_capabilities_fit(ctx, caps)) {
+    /* {} (the usual declaration) fits any MAX_CAPABILITIES_BYTES: skip measuring it. */
+    if ((level && s->log_level < 0) ||
+        (json_object_size(caps) && !mcp_dispatch_capabilities_fit(ctx, caps))) {
         refuse(ex, 400, id, JSONRPC_INVALID_PARAMS,
                level && s->log_level < 0
                    ? "Invalid params: io.modelcontextprotocol/logLevel must be a log level"
