@@ -283,10 +283,16 @@ static bool decorated_text(struct spost *p, const json_t *msg, struct buf *out)
     for (size_t i = 0; i < 3; i++, it = json_object_iter_next((json_t *)msg, it))
         if (!it || strcmp(json_object_iter_key(it), order[i]) != 0)
             return false;
-    if (it || !json_is_object(r) || json_object_get(r, "resultType") ||
-        json_object_get(r, "_meta") || json_object_get(r, "ttlMs") ||
-        json_object_get(r, "cacheScope"))
+    if (it || !json_is_object(r))
         return false;
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)r, key, value)
+    {
+        if (strcmp(key, "resultType") == 0 || strcmp(key, "_meta") == 0 ||
+            strcmp(key, "ttlMs") == 0 || strcmp(key, "cacheScope") == 0)
+            return false;
+    }
     int ttl = cache_ttl(p->method);
     bool ok = buf_reserve(out, 512) == BUF_OK && buf_append_str(out, "{\"result\":") == BUF_OK &&
               json_serialize_buf(r, out) == BUF_OK;

@@ -226,6 +226,33 @@ static void test_parse_refuses_nesting_past_depth_limit(void **state)
     free(s);
 }
 
+/* Objects and arrays alternating, the innermost empty: n levels in all. */
+static char *nested_mixed(int n)
+{
+    char *s = malloc((size_t)n * 6 + 1), *o = s;
+    for (int i = 0; i < n; i++)
+        o += sprintf(o, i % 2 ? "[" : i < n - 1 ? "{\"k\":" : "{");
+    for (int i = n - 1; i >= 0; i--)
+        *o++ = i % 2 ? ']' : '}';
+    *o = '\0';
+    return s;
+}
+
+static void test_parse_depth_limit_counts_objects_and_arrays(void **state)
+{
+    char err[128] = "";
+    for (int n = JSON_MAX_DEPTH - 1; n <= JSON_MAX_DEPTH + 2; n++) {
+        char *s = nested_mixed(n);
+        json_t *v = json_parse(s, strlen(s), err, sizeof err);
+        if (n <= JSON_MAX_DEPTH)
+            assert_non_null(v);
+        else
+            assert_true(!v && strstr(err, "deeper"));
+        json_decref(v);
+        free(s);
+    }
+}
+
 static void test_parse_ignores_brackets_inside_strings_for_depth(void **state)
 {
     char text[256];
@@ -473,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_parse_accepts_depth_limit),
         cmocka_unit_test(test_parse_refuses_nesting_past_depth_limit),
         cmocka_unit_test(test_parse_ignores_brackets_inside_strings_for_depth),
+        cmocka_unit_test(test_parse_depth_limit_counts_objects_and_arrays),
         cmocka_unit_test(test_parse_refuses_nul_in_strings),
         cmocka_unit_test(test_parse_reads_huge_integers_as_javascript_does),
         cmocka_unit_test(test_serialize_keeps_integers_beyond_2_pow_53_exact),
