@@ -245,9 +245,16 @@ static bool read_string(struct reader *r, struct rstr *out)
 {
     const unsigned char *start = r->p + 1, *p = start, *end = r->end;
     bool escaped = false;
-    while (p < end && *p != '"') {
+    while (p < end) {
         if (end - p >= 8 && plain8(p)) {
             p += 8;
+            continue;
+        }
+        /* A window with something in it: byte by byte up to that something. */
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        if (p >= end || *p == '"') {
+            break;
         } else if (*p == '\\') {
             if (end - p < 2)
                 return false;
@@ -255,8 +262,6 @@ static bool read_string(struct reader *r, struct rstr *out)
             p += 2;
         } else if (*p < 0x20) {
             return false;
-        } else if (*p < 0x80) {
-            p++;
         } else {
             size_t n = utf8_sequence(p, end);
             if (!n)

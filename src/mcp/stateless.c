@@ -190,17 +190,15 @@ static const char *check_params(const struct http_request *req, const json_t *sc
 
 /* The standard headers mirror the body: NULL when they do, else why not (-32020). */
 static const char *check_headers(struct mcp_ctx *ctx, const struct http_request *req,
-                                 const json_t *body, const char *version)
+                                 const char *method, const json_t *params, const char *version)
 {
     const char *h = http_request_header(req, "mcp-protocol-version"), *v;
     if (!h || trim(h, &v) != strlen(version) || strncmp(v, version, strlen(version)) != 0)
         return "Header mismatch: MCP-Protocol-Version must be present and equal the request's "
                "_meta protocol version";
-    const char *method = json_get_string(body, "method");
     h = http_request_header(req, "mcp-method");
     if (!h || trim(h, &v) != strlen(method) || strncmp(v, method, strlen(method)) != 0)
         return "Header mismatch: Mcp-Method must be present and equal the request's method";
-    const json_t *params = json_object_get(body, "params");
     const json_t *named = NULL;
     if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
         named = json_object_get(params, "name");
@@ -392,9 +390,10 @@ static void spost_abort(struct http_exchange *ex, void *arg)
 
 /* The request's own _meta as a session; -1 after answering the error when it is unusable. */
 static int meta_session(struct mcp_ctx *ctx, struct http_exchange *ex, const json_t *body,
-                        struct mcp_session *s)
+                        const char *method, struct mcp_session *s)
 {
-    const json_t *id = json_object_get(body, "id"), *meta = request_meta(body);
+    const json_t *id = json_object_get(body, "id"), *params = json_object_get(body, "params");
+    const json_t *meta = json_object_get(params, "_meta");
     const char *version = json_get_string(meta, META_VERSION);
     json_t *caps = json_object_get(meta, META_CAPS);
     if (!json_is_object(meta) || !version || !json_is_object(caps)) {
@@ -404,7 +403,7 @@ static int meta_session(struct mcp_ctx *ctx, struct http_exchange *ex, const jso
                NULL);
         return -1;
     }
-    const char *mismatch = check_headers(ctx, http_exchange_request(ex), body, version);
+    const char *mismatch = check_headers(ctx, http_exchange_request(ex), method, params, version);
     if (mismatch) {
         refuse(ex, 400, id, MCP_ERROR_HEADER_MISMATCH, mismatch, NULL);
         return -1;
@@ -474,11 +473,11 @@ void mcp_stateless_post(struct mcp_ctx *ctx, struct http_exchange *ex, const cha
 {
     struct mcp_session s = {.owner = (char *)user, .log_level = -1};
     int checked = check_message(ctx, ex, body);
-    if (checked != 0 || meta_session(ctx, ex, body, &s) != 0) {
+    const char *method = json_get_string(body, "method"); /* a string once checked */
+    if (checked != 0 || meta_session(ctx, ex, body, method, &s) != 0) {
         json_decref(body);
         return;
     }
-    const char *method = json_get_string(body, "method");
     if (!mcp_dispatch_stateless_method(method)) {
         refuse(ex, 404, json_object_get(body, "id"), JSONRPC_METHOD_NOT_FOUND, "Method not found",
                NULL);
@@ -495,7 +494,8 @@ void mcp_stateless_post(struct mcp_ctx *ctx, struct http_exchange *ex, const cha
     p->sink.emit = spost_emit;
     p->ctx = ctx;
     p->ex = ex;
-    snprintf(p->method, sizeof p->method, "%s", method);
+    size_t mlen = strnlen(method, sizeof p->method - 1); /* calloc'd: NUL-terminated */
+    memcpy(p->method, method, mlen);
     /* Lists and reads are the same for every user, but behind authorization a shared cache must
      * not hand them to someone without a token. */
     p->private_scope = ctx->cfg && !ctx->cfg->no_auth;
