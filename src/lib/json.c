@@ -330,7 +330,7 @@ static json_t *read_number(struct reader *r)
     memcpy(text, s, n);
     text[n] = '\0';
     errno = 0;
-    double d = strtod(text, NULL);
+    double d = strtod(text, NULL); /* mcpd never calls setlocale: '.' is the decimal point */
     if (errno == ERANGE && isinf(d))
         return NULL;
     return json_real(d);
