@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,32 +225,25 @@ static bool unescape(const unsigned char *p, const unsigned char *stop, struct r
 }
 
 /* A string at r->p (on its opening quote). */
-/* Whether the 8 bytes at p are all printable ASCII other than the quote and the backslash:
- * bytes taken 8 at a time, the common case of a string's body, without a branch per byte. */
-static bool plain8(const unsigned char *p)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t x, quote, backslash;
-    memcpy(&x, p, sizeof x);
-    quote = x ^ (ones * '"');
-    backslash = x ^ (ones * '\\');
-    uint64_t below_space = (x - ones * 0x20) & ~x & highs; /* a byte < 0x20 */
-    uint64_t zero_q = (quote - ones) & ~quote & highs,
-             zero_b = (backslash - ones) & ~backslash & highs;
-    return ((x & highs) | below_space | zero_q | zero_b) == 0;
-}
+/* The bytes a string's body cannot hold as they are, or that need a closer look: the controls,
+ * the quote, the backslash and every byte of a multi-byte UTF-8 sequence. */
+static const unsigned char string_special[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
 
 static bool read_string(struct reader *r, struct rstr *out)
 {
     const unsigned char *start = r->p + 1, *p = start, *end = r->end;
     bool escaped = false;
     while (p < end) {
-        if (end - p >= 8 && plain8(p)) {
-            p += 8;
-            continue;
-        }
-        /* A window with something in it: byte by byte up to that something. */
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        while (p < end && !string_special[*p]) /* one table load and test per plain byte */
             p++;
         if (p >= end || *p == '"') {
             break;
