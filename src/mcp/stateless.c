@@ -153,10 +153,9 @@ static const char *header_matches(const struct http_request *req, const char *na
     const char *raw = http_request_header(req, name);
     if (!raw)
         return missing;
-    char *buf = malloc(VALUE_MAX + 1);
-    long n = buf ? header_decode(raw, buf, VALUE_MAX + 1) : -1;
+    char buf[VALUE_MAX + 1];
+    long n = header_decode(raw, buf, sizeof buf);
     bool ok = n >= 0 && value_matches(buf, (size_t)n, body_value);
-    free(buf);
     if (n < 0)
         return "Header mismatch: a header value is malformed (invalid characters or Base64)";
     return ok ? NULL : "Header mismatch: a header value does not match the request body";
@@ -192,17 +191,15 @@ static const char *check_params(const struct http_request *req, const json_t *sc
 
 /* The standard headers mirror the body: NULL when they do, else why not (-32020). */
 static const char *check_headers(struct mcp_ctx *ctx, const struct http_request *req,
-                                 const json_t *body, const char *version)
+                                 const char *method, const json_t *params, const char *version)
 {
     const char *h = http_request_header(req, "mcp-protocol-version"), *v;
     if (!h || trim(h, &v) != strlen(version) || strncmp(v, version, strlen(version)) != 0)
         return "Header mismatch: MCP-Protocol-Version must be present and equal the request's "
                "_meta protocol version";
-    const char *method = json_get_string(body, "method");
     h = http_request_header(req, "mcp-method");
     if (!h || trim(h, &v) != strlen(method) || strncmp(v, method, strlen(method)) != 0)
         return "Header mismatch: Mcp-Method must be present and equal the request's method";
-    const json_t *params = json_object_get(body, "params");
     const json_t *named = NULL;
     if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
         named = json_object_get(params, "name");
@@ -273,6 +270,50 @@ static void decorate(struct spost *p, json_t *msg)
     }
 }
 
+/* What decorate() and serializing give, written straight into out for the common answer: a
+ * message as jsonrpc_result() builds it (result, jsonrpc, id) whose result has none of the members
+ * decorate() looks at. The result is not copied and the serverInfo member not built. false (out
+ * untouched): the caller decorates. */
+static bool decorated_text(struct spost *p, const json_t *msg, struct buf *out)
+{
+    static const char *const order[] = {"result", "jsonrpc", "id"};
+    const json_t *r = json_object_get(msg, "result");
+    void *it = json_object_iter((json_t *)msg);
+    for (size_t i = 0; i < 3; i++, it = json_object_iter_next((json_t *)msg, it))
+        if (!it || strcmp(json_object_iter_key(it), order[i]) != 0)
+            return false;
+    if (it || !json_is_object(r))
+        return false;
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)r, key, value)
+    {
+        if (strcmp(key, "resultType") == 0 || strcmp(key, "_meta") == 0 ||
+            strcmp(key, "ttlMs") == 0 || strcmp(key, "cacheScope") == 0)
+            return false;
+    }
+    int ttl = cache_ttl(p->method);
+    bool ok = buf_reserve(out, 512) == BUF_OK && buf_append_str(out, "{\"result\":") == BUF_OK &&
+              json_serialize_buf(r, out) == BUF_OK;
+    if (ok) {
+        out->len--; /* the result's closing brace: the decoration goes before it */
+        ok = buf_append_str(out, json_object_size(r) ? "," : "") == BUF_OK &&
+             buf_append_str(out, "\"resultType\":\"complete\",\"_meta\":{\"" META_SERVER "\":") ==
+                 BUF_OK &&
+             json_serialize_buf(mcp_dispatch_server_info(p->ctx->dispatch), out) == BUF_OK &&
+             (ttl < 0 || buf_printf(out, "},\"ttlMs\":%d,\"cacheScope\":\"%s", ttl,
+                                    p->private_scope ? "private" : "public") == BUF_OK) &&
+             buf_append_str(out, ttl < 0 ? "}},\"jsonrpc\":" : "\"},\"jsonrpc\":") == BUF_OK &&
+             json_serialize_buf(json_object_get(msg, "jsonrpc"), out) == BUF_OK &&
+             buf_append_str(out, ",\"id\":") == BUF_OK &&
+             json_serialize_buf(json_object_get(msg, "id"), out) == BUF_OK &&
+             buf_append_char(out, '}') == BUF_OK;
+    }
+    if (!ok)
+        buf_reset(out);
+    return ok;
+}
+
 /* The HTTP status of a JSON answer: the transport's statuses for the protocol's errors. */
 static int answer_status(const json_t *msg)
 {
@@ -285,12 +326,13 @@ static int answer_status(const json_t *msg)
     return 200;
 }
 
-static void spost_event(struct spost *p, json_t *msg)
+/* One event: msg, or its text when already written (decorated_text). */
+static void spost_event(struct spost *p, json_t *msg, const struct buf *written)
 {
-    size_t len = 0;
-    char *text = json_serialize(msg, &len);
-    if (text && p->ex)
-        http_sse_event(p->ex, NULL, "message", text, len);
+    size_t len = written->len;
+    char *text = len ? NULL : json_serialize(msg, &len);
+    if ((text || written->len) && p->ex)
+        http_sse_event(p->ex, NULL, "message", text ? text : written->data, len);
     free(text);
     json_decref(msg);
 }
@@ -305,21 +347,29 @@ static void spost_begin_stream(struct spost *p)
 static void spost_emit(struct mcp_sink *sink, json_t *msg, bool final)
 {
     struct spost *p = (struct spost *)sink;
-    if (msg && final)
+    struct buf text; /* the decorated answer, when written directly */
+    buf_init(&text, 0);
+    if (msg && final && !decorated_text(p, msg, &text))
         decorate(p, msg);
     if (!p->streaming && (p->always_sse || (!final && msg) || (final && !msg)))
         spost_begin_stream(p); /* a cancelled call: a stream with no events */
     if (msg && p->streaming) {
-        spost_event(p, msg);
+        spost_event(p, msg, &text);
     } else if (msg) {
         if (p->ex) {
             http_exchange_set_abort(p->ex, NULL, NULL);
-            http_respond_json(p->ex, answer_status(msg), msg);
+            if (text.len) { /* a result: 200 */
+                http_respond(p->ex, 200, "application/json", text.data, text.len);
+                json_decref(msg);
+            } else {
+                http_respond_json(p->ex, answer_status(msg), msg);
+            }
             p->ex = NULL;
         } else {
             json_decref(msg);
         }
     }
+    buf_free(&text);
     if (!final)
         return;
     if (p->ex) {
@@ -341,9 +391,10 @@ static void spost_abort(struct http_exchange *ex, void *arg)
 
 /* The request's own _meta as a session; -1 after answering the error when it is unusable. */
 static int meta_session(struct mcp_ctx *ctx, struct http_exchange *ex, const json_t *body,
-                        struct mcp_session *s)
+                        const char *method, struct mcp_session *s)
 {
-    const json_t *id = json_object_get(body, "id"), *meta = request_meta(body);
+    const json_t *id = json_object_get(body, "id"), *params = json_object_get(body, "params");
+    const json_t *meta = json_object_get(params, "_meta");
     const char *version = json_get_string(meta, META_VERSION);
     json_t *caps = json_object_get(meta, META_CAPS);
     if (!json_is_object(meta) || !version || !json_is_object(caps)) {
@@ -353,7 +404,7 @@ static int meta_session(struct mcp_ctx *ctx, struct http_exchange *ex, const jso
                NULL);
         return -1;
     }
-    const char *mismatch = check_headers(ctx, http_exchange_request(ex), body, version);
+    const char *mismatch = check_headers(ctx, http_exchange_request(ex), method, params, version);
     if (mismatch) {
         refuse(ex, 400, id, MCP_ERROR_HEADER_MISMATCH, mismatch, NULL);
         return -1;
@@ -369,7 +420,9 @@ static int meta_session(struct mcp_ctx *ctx, struct http_exchange *ex, const jso
     }
     const json_t *level = json_object_get(meta, META_LEVEL);
     s->log_level = level ? mcp_log_level_index(json_string_value(level)) : -1;
-    if ((level && s->log_level < 0) || !mcp_dispatch_capabilities_fit(ctx, caps)) {
+    /* {} (the usual declaration) fits any MAX_CAPABILITIES_BYTES: skip measuring it. */
+    if ((level && s->log_level < 0) ||
+        (json_object_size(caps) && !mcp_dispatch_capabilities_fit(ctx, caps))) {
         refuse(ex, 400, id, JSONRPC_INVALID_PARAMS,
                level && s->log_level < 0
                    ? "Invalid params: io.modelcontextprotocol/logLevel must be a log level"
@@ -429,11 +482,11 @@ void mcp_stateless_post(struct mcp_ctx *ctx, struct http_exchange *ex, const cha
 {
     struct mcp_session s = {.owner = (char *)user, .log_level = -1};
     int checked = check_message(ctx, ex, body);
-    if (checked != 0 || meta_session(ctx, ex, body, &s) != 0) {
+    const char *method = json_get_string(body, "method"); /* a string once checked */
+    if (checked != 0 || meta_session(ctx, ex, body, method, &s) != 0) {
         json_decref(body);
         return;
     }
-    const char *method = json_get_string(body, "method");
     if (strcmp(method, "subscriptions/listen") == 0) {
         stateless_listen(ctx, ex, &s, body);
         return;
@@ -454,7 +507,8 @@ void mcp_stateless_post(struct mcp_ctx *ctx, struct http_exchange *ex, const cha
     p->sink.emit = spost_emit;
     p->ctx = ctx;
     p->ex = ex;
-    snprintf(p->method, sizeof p->method, "%s", method);
+    size_t mlen = strnlen(method, sizeof p->method - 1); /* calloc'd: NUL-terminated */
+    memcpy(p->method, method, mlen);
     /* Lists and reads are the same for every user, but behind authorization a shared cache must
      * not hand them to someone without a token. */
     p->private_scope = ctx->cfg && !ctx->cfg->no_auth;

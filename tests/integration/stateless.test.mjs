@@ -105,6 +105,22 @@ describe('2026-07-28 results', () => {
     assert.deepEqual(r.body.result._meta, { 'io.modelcontextprotocol/serverInfo': SERVER_INFO });
   });
 
+  test('the decorated answer as sent: the result\'s own members, then resultType, _meta, ttlMs, cacheScope; then jsonrpc, id', async () => {
+    const call = await post(srv.url, request('t-1', 'tools/call', { name: 'test_simple_text', arguments: {} }));
+    assert.equal(call.text, JSON.stringify(call.body)); // compact, byte for byte as JSON.stringify
+    assert.deepEqual(Object.keys(call.body), ['result', 'jsonrpc', 'id']);
+    assert.deepEqual(Object.keys(call.body.result), ['content', 'resultType', '_meta']);
+    assert.ok(call.text.endsWith(`"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":${JSON.stringify(SERVER_INFO)}}},"jsonrpc":"2.0","id":"t-1"}`), call.text);
+    const list = await post(srv.url, request('t-2', 'prompts/list'));
+    assert.equal(list.text, JSON.stringify(list.body));
+    assert.deepEqual(Object.keys(list.body.result), ['prompts', 'resultType', '_meta', 'ttlMs', 'cacheScope']);
+    const streamed = await post(sse.url, request(8, 'tools/call', { name: 'echo', arguments: { message: 'caf\u00e9 "q" \\ \u2028' } }));
+    const answer = streamed.events.at(-1);
+    assert.deepEqual(Object.keys(answer), ['result', 'jsonrpc', 'id']);
+    assert.deepEqual(Object.keys(answer.result), ['content', 'resultType', '_meta']);
+    assert.equal(answer.result.content[0].text, 'Echo: caf\u00e9 "q" \\ \u2028');
+  });
+
   test('resources/read and the lists carry caching hints; a missing resource is -32602 with its uri', async () => {
     const read = await post(srv.url, request(4, 'resources/read', { uri: 'test://static-text' }));
     assert.equal(read.body.result.ttlMs, 60000);

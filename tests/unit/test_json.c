@@ -226,6 +226,33 @@ static void test_parse_refuses_nesting_past_depth_limit(void **state)
     free(s);
 }
 
+/* Objects and arrays alternating, the innermost empty: n levels in all. */
+static char *nested_mixed(int n)
+{
+    char *s = malloc((size_t)n * 6 + 1), *o = s;
+    for (int i = 0; i < n; i++)
+        o += sprintf(o, i % 2 ? "[" : i < n - 1 ? "{\"k\":" : "{");
+    for (int i = n - 1; i >= 0; i--)
+        *o++ = i % 2 ? ']' : '}';
+    *o = '\0';
+    return s;
+}
+
+static void test_parse_depth_limit_counts_objects_and_arrays(void **state)
+{
+    char err[128] = "";
+    for (int n = JSON_MAX_DEPTH - 1; n <= JSON_MAX_DEPTH + 2; n++) {
+        char *s = nested_mixed(n);
+        json_t *v = json_parse(s, strlen(s), err, sizeof err);
+        if (n <= JSON_MAX_DEPTH)
+            assert_non_null(v);
+        else
+            assert_true(!v && strstr(err, "deeper"));
+        json_decref(v);
+        free(s);
+    }
+}
+
 static void test_parse_ignores_brackets_inside_strings_for_depth(void **state)
 {
     char text[256];
@@ -295,6 +322,160 @@ static void test_getters_return_null_for_missing_or_mistyped(void **state)
     json_decref(o);
 }
 
+/* json_parse reads most input with its own reader and falls back to jansson; either way the
+ * result must be exactly jansson's: the same tree (types, values, key order) or the same error. */
+static void assert_parses_as_jansson(const char *text, size_t len)
+{
+    char err[256] = "";
+    json_error_t je;
+    json_t *ours = json_parse(text, len, err, sizeof err);
+    json_t *theirs = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!theirs && strstr(je.text, "too big")) { /* json_parse reads these as JavaScript does */
+        json_decref(ours);
+        return;
+    }
+    if (!theirs) {
+        char expected[256];
+        snprintf(expected, sizeof expected, "%s at line %d column %d", je.text, je.line, je.column);
+        if (ours || strcmp(err, expected) != 0)
+            fail_msg("input %.*s: jansson refuses it (%s), json_parse gave %s", (int)len, text,
+                     expected, ours ? "a value" : err);
+        return;
+    }
+    if (!ours || !json_equal(ours, theirs))
+        fail_msg("input %.*s: json_parse %s", (int)len, text, ours ? "differs" : err);
+    char *a = json_serialize(ours, NULL), *b = json_serialize(theirs, NULL);
+    assert_string_equal(a, b); /* json_equal ignores key order; the serialization does not */
+    free(a);
+    free(b);
+    json_decref(ours);
+    json_decref(theirs);
+}
+
+static const char *const parse_cases[] = {
+    "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+    "\"arguments\":{\"message\":\"m7\"},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":"
+    "\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}",
+    " [1, -0, 0.5, -1.5e3, 1E+2, 2e-2, 123456789012345678, -123456789012345678] ",
+    "[1234567890123456789, 9223372036854775807, 9223372036854775808, -9223372036854775809]",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "0.1e1",
+    "00",
+    "01",
+    "-",
+    "1.",
+    ".5",
+    "1e",
+    "1e+",
+    "+1",
+    "0x10",
+    "-01",
+    "1.5e",
+    "1.5x",
+    "[0.1e1x]",
+    "[true, false, null]",
+    "tru",
+    "nul",
+    "falsey",
+    "truex",
+    "[true1]",
+    "nulll",
+    "{\"a\":1,\"a\":2}",
+    "{\"a\":1,\"\\u0061\":2}",
+    "{\"\":[],\"x\":{},\"y\":[{}],\"z\":\"\"}",
+    "\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\u20AC \\ud83d\\ude00 \\uD83D\\uDE00\"",
+    "\"\\ud83d\"",
+    "\"\\ude00\"",
+    "\"\\ud83d\\u0041\"",
+    "\"\\u0000\"",
+    "\"\\x\"",
+    "\"\\u12\"",
+    "\"\\u12G4\"",
+    "\"\\\"",
+    "\"\\",
+    "\"abc",
+    "{\"a\\u0000b\":1}",
+    "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+    "\"\xc0\xaf\"",
+    "\"\xed\xa0\x80\"",
+    "\"\xf4\x90\x80\x80\"",
+    "\"\xe2\x82\"",
+    "\"\xff\"",
+    "\"\x80\"",
+    "\"\xe0\x9f\xbf\"",
+    "\"\xf0\x8f\xbf\xbf\"",
+    "\"\xef\xbf\xbf\"",
+    "\"\xf4\x8f\xbf\xbf\"",
+    "\"a\tb\"",
+    "\"\x7f\"",
+    "{\"a\" : 1 , \"b\" :\n[ 1 ,2 ]\r\n}",
+    "{\"a\":1,}",
+    "[1,]",
+    "[1 2]",
+    "{\"a\" 1}",
+    "{1:2}",
+    "{\"a\":}",
+    "[",
+    "{",
+    "{\"a\"",
+    "{} x",
+    "",
+    "   ",
+    "\xef\xbb\xbf{}",
+    "[[[[[[[[]]]]]]]]",
+    "[}",
+    "{]",
+};
+
+static void test_parse_matches_jansson_on_tricky_input(void **state)
+{
+    for (size_t i = 0; i < sizeof parse_cases / sizeof *parse_cases; i++)
+        assert_parses_as_jansson(parse_cases[i], strlen(parse_cases[i]));
+    assert_parses_as_jansson("[\"a\0b\"]", 7);
+    assert_parses_as_jansson("[1]\0", 4);
+}
+
+/* Random edits of the cases above (fixed seed): one to three bytes replaced, inserted or
+ * removed, or the text cut short, from an alphabet of the bytes JSON reading turns on. */
+static void test_parse_matches_jansson_on_mutations(void **state)
+{
+    static const char alphabet[] =
+        "\"\\{}[],:0123456789.eE+-tfnu a\t\x01\x7f\xc3\xa9\xed\xa0\xf4\x90";
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    char text[512];
+    for (int n = 0; n < 40000; n++) {
+        const char *seed = parse_cases[n % (sizeof parse_cases / sizeof *parse_cases)];
+        size_t len = strlen(seed);
+        memcpy(text, seed, len);
+        int edits = 1 + n % 3;
+        for (int e = 0; e < edits; e++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t at = len ? (size_t)(x >> 8) % (len + 1) : 0;
+            char ch = alphabet[(x >> 40) % (sizeof alphabet - 1)];
+            switch (x % 4) {
+            case 0:
+                if (at < len)
+                    text[at] = ch;
+                break;
+            case 1:
+                memmove(text + at + 1, text + at, len - at);
+                text[at] = ch;
+                len++;
+                break;
+            case 2:
+                if (at < len)
+                    memmove(text + at, text + at + 1, len - at - 1), len--;
+                break;
+            default:
+                len = at;
+            }
+        }
+        assert_parses_as_jansson(text, len);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,10 +500,13 @@ int main(void)
         cmocka_unit_test(test_parse_accepts_depth_limit),
         cmocka_unit_test(test_parse_refuses_nesting_past_depth_limit),
         cmocka_unit_test(test_parse_ignores_brackets_inside_strings_for_depth),
+        cmocka_unit_test(test_parse_depth_limit_counts_objects_and_arrays),
         cmocka_unit_test(test_parse_refuses_nul_in_strings),
         cmocka_unit_test(test_parse_reads_huge_integers_as_javascript_does),
         cmocka_unit_test(test_serialize_keeps_integers_beyond_2_pow_53_exact),
         cmocka_unit_test(test_getters_return_null_for_missing_or_mistyped),
+        cmocka_unit_test(test_parse_matches_jansson_on_tricky_input),
+        cmocka_unit_test(test_parse_matches_jansson_on_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
