@@ -27,6 +27,7 @@ struct mcp_dispatch {
     const struct mcp_feature_pack *packs[MAX_PACKS];
     size_t pack_count;
     json_t *tools;                  /* tools/list result with every tool, built once */
+    json_t *header_schemas;         /* name -> inputSchema of the tools with x-mcp-header */
     bool gated_tools;               /* some tool is listed only for clients with a capability */
     json_t *prompts;                /* prompts/list result */
     json_t *templates;              /* resources/templates/list result */
@@ -107,10 +108,15 @@ static void build_listings(struct mcp_dispatch *d)
     json_t *tools = json_array(), *prompts = json_array(), *templates = json_array();
     bool task_tools = false;
     d->capabilities = json_object();
+    d->header_schemas = json_object();
     for (size_t i = 0; i < d->pack_count; i++) {
         const struct mcp_feature_pack *p = d->packs[i];
         for (size_t t = 0; t < p->tool_count; t++) {
-            json_array_append_new(tools, tool_entry(&p->tools[t]));
+            json_t *entry = tool_entry(&p->tools[t]);
+            json_array_append_new(tools, entry);
+            if (p->tools[t].input_schema && strstr(p->tools[t].input_schema, "x-mcp-header"))
+                json_object_set(d->header_schemas, p->tools[t].name,
+                                json_object_get(entry, "inputSchema"));
             d->gated_tools |= p->tools[t].requires_capability != NULL || p->tools[t].offered;
             task_tools |= p->tools[t].task_support != MCP_TASK_NONE;
         }
@@ -177,6 +183,7 @@ void mcp_dispatch_free(struct mcp_dispatch *d)
     if (!d)
         return;
     json_decref(d->tools);
+    json_decref(d->header_schemas);
     json_decref(d->prompts);
     json_decref(d->templates);
     json_decref(d->capabilities);
@@ -216,14 +223,9 @@ const json_t *mcp_dispatch_server_info(const struct mcp_dispatch *d)
     return d->server_info;
 }
 
-const json_t *mcp_dispatch_tool_input_schema(const struct mcp_dispatch *d, const char *name)
+const json_t *mcp_dispatch_tool_header_schema(const struct mcp_dispatch *d, const char *name)
 {
-    size_t i;
-    json_t *t;
-    json_array_foreach(json_object_get(d->tools, "tools"), i,
-                       t) if (name && strcmp(json_get_string(t, "name"), name) ==
-                                          0) return json_object_get(t, "inputSchema");
-    return NULL;
+    return name ? json_object_get(d->header_schemas, name) : NULL;
 }
 
 /* ---- methods ---- */

@@ -49,8 +49,9 @@ bool mcp_dispatch_stateless_method(const char *method);
 const json_t *mcp_dispatch_capabilities(const struct mcp_dispatch *d);
 /* {"name","version"} of the server (borrowed). */
 const json_t *mcp_dispatch_server_info(const struct mcp_dispatch *d);
-/* The inputSchema of the tool of that name as listed (borrowed), or NULL. */
-const json_t *mcp_dispatch_tool_input_schema(const struct mcp_dispatch *d, const char *name);
+/* The inputSchema of the tool of that name as listed (borrowed) when its arguments carry
+ * x-mcp-header annotations, else NULL: the rest need no look at a 2026-07-28 call's headers. */
+const json_t *mcp_dispatch_tool_header_schema(const struct mcp_dispatch *d, const char *name);
 
 /* The enabled packs, in --features order. */
 size_t mcp_dispatch_pack_count(const struct mcp_dispatch *d);

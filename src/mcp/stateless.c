@@ -215,8 +215,8 @@ static const char *check_headers(struct mcp_ctx *ctx, const struct http_request 
     }
     if (strcmp(method, "tools/call") == 0 && json_is_string(named)) {
         const json_t *schema =
-            mcp_dispatch_tool_input_schema(ctx->dispatch, json_string_value(named));
-        return check_params(req, schema, json_object_get(params, "arguments"), 0);
+            mcp_dispatch_tool_header_schema(ctx->dispatch, json_string_value(named));
+        return schema ? check_params(req, schema, json_object_get(params, "arguments"), 0) : NULL;
     }
     return NULL;
 }
