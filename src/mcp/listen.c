@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/metrics.h"
 #include "http/http_response.h"
 #include "lib/crypto.h"
 #include "lib/json.h"
@@ -127,6 +128,8 @@ static void listen_end(struct mcp_listen *ls)
     if (ls->ended)
         return;
     ls->ended = true;
+    if (ls->acked && ls->ctx->metrics)
+        metrics_stream_closed(ls->ctx->metrics);
     if (ls->prev)
         ls->prev->next = ls->next;
     else
@@ -270,6 +273,8 @@ static void listen_ack(struct mcp_listen *ls)
     http_response_header(ls->ex, "X-Accel-Buffering", "no");
     http_sse_begin(ls->ex, 200);
     ls->acked = true;
+    if (ls->ctx->metrics)
+        metrics_stream_opened(ls->ctx->metrics);
     send_note(ls, "notifications/subscriptions/acknowledged",
               json_pack("{s:O}", "notifications", ls->agreed));
     size_t i;

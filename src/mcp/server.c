@@ -57,13 +57,13 @@ static void respond_health(struct mcp_server *s, struct http_exchange *ex)
     bool auth_ok = !s->verifier || verifier_available(s->verifier);
     bool degraded = !store_ok || !auth_ok;
     const char *auth = !s->verifier ? "disabled" : auth_ok ? "operational" : "unavailable";
-    json_t *body =
-        json_pack("{s:s,s:{s:s,s:s,s:s},s:s,s:s,s:s,s:I,s:I}", "status",
-                  degraded ? "degraded" : "healthy", "services", "mcp", "operational", "auth", auth,
-                  "store", store_ok ? "operational" : "unavailable", "storeBackend",
-                  store_backend_name(s->ctx.store), "authServerUrl", s->ctx.cfg->auth_server_url,
-                  "version", MCPD_VERSION, "liveSessions", (json_int_t)hashmap_count(s->ctx.live),
-                  "callsInFlight", (json_int_t)s->ctx.calls_in_flight);
+    json_t *body = json_pack(
+        "{s:s,s:{s:s,s:s,s:s},s:s,s:s,s:s,s:I,s:I,s:I}", "status",
+        degraded ? "degraded" : "healthy", "services", "mcp", "operational", "auth", auth, "store",
+        store_ok ? "operational" : "unavailable", "storeBackend", store_backend_name(s->ctx.store),
+        "authServerUrl", s->ctx.cfg->auth_server_url, "version", MCPD_VERSION, "liveSessions",
+        (json_int_t)hashmap_count(s->ctx.live), "callsInFlight", (json_int_t)s->ctx.calls_in_flight,
+        "listenStreams", (json_int_t)mcp_listen_count(&s->ctx));
     http_response_header(ex, "Cache-Control", "no-store");
     /* Degraded is still an answer: 200, so that load balancers keep the instance while it
      * serves what it can (the reference server does the same); a dead store is 503. */

@@ -44,6 +44,8 @@ async function call(url, id, method, params, { caps, token } = {}) {
   return { status: res.status, body: JSON.parse(text) };
 }
 
+const health = async (url) => (await fetch(new URL('/health', url))).json();
+
 const trigger = (url, name, args = {}) => call(url, `t-${name}-${Date.now()}`, 'tools/call', { name, arguments: args });
 
 /**
@@ -207,6 +209,9 @@ describe('subscriptions/listen', () => {
   test('MAX_LISTEN_STREAMS per user: one more is 429 -32000; a stream its client closed frees its place', async () => {
     const open = [];
     for (let i = 0; i < MAX_STREAMS; i++) open.push(await listen(lim.url, `m${i}`, { toolsListChanged: true }));
+    // /health and /metrics count them.
+    assert.equal((await health(lim.url)).listenStreams, MAX_STREAMS);
+    assert.match(await (await fetch(new URL('/metrics', lim.url))).text(), new RegExp(`^mcpd_sse_streams_open(\\{[^}]*\\})? ${MAX_STREAMS}$`, 'm'));
     const over = await listen(lim.url, 'over', { toolsListChanged: true });
     assert.equal(over.status, 429);
     assert.deepEqual(over.body, { jsonrpc: '2.0', id: 'over', error: { code: -32000, message: 'Too many listen streams for this user (MAX_LISTEN_STREAMS)' } });
@@ -223,6 +228,9 @@ describe('subscriptions/listen', () => {
     await trigger(lim.url, 'test_trigger_tool_change');
     for (const s of [...open, again]) await s.waitFor((m) => m.method === 'notifications/tools/list_changed', 5000, 'tools change');
     for (const s of [...open, again]) s.close();
+    let left;
+    for (let i = 0; i < 50 && (left = (await health(lim.url)).listenStreams) !== 0; i++) await sleep(50);
+    assert.equal(left, 0, 'every closed stream left /health');
   });
 
   test('SIGTERM: every open stream gets the complete result with its subscription id before it ends', async () => {
