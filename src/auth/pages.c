@@ -44,9 +44,11 @@ int oauth_html_escape(struct buf *out, const char *s)
 
 static const char page_style[] =
     "<style>body{font-family:system-ui,-apple-system,sans-serif;background:#fafafa;color:#111;"
-    "display:flex;justify-content:center;align-items:center;min-height:100vh;margin:0}"
+    "display:flex;justify-content:center;align-items:center;min-height:100vh;margin:0;"
+    "padding:16px;box-sizing:border-box}"
     ".card{background:#fff;border:1px solid #ddd;border-radius:12px;padding:32px;"
-    "max-width:480px;width:100%;box-shadow:0 1px 3px rgba(0,0,0,.08)}"
+    "max-width:480px;width:100%;box-sizing:border-box;box-shadow:0 1px 3px rgba(0,0,0,.08)}"
+    "@media (max-width:480px){.card{padding:20px}}"
     ".logo{display:flex;align-items:center;gap:10px;font-weight:700;font-size:18px}"
     ".logo img{width:40px;height:40px}h1{font-size:24px;margin:16px 0 8px}"
     ".box{border:1px solid #ddd;border-radius:8px;padding:4px 12px;margin:16px 0}"

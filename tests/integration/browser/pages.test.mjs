@@ -86,7 +86,7 @@ for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
 function authorizeUrl(state, challenge) {
   const u = new URL('/authorize', as);
   for (const [k, v] of Object.entries({ response_type: 'code', client_id: client.client_id, redirect_uri: callback.url,
-    code_challenge: challenge, code_challenge_method: 'S256', state, scope: 'mcp' })) u.searchParams.set(k, v);
+    code_challenge: challenge, code_challenge_method: 'S256', state, scope: 'mcp', resource: `${mcp}/mcp` })) u.searchParams.set(k, v);
   return u.href;
 }
 
@@ -102,7 +102,7 @@ test('consent Allow, the mock IdP form with a typed name, back at the client wit
   assert.equal(await page.title(), 'MCP Server Authorization');
   const details = await page.$$eval('.row', (rows) => rows.map((r) => r.innerText.replace(/\s+/g, ' ').trim()));
   assert.deepEqual(details, [`CLIENT APPLICATION Browser Test Client`, `CLIENT ID ${client.client_id}`,
-    `REDIRECTS TO ${new URL(callback.url).host}`, 'REQUESTED SCOPE mcp']);
+    `REDIRECTS TO ${new URL(callback.url).host}`, 'REQUESTED SCOPE mcp', `RESOURCE ${mcp}/mcp`]);
   await assertRendered(page);
   await screenshot(page, 'consent');
   await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('#allow')]);
