@@ -1043,7 +1043,7 @@ static void on_conn_timer(uv_timer_t *t)
  * aborted at once. */
 static bool conn_half_closed_request(const struct http_conn *c)
 {
-    return c->phase == CONN_ACTIVE && c->ex && !c->ex->body_pending;
+    return c->phase == CONN_ACTIVE && c->ex && !c->ex->body_pending && !c->ex->eof_aborts;
 }
 
 /* A stream already under way when the EOF came: a peer that has wholly closed answers the next
@@ -1481,6 +1481,11 @@ void http_exchange_set_abort(struct http_exchange *ex, http_abort_fn fn, void *a
 {
     ex->abort_fn = fn;
     ex->abort_arg = arg;
+}
+
+void http_exchange_abort_on_eof(struct http_exchange *ex)
+{
+    ex->eof_aborts = true;
 }
 
 bool http_exchange_closed(const struct http_exchange *ex)

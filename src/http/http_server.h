@@ -149,6 +149,10 @@ int http_request_query_param(const struct http_request *req, const char *name, c
                              size_t out_size);
 
 void http_exchange_set_abort(struct http_exchange *ex, http_abort_fn fn, void *arg);
+/* An EOF from the client before the answer is complete aborts the exchange (its abort callback
+ * runs), instead of being taken for a half-close whose request is still answered: for a protocol
+ * in which a client that goes away cancels its request. */
+void http_exchange_abort_on_eof(struct http_exchange *ex);
 /* Finish without (further) output: closes the connection if a response was started and not
  * ended, or if nothing was sent at all. */
 void http_exchange_finish(struct http_exchange *ex);

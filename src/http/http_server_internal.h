@@ -130,6 +130,7 @@ struct http_exchange {
     bool close_after;  /* close the connection after this response */
     bool raw_stream;   /* HTTP/1.0 streaming: no chunk framing, close at the end */
     bool head_request; /* HEAD: no body bytes are sent */
+    bool eof_aborts;   /* the client's EOF before the answer is it leaving, not a half-close */
     /* The head hook holds the exchange: the body is not read yet, and a response written now
      * closes the connection (the unread body cannot be skipped reliably). */
     bool body_pending;

@@ -55,6 +55,7 @@ struct mcp_call *mcp_call_new(struct mcp_ctx *ctx, const struct mcp_session *ses
     json_t *params = json_object_get(request, "params");
     c->params = json_is_object(params) ? json_incref(params) : json_object();
     c->sink = sink;
+    sink->call = c;
     c->started_ms = uv_now(ctx->loop);
     c->live_entry =
         (struct mcp_live_call){.on_session_end = on_live_session_end, .on_cancel = on_live_cancel};
@@ -218,6 +219,7 @@ static void call_finish(struct mcp_call *c, json_t *msg)
                            json_object_get(msg, "error") ? METRICS_CALL_ERROR : METRICS_CALL_OK);
     struct mcp_sink *sink = c->sink;
     c->sink = NULL;
+    sink->call = NULL;
     c->running++;
     sink->emit(sink, msg, true);
     mcp_call_leave(c);
@@ -250,6 +252,7 @@ static void call_cancel(struct mcp_call *c)
         metrics_count_call(c->ctx->metrics, c->method, METRICS_CALL_CANCELLED);
     struct mcp_sink *sink = c->sink;
     c->sink = NULL;
+    sink->call = NULL;
     c->running++;
     sink->emit(sink,
                sink->answer_cancel
@@ -257,6 +260,14 @@ static void call_cancel(struct mcp_call *c)
                    : NULL,
                true);
     mcp_call_leave(c);
+}
+
+void mcp_call_sink_gone(struct mcp_sink *sink)
+{
+    if (!sink->call)
+        return;
+    sink->answer_cancel = false; /* nobody is left to read an answer */
+    call_cancel(sink->call);
 }
 
 void mcp_call_notify(struct mcp_call *c, const char *method, json_t *params)

@@ -16,11 +16,21 @@
  * gone. close_stream implements mcp_call_close_stream; it may be NULL. answer_cancel: a call
  * cancelled by notifications/cancelled ends with the error MCP_CANCELLED_MESSAGE as its final
  * message instead of NULL (a POST on /mcp, whose HTTP request must get an answer). */
+struct mcp_call;
+
 struct mcp_sink {
     void (*emit)(struct mcp_sink *sink, json_t *msg, bool final);
     void (*close_stream)(struct mcp_sink *sink, uint64_t retry_ms);
     bool answer_cancel;
+    struct mcp_call *call; /* the call it serves, until that call's final emit (call.c sets it) */
 };
+
+/* The client the sink answers has gone (its connection closed before the answer): the call is
+ * cancelled, as the 2026-07-28 revision reads a disconnect, and the sink gets its final emit
+ * (NULL) before this returns. Nothing happens when the call has already ended. Only for a sink
+ * that serves one call (a 2026-07-28 POST): in a sink shared by several calls (a batch, a legacy
+ * /sse session) `call` names whichever began last. */
+void mcp_call_sink_gone(struct mcp_sink *sink);
 
 /* -32603 with this message answers a cancelled call of a sink with answer_cancel. */
 #define MCP_CANCELLED_MESSAGE "Request cancelled: notifications/cancelled"

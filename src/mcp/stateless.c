@@ -379,12 +379,14 @@ static void spost_emit(struct mcp_sink *sink, json_t *msg, bool final)
     free(p);
 }
 
-/* The client closed the connection: what the call still sends goes nowhere. */
+/* The client closed the connection: in this revision that cancels the request, so the call
+ * ends here (its final emit frees p) instead of running for nobody. */
 static void spost_abort(struct http_exchange *ex, void *arg)
 {
     struct spost *p = arg;
     http_exchange_finish(ex);
     p->ex = NULL;
+    mcp_call_sink_gone(&p->sink);
 }
 
 /* ---- the request ---- */
@@ -515,6 +517,7 @@ void mcp_stateless_post(struct mcp_ctx *ctx, struct http_exchange *ex, const cha
     p->always_sse =
         ctx->cfg && ctx->cfg->response_mode && strcmp(ctx->cfg->response_mode, "sse") == 0;
     http_exchange_set_abort(ex, spost_abort, p);
+    http_exchange_abort_on_eof(ex); /* a 2026-07-28 client that goes away cancels its request */
     if (p->always_sse)
         spost_begin_stream(p);
     mcp_dispatch_request(ctx, &s, body, &p->sink);

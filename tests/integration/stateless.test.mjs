@@ -257,6 +257,32 @@ describe('shutdown', () => {
   });
 });
 
+describe('cancellation', () => {
+  test('a client that closes its connection cancels its 2026-07-28 call: the call ends at once and is counted cancelled', async () => {
+    const s = await startServer({ name: 'stateless-disconnect', features: 'reference' });
+    try {
+      const health = async () => (await fetch(new URL('/health', s.url))).json();
+      const cancelled = async () => Number(/^mcpd_mcp_calls_total\{[^}]*method="tools\/call"[^}]*outcome="cancelled"[^}]*\} (\d+)$/m
+        .exec(await (await fetch(new URL('/metrics', s.url))).text())?.[1] ?? 0);
+      const msg = request(41, 'tools/call', { name: 'longRunningOperation', arguments: { duration: 60, steps: 2 } });
+      const ac = new AbortController();
+      const pending = fetch(s.url, { method: 'POST', headers: headersFor(msg), body: JSON.stringify(msg), signal: ac.signal })
+        .then((res) => res.text()).catch((e) => e.name);
+      let h;
+      for (let i = 0; i < 100 && (h = await health()).callsInFlight !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(h.callsInFlight, 1, 'the call is running');
+      ac.abort();
+      assert.equal(await pending, 'AbortError');
+      // Far sooner than the 60 s the call would run: it ends with its connection.
+      for (let i = 0; i < 100 && (h = await health()).callsInFlight !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(h.callsInFlight, 0, 'the call ended with its connection');
+      assert.equal(await cancelled(), 1);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe('both eras on one endpoint', () => {
   const legacy = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
 
