@@ -82,9 +82,10 @@ for store in "${STORES[@]}"; do
       echo "-- failures ($log):"
       grep -B2 -A30 '^ *not ok' "$log" | head -120
     fi
-    # cluster.test.mjs and redis-outage.test.mjs run their own redis-server on every pass (that
-    # is what they test), so their servers are on Redis in the memory pass too.
-    own_redis=("$mcpd_logs"/cluster-* "$mcpd_logs"/redis-outage-*)
+    # cluster.test.mjs, redis-outage.test.mjs and metrics.test.mjs's store-error case run their
+    # own redis-server on every pass (that is what they test), so those servers are on Redis in
+    # the memory pass too.
+    own_redis=("$mcpd_logs"/cluster-* "$mcpd_logs"/redis-outage-* "$mcpd_logs"/metrics-redis-*)
     mapfile -t pass_logs < <(printf '%s\n' "$mcpd_logs"/*.log | grep -vxF -f <(printf '%s\n' "${own_redis[@]}"))
     store_logs "integration $label" "$store" "${pass_logs[@]}"
     [ "$store" = redis ] && rl_note
