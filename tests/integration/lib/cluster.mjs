@@ -58,7 +58,8 @@ async function spawnHelper(name, cmd, args, waitPorts) {
   proc.stdout.pipe(log, { end: false });
   proc.stderr.pipe(log, { end: false });
   let exit = null;
-  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => { exit = { code, signal }; resolve(exit); }));
+  // 'close': after exit and after stdout and stderr are drained, so nothing reaches the log once it ends.
+  const exited = new Promise((resolve) => proc.once('close', (code, signal) => { exit = { code, signal }; resolve(exit); }));
   proc.once('error', (err) => { exit = { code: -1, error: err }; });
   async function stop() {
     if (!exit) proc.kill('SIGTERM');

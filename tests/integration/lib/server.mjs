@@ -76,7 +76,9 @@ export async function spawnMcpd(opts) {
   const proc = spawn(bin, opts.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env ?? {}) } });
   proc.stdout.pipe(log, { end: false });
   proc.stderr.pipe(log, { end: false });
-  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  // 'close', not 'exit': it comes once stdout and stderr are drained too, so the log has every
+  // line (a sanitizer report included) before stop() ends it, and nothing is written after.
+  const exited = new Promise((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
   let exit = null;
   exited.then((e) => { exit = e; });
   proc.once('error', (err) => { exit = { code: -1, signal: null, error: err }; });
