@@ -4,6 +4,7 @@
  * client answers, cancels, or the session ends.
  */
 #include "testutil.h"
+#include "testdispatch.h"
 
 #include "app/config.h"
 #include "lib/hashmap.h"
@@ -14,82 +15,24 @@
 #include "mcp/session.h"
 #include "store/store.h"
 
-struct recorder {
-    struct mcp_sink sink;
-    json_t *messages; /* everything emitted, in order */
-    int finals;
-    bool last_final_null;
-};
-
-static void record_emit(struct mcp_sink *sink, json_t *msg, bool final)
-{
-    struct recorder *r = (struct recorder *)sink;
-    if (msg)
-        json_array_append_new(r->messages, msg);
-    if (final) {
-        r->finals++;
-        r->last_final_null = msg == NULL;
-    }
-}
-
-struct fixture {
-    uv_loop_t loop;
-    struct config cfg;
-    struct mcp_ctx ctx;
-    struct mcp_session sess;
-    struct recorder rec;
-};
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    uv_loop_init(&f->loop);
-    f->cfg.session_ttl_ms = 60000;
-    f->cfg.request_timeout_ms = 100;
-    f->cfg.event_log_max = 16;
-    f->ctx.loop = &f->loop;
-    f->ctx.cfg = &f->cfg;
-    f->ctx.store = store_memory_new(&f->loop, NULL);
-    f->ctx.live = hashmap_new();
-    char err[128];
-    f->ctx.dispatch = mcp_dispatch_new("conformance", err, sizeof err);
+    struct td_fixture *f = td_new("conformance");
     snprintf(f->sess.id, sizeof f->sess.id, "sid-test");
-    f->sess.owner = strdup("alice");
     f->sess.protocol_version = strdup("2025-11-25");
     f->sess.client_capabilities = json_pack("{s:{},s:{}}", "sampling", "elicitation");
-    f->sess.log_level = -1;
-    f->rec.sink.emit = record_emit;
-    f->rec.messages = json_array();
     *state = f;
     return 0;
 }
 
-static void on_closed(void *arg)
-{
-    *(int *)arg = 1;
-}
-
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    mcp_live_end_all(&f->ctx);
-    int closed = 0;
-    store_close(f->ctx.store, on_closed, &closed);
-    while (!closed)
-        uv_run(&f->loop, UV_RUN_ONCE);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    mcp_dispatch_free(f->ctx.dispatch);
-    assert_int_equal(hashmap_count(f->ctx.live), 0);
-    hashmap_free(f->ctx.live);
-    mcp_session_forget_touches(&f->ctx);
-    mcp_session_free(&f->sess);
-    json_decref(f->rec.messages);
-    free(f);
+    td_close(*state);
+    free(*state);
     return 0;
 }
 
-static void request(struct fixture *f, const char *text)
+static void request(struct td_fixture *f, const char *text)
 {
     json_t *req = json_parse(text, strlen(text), NULL, 0);
     assert_non_null(req);
@@ -98,21 +41,21 @@ static void request(struct fixture *f, const char *text)
 }
 
 /* Run the loop until n final messages were emitted (bounded). */
-static void run_until_finals(struct fixture *f, int n)
+static void run_until_finals(struct td_fixture *f, int n)
 {
     for (int i = 0; i < 2000 && f->rec.finals < n; i++)
         uv_run(&f->loop, UV_RUN_ONCE);
     assert_int_equal(f->rec.finals, n);
 }
 
-static json_t *last(struct fixture *f)
+static json_t *last(struct td_fixture *f)
 {
     return json_array_get(f->rec.messages, json_array_size(f->rec.messages) - 1);
 }
 
 static void test_ping_answers_empty_result_at_once(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
     assert_int_equal(f->rec.finals, 1);
     char *s = json_serialize(last(f), NULL);
@@ -122,7 +65,7 @@ static void test_ping_answers_empty_result_at_once(void **state)
 
 static void test_unknown_method_is_method_not_found(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"nope/nothing\"}");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(last(f), "error"), "code")),
                      JSONRPC_METHOD_NOT_FOUND);
@@ -130,7 +73,7 @@ static void test_unknown_method_is_method_not_found(void **state)
 
 static void test_unknown_tool_is_invalid_params(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(
         f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"zz\"}}");
     json_t *err = json_object_get(last(f), "error");
@@ -140,7 +83,7 @@ static void test_unknown_tool_is_invalid_params(void **state)
 
 static void test_tools_list_names_every_fixture_tool(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}");
     json_t *tools = json_object_get(json_object_get(last(f), "result"), "tools");
     assert_int_equal(json_array_size(tools), 14);
@@ -155,7 +98,7 @@ static void test_tools_list_names_every_fixture_tool(void **state)
 
 static void test_progress_tool_emits_progress_before_result(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":"
                "\"test_tool_with_progress\",\"_meta\":{\"progressToken\":\"progress-test-1\"}}}");
     run_until_finals(f, 1);
@@ -178,7 +121,7 @@ static void test_progress_tool_emits_progress_before_result(void **state)
 
 static void test_sampling_request_is_answered_by_routed_reply(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":"
                "\"test_sampling\",\"arguments\":{\"prompt\":\"hi\"}}}");
     for (int i = 0; i < 100 && json_array_size(f->rec.messages) == 0; i++)
@@ -200,7 +143,7 @@ static void test_sampling_request_is_answered_by_routed_reply(void **state)
 
 static void test_unanswered_sampling_times_out(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":"
                "\"test_sampling\",\"arguments\":{\"prompt\":\"hi\"}}}");
     run_until_finals(f, 1); /* request_timeout_ms is 100 */
@@ -211,7 +154,7 @@ static void test_unanswered_sampling_times_out(void **state)
 
 static void test_cancelled_call_gets_no_response(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":"
                "\"test_tool_with_progress\"}}");
     json_t *cancel = json_pack("{s:s,s:s,s:{s:i}}", "jsonrpc", "2.0", "method",
@@ -225,7 +168,7 @@ static void test_cancelled_call_gets_no_response(void **state)
     assert_int_equal(f->rec.finals, 1);
 }
 
-static void assert_last_is_error(struct fixture *f, int id, const char *message)
+static void assert_last_is_error(struct td_fixture *f, int id, const char *message)
 {
     json_t *want = json_pack("{s:s,s:i,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", id, "error", "code",
                              JSONRPC_INTERNAL_ERROR, "message", message);
@@ -238,7 +181,7 @@ static void assert_last_is_error(struct fixture *f, int id, const char *message)
  * error response, not silence. */
 static void test_deleted_session_answers_its_calls_with_an_error(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":"
                "\"test_tool_with_logging\"}}");
     mcp_session_destroy(&f->ctx, f->sess.id, NULL, NULL, NULL);
@@ -259,7 +202,7 @@ static void probe_end(struct mcp_live_member *m)
 /* Shutdown's first step: streams end, calls keep running to their real result. */
 static void test_end_streams_leaves_calls_running(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"tools/call\",\"params\":{\"name\":"
                "\"test_tool_with_logging\"}}");
     struct member_probe probe = {.member.on_session_end = probe_end};
@@ -277,7 +220,7 @@ static void test_end_streams_leaves_calls_running(void **state)
 /* The end of the grace period: what still runs is answered, with the request's id. */
 static void test_end_all_answers_calls_shutting_down(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":14,\"method\":\"tools/call\",\"params\":{\"name\":"
                "\"test_tool_with_logging\"}}");
     assert_int_equal(f->rec.finals, 0);
@@ -288,7 +231,7 @@ static void test_end_all_answers_calls_shutting_down(void **state)
 
 static void test_log_level_filters_call_logs(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     f->sess.log_level = mcp_log_level_index("error");
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":"
                "\"test_tool_with_logging\"}}");
@@ -298,7 +241,7 @@ static void test_log_level_filters_call_logs(void **state)
 
 static void test_malformed_cursor_is_invalid_params(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f,
             "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"resources/list\",\"params\":{\"cursor\":"
             "\"!!\"}}");
@@ -308,7 +251,7 @@ static void test_malformed_cursor_is_invalid_params(void **state)
 
 static void test_resources_list_has_no_cursor_on_last_page(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"resources/list\"}");
     json_t *result = json_object_get(last(f), "result");
     assert_true(json_array_size(json_object_get(result, "resources")) >= 3);
@@ -317,7 +260,7 @@ static void test_resources_list_has_no_cursor_on_last_page(void **state)
 
 static void test_set_level_refuses_unknown_level(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f,
             "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"logging/setLevel\",\"params\":{\"level\":"
             "\"loud\"}}");
@@ -327,7 +270,7 @@ static void test_set_level_refuses_unknown_level(void **state)
 
 static void test_initialize_result_merges_capabilities(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     json_t *r = mcp_dispatch_initialize_result(f->ctx.dispatch, "2025-06-18");
     assert_string_equal(json_string_value(json_object_get(r, "protocolVersion")), "2025-06-18");
     json_t *caps = json_object_get(r, "capabilities");

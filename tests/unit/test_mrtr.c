@@ -5,6 +5,7 @@
  * client would send it.
  */
 #include "testutil.h"
+#include "testdispatch.h"
 
 #include <time.h>
 
@@ -20,78 +21,23 @@
 
 #define SECRET "test-request-state-secret-0123456789"
 
-struct recorder {
-    struct mcp_sink sink;
-    json_t *messages;
-    int finals;
-};
-
-static void record_emit(struct mcp_sink *sink, json_t *msg, bool final)
-{
-    struct recorder *r = (struct recorder *)sink;
-    if (msg)
-        json_array_append_new(r->messages, msg);
-    if (final)
-        r->finals++;
-}
-
-struct fixture {
-    uv_loop_t loop;
-    struct config cfg;
-    struct mcp_ctx ctx;
-    struct mcp_session sess;
-    struct recorder rec;
-    int next_id;
-};
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    uv_loop_init(&f->loop);
-    f->cfg.session_ttl_ms = 60000;
-    f->cfg.request_timeout_ms = 100;
-    f->cfg.event_log_max = 16;
+    struct td_fixture *f = td_new("conformance");
     f->cfg.request_state_secret = SECRET;
     f->cfg.request_state_ttl_s = 300;
-    f->ctx.loop = &f->loop;
-    f->ctx.cfg = &f->cfg;
-    f->ctx.store = store_memory_new(&f->loop, NULL);
-    f->ctx.live = hashmap_new();
-    char err[128];
-    f->ctx.dispatch = mcp_dispatch_new("conformance", err, sizeof err);
-    f->sess.owner = strdup("alice");
     f->sess.protocol_version = strdup("2026-07-28");
     f->sess.client_capabilities =
         json_pack("{s:{},s:{},s:{s:b}}", "sampling", "elicitation", "roots", "listChanged", 1);
-    f->sess.log_level = -1;
     f->sess.stateless = true;
-    f->rec.sink.emit = record_emit;
-    f->rec.messages = json_array();
     *state = f;
     return 0;
 }
 
-static void on_closed(void *arg)
-{
-    *(int *)arg = 1;
-}
-
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    mcp_live_end_all(&f->ctx);
-    int closed = 0;
-    store_close(f->ctx.store, on_closed, &closed);
-    while (!closed)
-        uv_run(&f->loop, UV_RUN_ONCE);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    mcp_dispatch_free(f->ctx.dispatch);
-    assert_int_equal(hashmap_count(f->ctx.live), 0);
-    hashmap_free(f->ctx.live);
-    mcp_session_forget_touches(&f->ctx);
-    mcp_session_free(&f->sess);
-    json_decref(f->rec.messages);
+    struct td_fixture *f = *state;
+    td_close(f);
     assert_int_equal(f->ctx.calls_in_flight, 0);
     free(f);
     return 0;
@@ -99,7 +45,7 @@ static int teardown(void **state)
 
 /* Send method with params (stolen) and run the loop until its answer; returns the response
  * (borrowed from the recorder). Exactly one message, the final one, is expected. */
-static json_t *call(struct fixture *f, const char *method, json_t *params)
+static json_t *call(struct td_fixture *f, const char *method, json_t *params)
 {
     json_t *req = json_pack("{s:s,s:i,s:s,s:o}", "jsonrpc", "2.0", "id", ++f->next_id, "method",
                             method, "params", params);
@@ -114,7 +60,7 @@ static json_t *call(struct fixture *f, const char *method, json_t *params)
     return json_array_get(f->rec.messages, seen);
 }
 
-static json_t *tool(struct fixture *f, const char *name, json_t *responses, const char *state)
+static json_t *tool(struct td_fixture *f, const char *name, json_t *responses, const char *state)
 {
     json_t *params = json_pack("{s:s,s:{}}", "name", name, "arguments");
     if (responses)
@@ -171,7 +117,7 @@ static int error_code(json_t *response)
 
 static void test_one_round_asks_then_completes(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     json_t *r1 = tool(f, "test_input_required_result_elicitation", NULL, NULL);
     json_t *reqs = input_required(r1);
     assert_int_equal(json_object_size(reqs), 1);
@@ -191,7 +137,7 @@ static void test_one_round_asks_then_completes(void **state)
 
 static void test_multi_round_carries_earlier_answers_in_the_state(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     const char *name = "test_input_required_result_multi_round";
     json_t *r1 = tool(f, name, NULL, NULL);
     assert_non_null(json_object_get(input_required(r1), "step1"));
@@ -224,7 +170,7 @@ static json_t *three_answers(void)
 
 static void test_several_requests_in_one_round(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     const char *name = "test_input_required_result_multiple_inputs";
     json_t *r1 = tool(f, name, NULL, NULL);
     json_t *reqs = input_required(r1);
@@ -246,7 +192,7 @@ static void test_several_requests_in_one_round(void **state)
 
 static void test_missing_response_is_asked_again_alone(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     const char *name = "test_input_required_result_multiple_inputs";
     json_t *answers = three_answers();
     json_object_del(answers, "greeting");
@@ -263,7 +209,7 @@ static void test_missing_response_is_asked_again_alone(void **state)
 
 static void test_tampered_state_is_refused(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     const char *name = "test_input_required_result_tampered_state";
     json_t *r1 = tool(f, name, NULL, NULL);
     char *s = state_of(r1);
@@ -285,7 +231,7 @@ static void test_tampered_state_is_refused(void **state)
 
 static void test_verified_state_completes_with_state_ok(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     const char *name = "test_input_required_result_request_state";
     char *s = state_of(tool(f, name, NULL, NULL));
     json_t *r =
@@ -302,7 +248,7 @@ static const char *reason_of(json_t *response)
 
 static void test_expired_state_is_refused(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     char d[REQUEST_STATE_DIGEST_SIZE];
     json_t *args = json_object();
     request_state_digest(args, d);
@@ -328,7 +274,7 @@ static void test_expired_state_is_refused(void **state)
 
 static void test_foreign_state_is_refused(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     json_t *confirm = accepted(json_pack("{s:b}", "ok", 1));
     char *s = state_of(tool(f, "test_input_required_result_request_state", NULL, NULL));
     /* another tool */
@@ -352,7 +298,7 @@ static void test_foreign_state_is_refused(void **state)
 
 static void test_missing_capability_is_32021(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     json_decref(f->sess.client_capabilities);
     f->sess.client_capabilities = json_pack("{s:{}}", "sampling");
     json_t *r = tool(f, "test_input_required_result_elicitation", NULL, NULL);
@@ -368,7 +314,7 @@ static void test_missing_capability_is_32021(void **state)
 
 static void test_malformed_input_responses_are_invalid_params(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     const char *name = "test_input_required_result_elicitation";
     assert_int_equal(error_code(tool(f, name, json_pack("{s:i}", "user_name", 12345), NULL)),
                      JSONRPC_INVALID_PARAMS);
@@ -386,7 +332,7 @@ static void test_malformed_input_responses_are_invalid_params(void **state)
 
 static void test_extra_responses_are_ignored(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     json_t *r = tool(f, "test_input_required_result_elicitation",
                      json_pack("{s:o,s:o}", "user_name", accepted(json_pack("{s:s}", "name", "Al")),
                                "unknown_extra_key", accepted(json_object())),
@@ -396,7 +342,7 @@ static void test_extra_responses_are_ignored(void **state)
 
 static void test_prompt_asks_too(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     json_t *r1 =
         call(f, "prompts/get", json_pack("{s:s}", "name", "test_input_required_result_prompt"));
     assert_non_null(json_object_get(input_required(r1), "user_context"));
@@ -413,7 +359,7 @@ static void test_prompt_asks_too(void **state)
 
 static void test_without_secret_the_call_fails_cleanly(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     f->cfg.request_state_secret = NULL;
     json_t *r = tool(f, "test_input_required_result_elicitation", NULL, NULL);
     assert_int_equal(error_code(r), JSONRPC_INTERNAL_ERROR);
@@ -423,7 +369,7 @@ static void test_without_secret_the_call_fails_cleanly(void **state)
  * is numbered by the order of asking. */
 static void test_reference_tool_asks_under_a_numbered_key(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     char err[128];
     mcp_dispatch_free(f->ctx.dispatch);
     f->ctx.dispatch = mcp_dispatch_new("reference", err, sizeof err);

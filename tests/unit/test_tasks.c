@@ -5,6 +5,7 @@
  * tasks/update, tasks/cancel, the capability gate, ownership and the bounds.
  */
 #include "testutil.h"
+#include "testdispatch.h"
 
 #include "app/config.h"
 #include "lib/hashmap.h"
@@ -16,80 +17,27 @@
 #include "mcp/tasks.h"
 #include "store/store.h"
 
-struct recorder {
-    struct mcp_sink sink;
-    json_t *messages;
-    int finals;
-};
-
-static void record_emit(struct mcp_sink *sink, json_t *msg, bool final)
-{
-    struct recorder *r = (struct recorder *)sink;
-    if (msg)
-        json_array_append_new(r->messages, msg);
-    r->finals += final;
-}
-
-struct fixture {
-    uv_loop_t loop;
-    struct config cfg;
-    struct mcp_ctx ctx;
-    struct mcp_session sess;
-    struct recorder rec;
-};
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    uv_loop_init(&f->loop);
-    f->cfg.session_ttl_ms = 60000;
+    struct td_fixture *f = td_new("conformance,reference");
     f->cfg.request_timeout_ms = 5000;
-    f->cfg.event_log_max = 16;
-    f->ctx.loop = &f->loop;
-    f->ctx.cfg = &f->cfg;
-    f->ctx.store = store_memory_new(&f->loop, NULL);
-    f->ctx.live = hashmap_new();
-    char err[128];
-    f->ctx.dispatch = mcp_dispatch_new("conformance,reference", err, sizeof err);
-    f->sess.owner = strdup("alice");
     f->sess.protocol_version = strdup("2026-07-28");
     f->sess.client_capabilities =
         json_pack("{s:{},s:{s:{}}}", "elicitation", "extensions", MCP_TASKS_EXTENSION);
-    f->sess.log_level = -1;
     f->sess.stateless = true;
-    f->rec.sink.emit = record_emit;
-    f->rec.messages = json_array();
     *state = f;
     return 0;
 }
 
-static void on_closed(void *arg)
-{
-    *(int *)arg = 1;
-}
-
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    mcp_live_end_all(&f->ctx);
-    int closed = 0;
-    store_close(f->ctx.store, on_closed, &closed);
-    while (!closed)
-        uv_run(&f->loop, UV_RUN_ONCE);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    mcp_dispatch_free(f->ctx.dispatch);
-    assert_int_equal(hashmap_count(f->ctx.live), 0);
-    hashmap_free(f->ctx.live);
-    mcp_session_forget_touches(&f->ctx);
-    mcp_session_free(&f->sess);
-    json_decref(f->rec.messages);
-    free(f);
+    td_close(*state);
+    free(*state);
     return 0;
 }
 
 /* Send a request (params stolen) and run the loop until it is answered; the response. */
-static json_t *call(struct fixture *f, const char *method, json_t *params)
+static json_t *call(struct td_fixture *f, const char *method, json_t *params)
 {
     static int next_id = 1;
     json_t *req = json_pack("{s:s,s:i,s:s,s:o}", "jsonrpc", "2.0", "id", next_id++, "method",
@@ -118,12 +66,12 @@ static int error_code(json_t *msg)
     return (int)json_integer_value(json_object_get(json_object_get(msg, "error"), "code"));
 }
 
-static json_t *tool(struct fixture *f, const char *name, json_t *args)
+static json_t *tool(struct td_fixture *f, const char *name, json_t *args)
 {
     return call(f, "tools/call", json_pack("{s:s,s:o}", "name", name, "arguments", args));
 }
 
-static json_t *task_call(struct fixture *f, const char *method, const char *id)
+static json_t *task_call(struct td_fixture *f, const char *method, const char *id)
 {
     return call(f, method, json_pack("{s:s}", "taskId", id));
 }
@@ -134,7 +82,7 @@ static void on_tick(uv_timer_t *t)
 }
 
 /* Let the loop run for about ms milliseconds. */
-static void run_for(struct fixture *f, uint64_t ms)
+static void run_for(struct td_fixture *f, uint64_t ms)
 {
     uint64_t end = uv_now(&f->loop) + ms;
     uv_timer_t t;
@@ -147,7 +95,7 @@ static void run_for(struct fixture *f, uint64_t ms)
 }
 
 /* Poll tasks/get until the status is want (or a terminal one); the last tasks/get result. */
-static json_t *poll_until(struct fixture *f, const char *id, const char *want)
+static json_t *poll_until(struct td_fixture *f, const char *id, const char *want)
 {
     json_t *r = NULL;
     for (int i = 0; i < 100; i++) {
@@ -173,7 +121,7 @@ static const char *created_task(json_t *msg)
 
 static void test_sync_tool_is_no_task(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     json_t *r = result_of(tool(f, "greet", json_pack("{s:s}", "name", "World")));
     assert_null(json_object_get(r, "taskId"));
     assert_string_equal(json_get_string(json_array_get(json_object_get(r, "content"), 0), "text"),
@@ -182,7 +130,7 @@ static void test_sync_tool_is_no_task(void **state)
 
 static void test_create_result_shape_and_completion(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     json_t *r =
         result_of(tool(f, "slow_compute", json_pack("{s:f,s:s}", "seconds", 0.2, "label", "x")));
     assert_string_equal(json_get_string(r, "resultType"), "task");
@@ -216,7 +164,7 @@ static void test_create_result_shape_and_completion(void **state)
 
 static void test_tool_error_completes_protocol_error_fails(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     char id[MCP_TASK_ID_LEN + 1];
     snprintf(id, sizeof id, "%s", created_task(tool(f, "failing_job", json_object())));
     json_t *g = poll_until(f, id, "completed");
@@ -234,7 +182,7 @@ static void test_tool_error_completes_protocol_error_fails(void **state)
 
 static void test_cancel_acks_and_settles_cancelled(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     char id[MCP_TASK_ID_LEN + 1];
     snprintf(id, sizeof id, "%s",
              created_task(tool(f, "slow_compute", json_pack("{s:i}", "seconds", 60))));
@@ -252,7 +200,7 @@ static void test_cancel_acks_and_settles_cancelled(void **state)
 
 static void test_input_request_answered_by_update(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     char id[MCP_TASK_ID_LEN + 1];
     snprintf(id, sizeof id, "%s",
              created_task(tool(f, "confirm_delete", json_pack("{s:s}", "filename", "a.txt"))));
@@ -277,7 +225,7 @@ static void test_input_request_answered_by_update(void **state)
 
 static void test_partial_update_keeps_other_input_pending(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     char id[MCP_TASK_ID_LEN + 1];
     snprintf(id, sizeof id, "%s", created_task(tool(f, "multi_input", json_object())));
     json_t *g = NULL;
@@ -310,7 +258,7 @@ static void test_partial_update_keeps_other_input_pending(void **state)
 
 static void test_without_extension(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     json_decref(f->sess.client_capabilities);
     f->sess.client_capabilities = json_object();
     /* An optional task runs synchronously; a required one is refused; tasks methods too. */
@@ -337,7 +285,7 @@ static void test_without_extension(void **state)
 
 static void test_session_revision_gets_no_task(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     f->sess.stateless = false;
     free(f->sess.protocol_version);
     f->sess.protocol_version = strdup("2025-11-25");
@@ -360,7 +308,7 @@ static void test_session_revision_gets_no_task(void **state)
 
 static void test_unknown_and_foreign_task_not_found(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     assert_int_equal(error_code(task_call(f, "tasks/get", "tasks-conformance-nonexistent-12345")),
                      JSONRPC_INVALID_PARAMS);
     assert_int_equal(error_code(task_call(f, "tasks/get", "0123456789abcdef0123456789abcdef")),
@@ -384,14 +332,14 @@ static void test_unknown_and_foreign_task_not_found(void **state)
 
 static void test_removed_methods_not_found(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     assert_int_equal(error_code(task_call(f, "tasks/result", "x")), JSONRPC_METHOD_NOT_FOUND);
     assert_int_equal(error_code(call(f, "tasks/list", json_object())), JSONRPC_METHOD_NOT_FOUND);
 }
 
 static void test_tasks_per_user_bound(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     f->cfg.max_tasks_per_user = 2;
     created_task(tool(f, "slow_compute", json_pack("{s:i}", "seconds", 0)));
     created_task(tool(f, "slow_compute", json_pack("{s:i}", "seconds", 0)));
@@ -406,7 +354,7 @@ static void test_tasks_per_user_bound(void **state)
 
 static void test_result_size_bound(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     f->cfg.max_task_result_bytes = 20;
     char id[MCP_TASK_ID_LEN + 1];
     snprintf(id, sizeof id, "%s",
@@ -422,7 +370,7 @@ static void test_result_size_bound(void **state)
  * the call continue as a task whose result carries it. */
 static void test_escalate_after_input(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     f->sess.stateless = false;
     snprintf(f->sess.id, sizeof f->sess.id, "sid-esc");
     json_t *req = json_pack("{s:s,s:i,s:s,s:{s:s,s:{}}}", "jsonrpc", "2.0", "id", 900, "method",
@@ -468,7 +416,7 @@ static void test_escalate_after_input(void **state)
  * reports (and records) the task failed. Simulated by writing an old lease. */
 static void test_expired_lease_reads_failed(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     char id[MCP_TASK_ID_LEN + 1];
     snprintf(id, sizeof id, "%s",
              created_task(tool(f, "slow_compute", json_pack("{s:i}", "seconds", 60))));
