@@ -1075,6 +1075,7 @@ static void free_all(struct bench *b)
     }
     free(b->sessions);
     free(b->ready);
+    mcp_free(b);
     free(b->pool);
     free(b->streams);
 }

@@ -16,6 +16,7 @@
 #   IDLE_SESSIONS="1000 50000"  STREAMS=15000  HOLD=5   sizes of the memory rows (a smoke run
 #                         may shrink them; the targets then no longer apply)
 #   REDIS_CALLS=1000      tools/call requests of the Redis commands row
+#   ERAS_ROUNDS=3         rounds of the 2026-07-28 row (each: a session run and a stateless run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,7 @@ STREAMS=${STREAMS:-15000}
 HOLD=${HOLD:-5}
 REDIS_CALLS=${REDIS_CALLS:-1000}
 REPEAT=${REPEAT:-1}
+ERAS_ROUNDS=${ERAS_ROUNDS:-3}
 QUIET_WAIT=${QUIET_WAIT:-10}
 OUTDIR=build/bench
 MCPBENCH=$OUTDIR/mcpbench
@@ -212,6 +214,35 @@ bench() {
     | map(select((.cpu_pct.other // 0) <= $m + 10)) | sort_by(.rps) | .[(length / 2 | floor)]'
 }
 
+# eras <store>: the 2026-07-28 row's runs. One server; ERAS_ROUNDS rounds, each a run with
+# sessions (2025-11-25, deleted at the end) and a stateless run (2026-07-28: no session, _meta on
+# every request), the order swapped every round so neither mode always goes second; echo, c=64,
+# DURATION s each. Prints two lines: the median run (by .rps) of the session runs, then of the
+# stateless runs; every run goes to the results file.
+eras() {
+  local store=$1 r pv line order session=() stateless=()
+  start_server "$store" mcp
+  for r in $(seq "$ERAS_ROUNDS"); do
+    order="2025-11-25 2026-07-28"
+    [ $((r % 2)) -eq 1 ] || order="2026-07-28 2025-11-25"
+    for pv in $order; do
+      wait_quiet
+      local extra=()
+      [ "$pv" = 2026-07-28 ] || extra=(--delete)
+      line=$("$MCPBENCH" --url "http://127.0.0.1:$PORT/mcp" --pid "$SPID" --mode call --tool echo \
+        --connections 64 --duration "$DURATION" --protocol-version "$pv" "${extra[@]}" \
+        2>>"$OUTDIR/mcpbench-$STAMP.log") || true
+      [ -n "$line" ] || line='{"errors":-1,"rps":0}'
+      line=$(jq -c --arg row "eras-$pv" --arg store "$store" --arg at "$STAMP" '. + {row:$row,store:$store,at:$at}' <<<"$line")
+      echo "$line" >>"$RESULTS"
+      if [ "$pv" = 2026-07-28 ]; then stateless+=("$line"); else session+=("$line"); fi
+    done
+  done
+  stop_server
+  printf '%s\n' "${session[@]}" | jq -s -c 'sort_by(.rps) | .[(length / 2 | floor)] + {errors: (map(.errors) | add)}'
+  printf '%s\n' "${stateless[@]}" | jq -s -c 'sort_by(.rps) | .[(length / 2 | floor)] + {errors: (map(.errors) | add)}'
+}
+
 fmt() { # fmt <number> [decimals]: with thousands separators, whatever the locale
   printf "%.${2:-0}f" "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'
 }
@@ -254,6 +285,17 @@ suite() {
     j=$(bench call-c64 "$store" mcp --mode call --tool echo --connections 64 --duration "$d")
     REF[$store]=$(jq .rps <<<"$j")
     line+=$(cells "$j" "$(rps "$j") req/s" "$(lat "$j")" "$(verdict "$j" '.rps >= 35000 and .latency_ms.p99 <= 5')")
+  done
+  echo "$line"
+  line="| tools/call echo, c=64, 2026-07-28 (stateless) against sessions, alternating on one server | stateless ≥ session |"
+  for store in $STORES; do
+    local pair session stateless
+    pair=$(eras "$store")
+    session=$(sed -n 1p <<<"$pair")
+    stateless=$(sed -n 2p <<<"$pair")
+    j=$(jq -c --argjson s "$session" '. + {errors: (.errors + $s.errors), session_rps: $s.rps}' <<<"$stateless")
+    line+=$(cells "$j" "$(rps "$j") req/s against $(fmt "$(jq .session_rps <<<"$j")") ($(jq -r '(.rps / .session_rps * 100 | round | tostring) + "%"' <<<"$j"); medians of $ERAS_ROUNDS each)" \
+      "$(lat "$j")" "$(verdict "$j" '.rps >= .session_rps')")
   done
   echo "$line"
   line="| resources/list pages (10-page walks), c=64 | — |"

@@ -80,6 +80,34 @@ check_wrong_endpoint() { # check_wrong_endpoint <label>
   fi
 }
 
+# Nor are the answer checks: against tests/e2e/wrong-answers.py, which answers three tools/call
+# in ten wrongly, mcpbench must count exactly the wrong answers it was sent, in both eras (the
+# learned-answer comparison of bench/mcp.c must catch what the full check catches).
+check_wrong_answers() {
+  local pv portfile port fake out rc wrong
+  for pv in 2025-11-25 2026-07-28; do
+    portfile=$(mktemp)
+    python3 tests/e2e/wrong-answers.py "$portfile" &
+    fake=$!
+    port=
+    for _ in $(seq 50); do port=$(cat "$portfile"); [ -n "$port" ] && break; sleep 0.1; done
+    out=$(bounded "$RUN_TIMEOUT" "$MCPBENCH" --url "http://127.0.0.1:$port/mcp" --mode call --connections 2 \
+      --requests 300 --duration 10 --warmup 0 --protocol-version "$pv" 2>/dev/null)
+    rc=$?
+    wrong=$(curl -fsS "http://127.0.0.1:$port/count" | jq -r .wrong)
+    kill "$fake" 2>/dev/null
+    wait "$fake" 2>/dev/null
+    rm -f "$portfile"
+    if [ "$rc" -eq 1 ] && [ "${wrong:-0}" -gt 0 ] &&
+      jq -e --argjson w "$wrong" '.errors == $w and .errors_by_kind.body == $w' <<<"$out" >/dev/null 2>&1; then
+      ok "$pv: every wrong tools/call answer is counted ($wrong of $(jq .total_requests <<<"$out"))"
+    else
+      fail "$pv: every wrong tools/call answer is counted (exit $rc, $wrong sent: $out)"
+    fi
+  done
+}
+check_wrong_answers
+
 layer_bins
 for bin in "${BINS[@]}"; do
   build=$(basename "$(dirname "$bin")")
