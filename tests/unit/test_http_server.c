@@ -401,6 +401,18 @@ static void test_handler(struct http_exchange *ex, void *arg)
     } else if (strcmp(r->path, "/cors") == 0) {
         http_policy_cors(ex, &f->policy);
         http_respond(ex, 200, "text/plain", "cors", 4);
+    } else if (strcmp(r->path, "/last") == 0) { /* the answer and the shutdown in one callback */
+        http_respond(ex, 200, "text/plain", "last", 4);
+        http_server_shutdown(f->srv, 2000, on_shutdown_done, f);
+        f->srv = NULL;
+    } else if (strcmp(r->path, "/burst") == 0) { /* more events than a connection holds */
+        http_sse_begin(ex, 200);
+        for (int i = 0; i < 50; i++) {
+            char ev[16];
+            int n = snprintf(ev, sizeof ev, "e%d", i);
+            http_sse_event(ex, NULL, NULL, ev, (size_t)n);
+        }
+        http_stream_end(ex);
     } else if (strcmp(r->path, "/json") == 0) {
         http_respond_json(ex, 201, json_pack("{s:i}", "n", 3));
     } else {
@@ -1121,6 +1133,44 @@ static void test_graceful_shutdown_finishes_inflight_exchange(void **state)
     fx_free(f);
 }
 
+/* Answers leave at the end of the loop iteration: one written just before a shutdown that
+ * closes idle connections at once must still go out first. */
+static void test_answer_written_with_the_shutdown_still_arrives(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1, .linger_ms = 2000};
+    run_client(f, &c, GET("/last"), strlen(GET("/last")));
+    assert_contains(&c, "HTTP/1.1 200 OK\r\n");
+    assert_contains(&c, "\r\n\r\nlast");
+    assert_true(c.eof); /* closed right after, not at the end of a linger */
+    for (int i = 0; i < 200 && !f->shutdown_done; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(f->shutdown_done);
+    client_free(&c);
+    fx_free(f);
+}
+
+/* Fifty events written in one callback, more than a connection holds until the end of the
+ * iteration: all arrive, in order, then the end of the stream. */
+static void test_burst_of_events_arrives_whole_and_in_order(void **state)
+{
+    struct fx *f = fx_new(NULL);
+    struct client c = {.want = 1};
+    run_client(f, &c, GET("/burst"), strlen(GET("/burst")));
+    const char *at = c.data;
+    for (int i = 0; i < 50; i++) {
+        char ev[32];
+        snprintf(ev, sizeof ev, "data: e%d\n\n", i);
+        const char *next = at ? strstr(at, ev) : NULL;
+        if (!next)
+            fail_msg("event %d missing or out of order in:\n%s", i, c.data ? c.data : "");
+        at = next + strlen(ev);
+    }
+    assert_non_null(strstr(at, "\r\n0\r\n\r\n"));
+    client_free(&c);
+    fx_free(f);
+}
+
 static void test_head_request_gets_no_body(void **state)
 {
     struct fx *f = fx_new(NULL);
@@ -1281,6 +1331,8 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simple_get_returns_200),
+        cmocka_unit_test(test_answer_written_with_the_shutdown_still_arrives),
+        cmocka_unit_test(test_burst_of_events_arrives_whole_and_in_order),
         cmocka_unit_test(test_default_headers_are_sent_on_every_response),
         cmocka_unit_test(test_security_headers_have_the_peer_values),
         cmocka_unit_test(test_security_headers_over_http_do_not_upgrade),
