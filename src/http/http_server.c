@@ -786,7 +786,8 @@ static void conn_flush(struct http_conn *c)
         return;
     char *owned[FLUSH_PIECES];
     uv_buf_t bufs[FLUSH_PIECES];
-    unsigned nowned = c->nheld, n = c->nheld;
+    const unsigned nowned = c->nheld;
+    unsigned n = nowned;
     for (unsigned i = 0; i < n; i++) {
         owned[i] = c->held[i].base;
         bufs[i] = c->held[i];
@@ -830,7 +831,9 @@ static void conn_hold(struct http_conn *c, char *p, size_t len)
         free(p);
         return;
     }
-    c->held[c->nheld++] = uv_buf_init(p, (unsigned)len);
+    uv_buf_t *slot = &c->held[c->nheld++];
+    slot->base = p;
+    slot->len = len;
     c->held_bytes += len;
 }
 
