@@ -191,6 +191,15 @@ wait_quiet() {
   done
 }
 
+# record <row id> <store> <mcpbench line>: the line tagged with its row, store and suite stamp
+# (a run that printed nothing counts as failed), appended to the results file and printed.
+record() {
+  local line=${3:-'{"errors":-1,"rps":0}'}
+  line=$(jq -c --arg row "$1" --arg store "$2" --arg at "$STAMP" '. + {row:$row,store:$store,at:$at}' <<<"$line")
+  echo "$line" >>"$RESULTS"
+  echo "$line"
+}
+
 # bench <row id> <store> <mcp|all> <mcpbench args…>: REPEAT runs, each on a fresh server; prints
 # the median run (by .rps) and appends every run to the results file.
 bench() {
@@ -205,9 +214,7 @@ bench() {
     line=$("$MCPBENCH" --url "http://127.0.0.1:$PORT$path" --pid "$SPID" "${auth[@]}" "$@" \
       2>>"$OUTDIR/mcpbench-$STAMP.log") || true
     stop_server
-    [ -n "$line" ] || line='{"errors":-1,"rps":0}'
-    line=$(jq -c --arg row "$id" --arg store "$store" --arg at "$STAMP" '. + {row:$row,store:$store,at:$at}' <<<"$line")
-    echo "$line" >>"$RESULTS"
+    line=$(record "$id" "$store" "$line")
     runs+=("$line")
   done
   printf '%s\n' "${runs[@]}" | jq -s -c '(map(.cpu_pct.other // 0) | min) as $m
@@ -232,9 +239,7 @@ eras() {
       line=$("$MCPBENCH" --url "http://127.0.0.1:$PORT/mcp" --pid "$SPID" --mode call --tool echo \
         --connections 64 --duration "$DURATION" --protocol-version "$pv" "${extra[@]}" \
         2>>"$OUTDIR/mcpbench-$STAMP.log") || true
-      [ -n "$line" ] || line='{"errors":-1,"rps":0}'
-      line=$(jq -c --arg row "eras-$pv" --arg store "$store" --arg at "$STAMP" '. + {row:$row,store:$store,at:$at}' <<<"$line")
-      echo "$line" >>"$RESULTS"
+      line=$(record "eras-$pv" "$store" "$line")
       if [ "$pv" = 2026-07-28 ]; then stateless+=("$line"); else session+=("$line"); fi
     done
   done

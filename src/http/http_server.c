@@ -825,6 +825,24 @@ static void on_flush_idle(uv_idle_t *h)
     (void)h; /* only keeps the poll from blocking until on_flush_check */
 }
 
+/* Put c on the list the end of the iteration flushes (once), arming that end when the list was
+ * empty. */
+static void conn_queue_flush(struct http_conn *c)
+{
+    struct http_server *s = c->server;
+    if (c->flush_queued)
+        return;
+    if (!s->flush_head) {
+        uv_check_start(&s->flush_check, on_flush_check);
+        uv_idle_start(&s->flush_idle, on_flush_idle);
+    }
+    c->flush_next = s->flush_head;
+    if (s->flush_head)
+        s->flush_head->flush_prev = c;
+    s->flush_head = c;
+    c->flush_queued = true;
+}
+
 static void conn_hold(struct http_conn *c, char *p, size_t len)
 {
     if (!p || !len) {
@@ -855,18 +873,8 @@ static int conn_write(struct http_conn *c, char *a, size_t alen, char *b, size_t
     }
     conn_hold(c, a, alen);
     conn_hold(c, b, blen);
-    if (c->nheld && !c->flush_queued) {
-        struct http_server *s = c->server;
-        if (!s->flush_head) {
-            uv_check_start(&s->flush_check, on_flush_check);
-            uv_idle_start(&s->flush_idle, on_flush_idle);
-        }
-        c->flush_next = s->flush_head;
-        if (s->flush_head)
-            s->flush_head->flush_prev = c;
-        s->flush_head = c;
-        c->flush_queued = true;
-    }
+    if (c->nheld)
+        conn_queue_flush(c);
     return HTTP_OK;
 }
 

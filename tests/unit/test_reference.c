@@ -5,6 +5,7 @@
  * §8, §14.2), the server->client requests it sends, and its periodic notifications.
  */
 #include "testutil.h"
+#include "testdispatch.h"
 
 #include <time.h>
 
@@ -20,52 +21,14 @@
 #include "mcp/session.h"
 #include "store/store.h"
 
-struct recorder {
-    struct mcp_sink sink;
-    json_t *messages; /* everything emitted, in order */
-    int finals;
-};
-
-static void record_emit(struct mcp_sink *sink, json_t *msg, bool final)
-{
-    struct recorder *r = (struct recorder *)sink;
-    if (msg)
-        json_array_append_new(r->messages, msg);
-    if (final)
-        r->finals++;
-}
-
-struct fixture {
-    uv_loop_t loop;
-    struct config cfg;
-    struct mcp_ctx ctx;
-    struct mcp_session sess;
-    struct recorder rec;
-    json_t *written; /* notifier output */
-};
-
 static int setup_with(void **state, const char *features, json_t *caps)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    uv_loop_init(&f->loop);
-    f->cfg.session_ttl_ms = 60000;
-    f->cfg.request_timeout_ms = 100;
-    f->cfg.event_log_max = 16;
-    f->cfg.timer_scale_percent = 1; /* 10 s, 20 s, 30 s become 100, 200, 300 ms */
-    f->ctx.loop = &f->loop;
-    f->ctx.cfg = &f->cfg;
-    f->ctx.store = store_memory_new(&f->loop, NULL);
-    f->ctx.live = hashmap_new();
-    char err[128];
-    f->ctx.dispatch = mcp_dispatch_new(features, err, sizeof err);
+    struct td_fixture *f = td_new(features);
     assert_non_null(f->ctx.dispatch);
+    f->cfg.timer_scale_percent = 1; /* 10 s, 20 s, 30 s become 100, 200, 300 ms */
     snprintf(f->sess.id, sizeof f->sess.id, "sid-ref");
-    f->sess.owner = strdup("alice");
     f->sess.protocol_version = strdup("2025-06-18");
     f->sess.client_capabilities = caps;
-    f->sess.log_level = -1;
-    f->rec.sink.emit = record_emit;
-    f->rec.messages = json_array();
     f->written = json_array();
     *state = f;
     return 0;
@@ -109,33 +72,14 @@ static int setup_apps_without_html(void **state)
         json_pack("{s:{s:{s:[s]}}}", "extensions", APPS_EXTENSION, "mimeTypes", "text/html"));
 }
 
-static void on_closed(void *arg)
-{
-    *(int *)arg = 1;
-}
-
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    mcp_live_end_all(&f->ctx);
-    int closed = 0;
-    store_close(f->ctx.store, on_closed, &closed);
-    while (!closed)
-        uv_run(&f->loop, UV_RUN_ONCE);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    mcp_dispatch_free(f->ctx.dispatch);
-    assert_int_equal(hashmap_count(f->ctx.live), 0);
-    hashmap_free(f->ctx.live);
-    mcp_session_forget_touches(&f->ctx);
-    mcp_session_free(&f->sess);
-    json_decref(f->rec.messages);
-    json_decref(f->written);
-    free(f);
+    td_close(*state);
+    free(*state);
     return 0;
 }
 
-static void request(struct fixture *f, const char *text)
+static void request(struct td_fixture *f, const char *text)
 {
     json_t *req = json_parse(text, strlen(text), NULL, 0);
     assert_non_null(req);
@@ -143,8 +87,9 @@ static void request(struct fixture *f, const char *text)
     json_decref(req);
 }
 
-static void requestf(struct fixture *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void requestf(struct fixture *f, const char *fmt, ...)
+static void requestf(struct td_fixture *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void requestf(struct td_fixture *f, const char *fmt, ...)
 {
     va_list ap;
     char *text = NULL;
@@ -156,7 +101,7 @@ static void requestf(struct fixture *f, const char *fmt, ...)
 }
 
 /* tools/call name with arguments (JSON text, or NULL for none). */
-static void call_tool(struct fixture *f, const char *name, const char *args)
+static void call_tool(struct td_fixture *f, const char *name, const char *args)
 {
     if (args)
         requestf(f,
@@ -170,7 +115,7 @@ static void call_tool(struct fixture *f, const char *name, const char *args)
                  name);
 }
 
-static void run_until_finals(struct fixture *f, int n)
+static void run_until_finals(struct td_fixture *f, int n)
 {
     for (int i = 0; i < 5000 && f->rec.finals < n; i++)
         uv_run(&f->loop, UV_RUN_ONCE);
@@ -178,19 +123,19 @@ static void run_until_finals(struct fixture *f, int n)
 }
 
 /* Run until the call has emitted n messages (e.g. its server->client request). */
-static void run_until_messages(struct fixture *f, size_t n)
+static void run_until_messages(struct td_fixture *f, size_t n)
 {
     for (int i = 0; i < 5000 && json_array_size(f->rec.messages) < n; i++)
         uv_run(&f->loop, UV_RUN_ONCE);
     assert_int_equal(json_array_size(f->rec.messages), n);
 }
 
-static json_t *message_at(struct fixture *f, size_t i)
+static json_t *message_at(struct td_fixture *f, size_t i)
 {
     return json_array_get(f->rec.messages, i);
 }
 
-static json_t *last(struct fixture *f)
+static json_t *last(struct td_fixture *f)
 {
     return message_at(f, json_array_size(f->rec.messages) - 1);
 }
@@ -204,7 +149,7 @@ static void assert_json(const json_t *v, const char *expected)
 }
 
 /* The last message's result, serialized, equals expected. */
-static void assert_result(struct fixture *f, const char *expected)
+static void assert_result(struct td_fixture *f, const char *expected)
 {
     json_t *result = json_object_get(last(f), "result");
     if (!result)
@@ -212,7 +157,7 @@ static void assert_result(struct fixture *f, const char *expected)
     assert_json(result, expected);
 }
 
-static void assert_error(struct fixture *f, int code, const char *message)
+static void assert_error(struct td_fixture *f, int code, const char *message)
 {
     json_t *err = json_object_get(last(f), "error");
     assert_non_null(err);
@@ -221,14 +166,14 @@ static void assert_error(struct fixture *f, int code, const char *message)
 }
 
 /* The first content item's text of the last tools/call result. */
-static const char *result_text(struct fixture *f)
+static const char *result_text(struct td_fixture *f)
 {
     json_t *content = json_object_get(json_object_get(last(f), "result"), "content");
     return json_string_value(json_object_get(json_array_get(content, 0), "text"));
 }
 
 /* Answer the server->client request msg with the JSON text reply ("result":… or "error":…). */
-static void reply_to(struct fixture *f, const json_t *msg, const char *member)
+static void reply_to(struct td_fixture *f, const json_t *msg, const char *member)
 {
     char *text = NULL;
     assert_true(asprintf(&text, "{\"jsonrpc\":\"2.0\",\"id\":%lld,%s}",
@@ -283,7 +228,7 @@ static const char ELICIT_TOOL[] =
 
 static void test_tools_list_is_the_peers_seven_for_a_client_without_elicitation(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
     char expected[sizeof PEER_TOOLS + 8];
     snprintf(expected, sizeof expected, "%s]}", PEER_TOOLS);
@@ -292,7 +237,7 @@ static void test_tools_list_is_the_peers_seven_for_a_client_without_elicitation(
 
 static void test_tools_list_adds_elicit_inputs_for_an_elicitation_client(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
     char expected[sizeof PEER_TOOLS + sizeof ELICIT_TOOL + 8];
     snprintf(expected, sizeof expected, "%s%s]}", PEER_TOOLS, ELICIT_TOOL);
@@ -301,7 +246,7 @@ static void test_tools_list_adds_elicit_inputs_for_an_elicitation_client(void **
 
 static void test_elicit_inputs_is_not_callable_without_elicitation(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "elicitInputs", "{}");
     assert_int_equal(json_array_size(f->rec.messages), 1);
     assert_non_null(json_object_get(last(f), "error"));
@@ -309,7 +254,7 @@ static void test_elicit_inputs_is_not_callable_without_elicitation(void **state)
 
 static void test_initialize_names_the_feature_reference_server(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     json_t *r = mcp_dispatch_initialize_result(f->ctx.dispatch, "2025-06-18");
     assert_json(r, "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"prompts\":{},"
                    "\"resources\":{\"subscribe\":true},\"tools\":{},\"logging\":{},"
@@ -322,14 +267,14 @@ static void test_initialize_names_the_feature_reference_server(void **state)
 
 static void test_echo_prefixes_the_message(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "echo", "{\"message\":\"hello\",\"extra\":1}");
     assert_result(f, "{\"content\":[{\"type\":\"text\",\"text\":\"Echo: hello\"}]}");
 }
 
 static void test_add_prints_numbers_as_javascript(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "add", "{\"a\":0.1,\"b\":0.2}");
     assert_string_equal(result_text(f), "The sum of 0.1 and 0.2 is 0.30000000000000004.");
     call_tool(f, "add", "{\"a\":1e21,\"b\":0}");
@@ -357,7 +302,7 @@ static const char ZOD_MISSING_ARGUMENTS[] = "[\n"
 
 static void test_missing_arguments_fail_validation_even_for_get_tiny_image(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "getTinyImage", NULL);
     assert_error(f, -32603, ZOD_MISSING_ARGUMENTS);
     call_tool(f, "echo", NULL);
@@ -366,7 +311,7 @@ static void test_missing_arguments_fail_validation_even_for_get_tiny_image(void 
 
 static void test_wrong_argument_types_list_every_issue_like_zod(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "add", "{\"a\":\"1\"}");
     assert_error(f, -32603,
                  "[\n  {\n    \"code\": \"invalid_type\",\n    \"expected\": \"number\",\n"
@@ -384,7 +329,7 @@ static void test_wrong_argument_types_list_every_issue_like_zod(void **state)
 
 static void test_get_tiny_image_returns_the_peers_three_items(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "getTinyImage", "{}");
     char expected[8192];
     snprintf(expected, sizeof expected,
@@ -409,7 +354,7 @@ static void test_tiny_image_is_the_peers_exact_png(void **state)
 
 static void test_annotated_message_annotates_each_type(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "annotatedMessage", "{\"messageType\":\"error\"}");
     assert_result(f, "{\"content\":[{\"type\":\"text\",\"text\":\"Error: Operation failed\","
                      "\"annotations\":{\"priority\":1,\"audience\":[\"user\",\"assistant\"]}}]}");
@@ -425,7 +370,7 @@ static void test_annotated_message_annotates_each_type(void **state)
 
 static void test_annotated_message_appends_an_annotated_image(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     const char *types[] = {"error", "success", "debug"};
     for (size_t i = 0; i < 3; i++) {
         char args[96];
@@ -444,7 +389,7 @@ static void test_annotated_message_appends_an_annotated_image(void **state)
 
 static void test_annotated_message_rejects_an_unknown_type(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "annotatedMessage", "{\"messageType\":\"loud\"}");
     assert_error(f, -32603,
                  "[\n  {\n    \"received\": \"loud\",\n    \"code\": \"invalid_enum_value\",\n"
@@ -456,7 +401,7 @@ static void test_annotated_message_rejects_an_unknown_type(void **state)
 
 static void test_get_resource_reference_embeds_the_full_resource(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "getResourceReference", "{\"resourceId\":1}");
     assert_result(f, "{\"content\":[{\"type\":\"text\",\"text\":\"Returning resource reference for "
                      "Resource 1:\"},{\"type\":\"resource\",\"resource\":{\"uri\":\"test://static/"
@@ -477,7 +422,7 @@ static void test_get_resource_reference_embeds_the_full_resource(void **state)
 
 static void test_get_resource_reference_rejects_ids_out_of_range(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "getResourceReference", "{\"resourceId\":0}");
     assert_error(f, -32603,
                  "[\n  {\n    \"code\": \"too_small\",\n    \"minimum\": 1,\n"
@@ -494,7 +439,7 @@ static void test_get_resource_reference_rejects_ids_out_of_range(void **state)
 
 static void test_get_resource_reference_rejects_a_fractional_id_clearly(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "getResourceReference", "{\"resourceId\":1.5}");
     assert_error(f, -32603,
                  "[\n  {\n    \"code\": \"invalid_type\",\n    \"expected\": \"integer\",\n"
@@ -506,7 +451,7 @@ static void test_get_resource_reference_rejects_a_fractional_id_clearly(void **s
 
 static void test_long_running_operation_reports_each_step_then_completes(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":"
                "\"longRunningOperation\",\"arguments\":{\"duration\":0.05,\"steps\":3},"
                "\"_meta\":{\"progressToken\":\"tok\"}}}");
@@ -527,7 +472,7 @@ static void test_long_running_operation_reports_each_step_then_completes(void **
 
 static void test_long_running_operation_without_token_sends_no_progress(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "longRunningOperation", "{\"duration\":0.02,\"steps\":2.5}");
     run_until_finals(f, 1);
     assert_int_equal(json_array_size(f->rec.messages), 1);
@@ -537,7 +482,7 @@ static void test_long_running_operation_without_token_sends_no_progress(void **s
 
 static void test_long_running_operation_steps_zero_answers_at_once(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "longRunningOperation", "{\"steps\":0}");
     assert_int_equal(f->rec.finals, 1);
     assert_string_equal(result_text(f),
@@ -550,7 +495,7 @@ static void test_long_running_operation_steps_zero_answers_at_once(void **state)
 
 static void test_long_running_operation_fractional_steps_run_ceil_steps(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":"
                "\"longRunningOperation\",\"arguments\":{\"duration\":0.01,\"steps\":1.5},"
                "\"_meta\":{\"progressToken\":3}}}");
@@ -572,7 +517,7 @@ static const char SAMPLE_REQUEST[] =
 
 static void test_sample_llm_sends_the_peers_request_and_prints_the_reply(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "sampleLLM", "{\"prompt\":\"Say hi\"}");
     run_until_messages(f, 1);
     char expected[1024];
@@ -588,7 +533,7 @@ static void test_sample_llm_sends_the_peers_request_and_prints_the_reply(void **
 
 static void test_sample_llm_passes_max_tokens_and_takes_array_content(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "sampleLLM", "{\"prompt\":\"Say hi\",\"maxTokens\":7}");
     run_until_messages(f, 1);
     char expected[1024];
@@ -603,7 +548,7 @@ static void test_sample_llm_passes_max_tokens_and_takes_array_content(void **sta
 
 static void test_sample_llm_non_text_content_prints_undefined(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "sampleLLM", "{\"prompt\":\"Say hi\"}");
     run_until_messages(f, 1);
     reply_to(f, message_at(f, 0),
@@ -615,7 +560,7 @@ static void test_sample_llm_non_text_content_prints_undefined(void **state)
 
 static void test_sample_llm_keeps_the_clients_error_code(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "sampleLLM", "{\"prompt\":\"Say hi\"}");
     run_until_messages(f, 1);
     reply_to(f, message_at(f, 0), "\"error\":{\"code\":-1,\"message\":\"User rejected\"}");
@@ -625,7 +570,7 @@ static void test_sample_llm_keeps_the_clients_error_code(void **state)
 
 static void test_sample_llm_unanswered_times_out(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "sampleLLM", "{\"prompt\":\"Say hi\"}");
     run_until_finals(f, 1); /* request_timeout_ms is 100 */
     assert_error(f, -32001, "MCP error -32001: Request timed out");
@@ -633,7 +578,7 @@ static void test_sample_llm_unanswered_times_out(void **state)
 
 static void test_sample_llm_rejects_a_malformed_reply(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "sampleLLM", "{\"prompt\":\"Say hi\"}");
     run_until_messages(f, 1);
     reply_to(f, message_at(f, 0), "\"result\":{\"role\":\"assistant\",\"content\":{}}");
@@ -647,7 +592,7 @@ static void test_sample_llm_rejects_a_malformed_reply(void **state)
 
 static void test_elicit_inputs_requests_the_form_and_prints_the_reply_pretty(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "elicitInputs", "{}");
     run_until_messages(f, 1);
     json_t *req = message_at(f, 0);
@@ -691,7 +636,7 @@ static void test_elicit_inputs_requests_the_form_and_prints_the_reply_pretty(voi
 
 static void test_elicit_inputs_decline_prints_the_action_only(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "elicitInputs", "{}");
     run_until_messages(f, 1);
     reply_to(f, message_at(f, 0), "\"result\":{\"action\":\"decline\"}");
@@ -701,7 +646,7 @@ static void test_elicit_inputs_decline_prints_the_action_only(void **state)
 
 static void test_elicit_inputs_waits_ten_minutes_not_the_default(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "elicitInputs", "{}");
     run_until_messages(f, 1);
     /* The default request timeout is 100 ms here; after 300 ms the call must still wait. */
@@ -721,7 +666,7 @@ static void test_elicit_inputs_waits_ten_minutes_not_the_default(void **state)
 
 static void test_resources_list_walks_ten_pages_of_ten(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     static const char *const cursors[] = {
         "MTA=", "MjA=", "MzA=", "NDA=", "NTA=", "NjA=", "NzA=", "ODA=", "OTA="};
     int seen = 0;
@@ -754,7 +699,7 @@ static void test_resources_list_walks_ten_pages_of_ten(void **state)
     assert_int_equal(seen, 100);
 }
 
-static void read_uri(struct fixture *f, const char *uri)
+static void read_uri(struct td_fixture *f, const char *uri)
 {
     requestf(f,
              "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":"
@@ -764,7 +709,7 @@ static void read_uri(struct fixture *f, const char *uri)
 
 static void test_resources_read_returns_text_for_odd_and_blob_for_even(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     read_uri(f, "test://static/resource/3");
     assert_result(f, "{\"contents\":[{\"uri\":\"test://static/resource/3\",\"name\":\"Resource "
                      "3\",\"mimeType\":\"text/plain\",\"text\":\"Resource 3: This is a plaintext "
@@ -781,7 +726,7 @@ static void test_resources_read_returns_text_for_odd_and_blob_for_even(void **st
 
 static void test_resources_read_parses_the_id_like_parse_int(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     const char *uris[] = {"test://static/resource/1.5", "test://static/resource/01",
                           "test://static/resource/1abc"};
     for (size_t i = 0; i < 3; i++) {
@@ -795,7 +740,7 @@ static void test_resources_read_parses_the_id_like_parse_int(void **state)
 
 static void test_resources_read_out_of_range_is_the_peers_unknown_resource(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     read_uri(f, "test://static/resource/0");
     assert_error(f, -32603, "Unknown resource: test://static/resource/0");
     read_uri(f, "test://static/resource/101");
@@ -810,7 +755,7 @@ static void test_resources_read_out_of_range_is_the_peers_unknown_resource(void 
 
 static void test_resource_templates_are_the_peers(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/templates/list\"}");
     assert_result(f, "{\"resourceTemplates\":[{\"uriTemplate\":\"test://static/resource/{id}\","
                      "\"name\":\"Static Resource\",\"description\":\"A static resource with a "
@@ -819,7 +764,7 @@ static void test_resource_templates_are_the_peers(void **state)
 
 static void test_subscribe_asks_a_sampling_client_then_answers_empty(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/subscribe\",\"params\":{"
                "\"uri\":\"test://static/resource/1\"}}");
     run_until_messages(f, 1);
@@ -837,7 +782,7 @@ static void test_subscribe_asks_a_sampling_client_then_answers_empty(void **stat
 
 static void test_subscribe_without_sampling_answers_at_once(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/subscribe\",\"params\":{"
                "\"uri\":\"test://static/resource/1\"}}");
     run_until_finals(f, 1);
@@ -851,7 +796,7 @@ static void test_subscribe_without_sampling_answers_at_once(void **state)
 
 static void test_unsubscribe_answers_at_once_even_for_a_sampling_client(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/unsubscribe\",\"params\":{"
                "\"uri\":\"test://static/resource/1\"}}");
     run_until_finals(f, 1);
@@ -863,7 +808,7 @@ static void test_unsubscribe_answers_at_once_even_for_a_sampling_client(void **s
 
 static void test_prompts_list_is_the_peers(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/list\"}");
     assert_result(
         f, "{\"prompts\":[{\"name\":\"simple_prompt\",\"description\":\"A prompt without "
@@ -875,7 +820,7 @@ static void test_prompts_list_is_the_peers(void **state)
            "\"Resource ID to include (1-100)\",\"required\":true}]}]}");
 }
 
-static void get_prompt(struct fixture *f, const char *name, const char *args)
+static void get_prompt(struct td_fixture *f, const char *name, const char *args)
 {
     requestf(f,
              "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":"
@@ -885,7 +830,7 @@ static void get_prompt(struct fixture *f, const char *name, const char *args)
 
 static void test_simple_prompt_is_one_user_message(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     get_prompt(f, "simple_prompt", NULL);
     assert_result(f, "{\"messages\":[{\"role\":\"user\",\"content\":{\"type\":\"text\",\"text\":"
                      "\"This is a simple prompt without arguments.\"}}]}");
@@ -893,7 +838,7 @@ static void test_simple_prompt_is_one_user_message(void **state)
 
 static void test_complex_prompt_renders_missing_arguments_as_undefined(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     get_prompt(f, "complex_prompt", "{\"temperature\":\"0.7\"}");
     char expected[8192];
     snprintf(expected, sizeof expected,
@@ -914,7 +859,7 @@ static void test_complex_prompt_renders_missing_arguments_as_undefined(void **st
 
 static void test_resource_prompt_embeds_the_resource(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     get_prompt(f, "resource_prompt", "{\"resourceId\":\"5x\"}");
     assert_result(f, "{\"messages\":[{\"role\":\"user\",\"content\":{\"type\":\"text\",\"text\":"
                      "\"This prompt includes Resource 5. Please analyze the following "
@@ -926,7 +871,7 @@ static void test_resource_prompt_embeds_the_resource(void **state)
 
 static void test_resource_prompt_rejects_a_bad_id_with_the_peers_text(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     get_prompt(f, "resource_prompt", "{\"resourceId\":\"abc\"}");
     assert_error(f, -32603, "Invalid resourceId: abc. Must be a number between 1 and 100.");
     get_prompt(f, "resource_prompt", "{\"resourceId\":\"101\"}");
@@ -937,7 +882,7 @@ static void test_resource_prompt_rejects_a_bad_id_with_the_peers_text(void **sta
 
 static void test_prompt_arguments_must_be_strings(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     get_prompt(f, "resource_prompt", "{\"resourceId\":5}");
     assert_error(f, -32603,
                  "[\n  {\n    \"code\": \"invalid_type\",\n    \"expected\": \"string\",\n"
@@ -948,7 +893,7 @@ static void test_prompt_arguments_must_be_strings(void **state)
 
 /* ---- completions ---- */
 
-static void complete(struct fixture *f, const char *ref, const char *name, const char *value)
+static void complete(struct td_fixture *f, const char *ref, const char *name, const char *value)
 {
     requestf(f,
              "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"completion/complete\",\"params\":{"
@@ -961,7 +906,7 @@ static void complete(struct fixture *f, const char *ref, const char *name, const
 
 static void test_completion_of_prompt_arguments_filters_by_prefix(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     complete(f, PROMPT_REF, "style", "f");
     assert_result(f, "{\"completion\":{\"values\":[\"formal\",\"friendly\"],\"hasMore\":false,"
                      "\"total\":2}}");
@@ -976,14 +921,14 @@ static void test_completion_of_prompt_arguments_filters_by_prefix(void **state)
 
 static void test_completion_of_an_unknown_argument_is_bare_empty(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     complete(f, PROMPT_REF, "mood", "");
     assert_result(f, "{\"completion\":{\"values\":[]}}");
 }
 
 static void test_completion_of_the_resource_template_completes_ids(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     complete(f, TEMPLATE_REF, "id", "");
     assert_result(f, "{\"completion\":{\"values\":[\"1\",\"2\",\"3\",\"4\",\"5\"],\"hasMore\":"
                      "false,\"total\":5}}");
@@ -995,7 +940,7 @@ static void test_completion_of_the_resource_template_completes_ids(void **state)
 
 static void test_both_packs_complete_their_own_refs(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     complete(f, PROMPT_REF, "style", "c");
     assert_result(f, "{\"completion\":{\"values\":[\"casual\"],\"hasMore\":false,\"total\":1}}");
     complete(f, "{\"type\":\"ref/prompt\",\"name\":\"test_prompt_with_arguments\"}", "arg1", "");
@@ -1006,7 +951,7 @@ static void test_both_packs_complete_their_own_refs(void **state)
 
 static void test_both_packs_serve_their_own_tools_and_resources(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
     json_t *tools = json_object_get(json_object_get(last(f), "result"), "tools");
     assert_int_equal(json_array_size(tools), 8 + 14);
@@ -1050,13 +995,13 @@ static void test_random_log_pick_is_uniform_over_the_eight_messages(void **state
 
 static void record_write(void *arg, const char *json, size_t len)
 {
-    struct fixture *f = arg;
+    struct td_fixture *f = arg;
     json_t *msg = json_parse(json, len, NULL, 0);
     assert_non_null(msg);
     json_array_append_new(f->written, msg);
 }
 
-static bool written_has(struct fixture *f, const char *method)
+static bool written_has(struct td_fixture *f, const char *method)
 {
     size_t i;
     json_t *m;
@@ -1070,7 +1015,7 @@ static bool written_has(struct fixture *f, const char *method)
 
 static void test_timers_send_updates_logs_and_stderr(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/subscribe\",\"params\":{"
                "\"uri\":\"test://static/resource/4\"}}");
     run_until_finals(f, 1);
@@ -1114,7 +1059,7 @@ static const char APPS_TOOL[] =
 
 static void test_tools_list_adds_the_app_tool_last_for_an_apps_host(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
     char expected[sizeof PEER_TOOLS + sizeof ELICIT_TOOL + sizeof APPS_TOOL + 8];
     snprintf(expected, sizeof expected, "%s%s%s]}", PEER_TOOLS, ELICIT_TOOL, APPS_TOOL);
@@ -1125,7 +1070,7 @@ static void test_tools_list_adds_the_app_tool_last_for_an_apps_host(void **state
  * capable and plain fixtures' lists, asserted exactly above, do not have it either). */
 static void test_app_tool_is_hidden_and_uncallable_without_the_html_profile(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     request(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
     char expected[sizeof PEER_TOOLS + 8];
     snprintf(expected, sizeof expected, "%s]}", PEER_TOOLS);
@@ -1136,7 +1081,7 @@ static void test_app_tool_is_hidden_and_uncallable_without_the_html_profile(void
 
 static void test_app_tool_result_is_text_with_the_ui_resource(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     call_tool(f, "mcp_apps_hello_world", "{}");
     assert_result(f, "{\"content\":[{\"type\":\"text\",\"text\":\"Hello World MCP App "
                      "loaded!\"}],\"_meta\":{\"ui\":{\"resourceUri\":\"ui://hello-world/"
@@ -1145,7 +1090,7 @@ static void test_app_tool_result_is_text_with_the_ui_resource(void **state)
 
 static void test_app_resource_is_the_html_view_with_the_app_profile(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     read_uri(f, "ui://hello-world/app.html");
     json_t *contents = json_object_get(json_object_get(last(f), "result"), "contents");
     assert_int_equal(json_array_size(contents), 1);
@@ -1185,7 +1130,7 @@ static void test_app_resource_is_the_html_view_with_the_app_profile(void **state
 /* Any client may read the view by URI, as any other resource. */
 static void test_app_resource_reads_without_the_extension(void **state)
 {
-    struct fixture *f = *state;
+    struct td_fixture *f = *state;
     read_uri(f, "ui://hello-world/app.html");
     json_t *c0 = json_array_get(json_object_get(json_object_get(last(f), "result"), "contents"), 0);
     assert_string_equal(json_string_value(json_object_get(c0, "mimeType")),

@@ -1,7 +1,7 @@
 /* A dispatcher and its context (memory store, real loop) with one session, without a transport:
  * a test hands requests to mcp_dispatch_request and reads what each call emitted from a recorder
- * sink. Shared by the dispatch, MRTR and tasks tests; each sets the session's revision and
- * capabilities, and any setting of its own, after td_new. */
+ * sink. Shared by the dispatch, MRTR, tasks and reference-pack tests; each sets the session's
+ * revision and capabilities, and any setting of its own, after td_new. */
 #ifndef MCPD_TESTDISPATCH_H
 #define MCPD_TESTDISPATCH_H
 
@@ -42,7 +42,8 @@ struct td_fixture {
     struct mcp_ctx ctx;
     struct mcp_session sess;
     struct td_recorder rec;
-    int next_id; /* for tests that number their requests */
+    int next_id;     /* for tests that number their requests */
+    json_t *written; /* a notifier's output, for tests that install one (td_close frees it) */
 };
 
 /* The features' dispatcher on a fresh loop and memory store; the session belongs to "alice",
@@ -91,6 +92,7 @@ static inline void td_close(struct td_fixture *f)
     mcp_session_forget_touches(&f->ctx);
     mcp_session_free(&f->sess);
     json_decref(f->rec.messages);
+    json_decref(f->written);
 }
 
 #endif
